@@ -1,0 +1,3 @@
+//! Text handling ahead of the phonemizer.
+
+pub mod blocks;

@@ -6,6 +6,10 @@ use ishowtts::models::piper::{onnx::PiperWeights, ModelConfig, Scales, Synthesiz
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .init();
     let dev = Device::Cpu;
     let t0 = std::time::Instant::now();
     let w = PiperWeights::load(args[1].as_ref(), &dev)?;

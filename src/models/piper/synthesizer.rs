@@ -122,7 +122,10 @@ impl Synthesizer {
         let ids = Tensor::from_vec(ids, (b, t), dev)?;
         let x_mask = sequence_mask(&lengths, t, dev)?;
 
-        let encoder = self.enc_p.forward(&ids, &x_mask)?;
+        let encoder = {
+            let _s = tracing::debug_span!("enc_p").entered();
+            self.enc_p.forward(&ids, &x_mask)?
+        };
         let g = match &self.emb_g {
             Some(emb) => {
                 if speakers.len() != b {
@@ -174,9 +177,15 @@ impl Synthesizer {
             let eps = noise(m_p.dims(), scales.noise_scale, rng, dev)?;
             (m_p + eps.mul(&logs_p.exp()?)?)?
         };
-        let z = self.flow.reverse(&z_p, &y_mask, g.as_ref())?;
+        let z = {
+            let _s = tracing::debug_span!("flow").entered();
+            self.flow.reverse(&z_p, &y_mask, g.as_ref())?
+        };
         let z = z.broadcast_mul(&y_mask)?;
-        let audio = self.dec.forward(&z, g.as_ref())?; // (B, 1, y_max * hop)
+        let audio = {
+            let _s = tracing::debug_span!("dec", frames = y_max).entered();
+            self.dec.forward(&z, g.as_ref())? // (B, 1, y_max * hop)
+        };
         let audio = audio.squeeze(1)?.to_dtype(DType::F32)?.to_vec2::<f32>()?;
         let hop = self.cfg.hop_length();
         let waves = audio

@@ -27,7 +27,10 @@ fn peak_rss_kib() -> u64 {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    anyhow::ensure!(args.len() == 4, "usage: bench_voice VOICE.onnx TEXTS.json RUNS");
+    anyhow::ensure!(
+        args.len() == 4,
+        "usage: bench_voice VOICE.onnx TEXTS.json RUNS"
+    );
     let texts: Vec<String> = serde_json::from_str(&std::fs::read_to_string(&args[2])?)?;
     let runs: usize = args[3].parse()?;
 

@@ -15,7 +15,11 @@ use ishowtts::audio::WavStreamWriter;
 use ishowtts::{Error, PiperVoice, SynthesisParams};
 
 #[derive(Parser)]
-#[command(name = "ishowtts", version, about = "Neural text-to-speech with Piper voices, sentence by sentence")]
+#[command(
+    name = "ishowtts",
+    version,
+    about = "Neural text-to-speech with Piper voices, sentence by sentence"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -118,7 +122,10 @@ fn read_text(arg: Option<String>) -> Result<String, Error> {
                 path: "<stdin>".into(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
-                    format!("input is not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+                    format!(
+                        "input is not valid UTF-8 (byte {})",
+                        e.utf8_error().valid_up_to()
+                    ),
                 ),
             })
         }
@@ -174,7 +181,10 @@ fn info(args: VoiceArgs) -> Result<(), Error> {
     let c = voice.config();
     println!("sample_rate: {}", c.audio.sample_rate);
     println!("quality: {}", c.audio.quality.as_deref().unwrap_or("?"));
-    println!("espeak voice: {}", c.espeak.as_ref().map_or("?", |e| e.voice.as_str()));
+    println!(
+        "espeak voice: {}",
+        c.espeak.as_ref().map_or("?", |e| e.voice.as_str())
+    );
     println!("speakers: {}", voice.num_speakers());
     println!(
         "inference defaults: noise_scale {} length_scale {} noise_w {}",

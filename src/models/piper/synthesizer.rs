@@ -76,6 +76,11 @@ impl Synthesizer {
         &self.cfg
     }
 
+    /// Runs only the HiFi-GAN decoder on latent frames `z` `(B, inter, T')`.
+    pub fn decode(&self, z: &Tensor) -> Result<Tensor> {
+        self.dec.forward(z, None)
+    }
+
     /// Synthesizes a batch of id sequences; returns one waveform per
     /// sequence, trimmed to its own length. `speakers` holds one id per
     /// sequence for multi-speaker voices and is ignored otherwise.

@@ -1,0 +1,79 @@
+//! Phonemes to model ids (piper's `phonemes_to_ids`).
+
+use std::collections::HashMap;
+
+/// A voice's `phoneme_id_map`: phoneme (a code point, or a merged cluster)
+/// to one or more ids.
+pub type PhonemeIdMap = HashMap<String, Vec<i64>>;
+
+/// Beginning of sentence.
+pub const BOS: &str = "^";
+/// End of sentence.
+pub const EOS: &str = "$";
+/// Padding, placed after BOS and after every phoneme.
+pub const PAD: &str = "_";
+
+/// `^ _ p1 _ p2 _ … pn _ $`: ids for one sentence, and the phonemes that
+/// the map lacks (skipped, as piper does; the caller logs them).
+pub fn phonemes_to_ids(phonemes: &[String], map: &PhonemeIdMap) -> (Vec<i64>, Vec<String>) {
+    let get = |p: &str| map.get(p).map(Vec::as_slice).unwrap_or(&[]);
+    let pad = get(PAD);
+    let mut ids = Vec::with_capacity(2 * phonemes.len() + 3);
+    let mut missing = Vec::new();
+    ids.extend_from_slice(get(BOS));
+    ids.extend_from_slice(pad);
+    for p in phonemes {
+        match map.get(p.as_str()) {
+            Some(v) => {
+                ids.extend_from_slice(v);
+                ids.extend_from_slice(pad);
+            }
+            None => {
+                if !missing.contains(p) {
+                    missing.push(p.clone());
+                }
+            }
+        }
+    }
+    ids.extend_from_slice(get(EOS));
+    (ids, missing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map() -> PhonemeIdMap {
+        [
+            ("_", 0),
+            ("^", 1),
+            ("$", 2),
+            (" ", 3),
+            ("h", 20),
+            ("ə", 59),
+            (",", 8),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), vec![v]))
+        .collect()
+    }
+
+    fn ph(s: &str) -> Vec<String> {
+        s.chars().map(|c| c.to_string()).collect()
+    }
+
+    #[test]
+    fn layout_is_bos_pad_phoneme_pad_eos() {
+        let (ids, missing) = phonemes_to_ids(&ph("hə,"), &map());
+        assert_eq!(ids, vec![1, 0, 20, 0, 59, 0, 8, 0, 2]);
+        assert!(missing.is_empty());
+        assert_eq!(ids.len(), 2 * 3 + 3);
+    }
+
+    #[test]
+    fn missing_symbols_are_skipped_and_reported_once() {
+        let (ids, missing) = phonemes_to_ids(&ph("hxəx"), &map());
+        assert_eq!(ids, vec![1, 0, 20, 0, 59, 0, 2]);
+        assert_eq!(missing, vec!["x".to_string()]);
+    }
+}

@@ -1,0 +1,64 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The default voice installed by scripts/setup.sh.
+pub fn voice_path() -> PathBuf {
+    let p = std::env::var_os("ISHOWTTS_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("models"))
+        .join("en_US-joe-medium.onnx");
+    assert!(
+        p.is_file(),
+        "{} is missing: run scripts/setup.sh first",
+        p.display()
+    );
+    p
+}
+
+/// A fixture file under tests/fixtures/piper.
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures/piper").join(name)
+}
+
+/// Reads little-endian f32 samples.
+pub fn read_f32(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// Reads a JSON fixture.
+pub fn read_json(name: &str) -> serde_json::Value {
+    let p = fixture(name);
+    serde_json::from_str(
+        &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+    )
+    .expect("valid JSON")
+}
+
+/// Integer array from JSON.
+pub fn ids(v: &serde_json::Value) -> Vec<i64> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_i64().expect("int"))
+        .collect()
+}
+
+/// Largest absolute difference of two equally long slices.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}

@@ -25,6 +25,11 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+// mimalloc keeps freed pages for reuse: the decoder's multi-MB activations
+// would otherwise be fresh, page-faulting allocations on every sentence.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     anyhow::ensure!(

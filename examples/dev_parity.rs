@@ -4,6 +4,9 @@ use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use ishowtts::models::piper::{onnx::PiperWeights, ModelConfig, Scales, Synthesizer};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     tracing_subscriber::fmt()

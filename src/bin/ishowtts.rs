@@ -73,6 +73,11 @@ struct SayArgs {
     quiet: bool,
 }
 
+// mimalloc keeps freed pages for reuse: the decoder's multi-MB activations
+// would otherwise be fresh, page-faulting allocations on every sentence.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -9,10 +9,6 @@ use crate::nn::{Conv1d, ConvTranspose1d, ConvTranspose1dConfig};
 
 const LRELU_SLOPE: f64 = 0.1;
 
-fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
-    candle_nn::ops::leaky_relu(x, slope)
-}
-
 /// Residual block: `ResBlock1` (two convs per dilation, high quality) or
 /// `ResBlock2` (one conv per dilation, medium/low quality).
 #[derive(Debug, Clone)]
@@ -55,15 +51,14 @@ impl Module for ResBlock {
         match self {
             Self::One(pairs) => {
                 for (c1, c2) in pairs {
-                    let xt = c1.forward(&leaky_relu(&x, LRELU_SLOPE)?)?;
-                    let xt = c2.forward(&leaky_relu(&xt, LRELU_SLOPE)?)?;
-                    x = (xt + x)?;
+                    let xt = c1.forward_fused(&x, Some(LRELU_SLOPE), None)?;
+                    x = c2.forward_fused(&xt, Some(LRELU_SLOPE), Some(&x))?;
                 }
             }
             Self::Two(convs) => {
                 for c in convs {
-                    let xt = c.forward(&leaky_relu(&x, LRELU_SLOPE)?)?;
-                    x = (xt + x)?;
+                    // x + conv(leaky_relu(x)), fused
+                    x = c.forward_fused(&x, Some(LRELU_SLOPE), Some(&x))?;
                 }
             }
         }
@@ -144,7 +139,7 @@ impl Generator {
             x = x.broadcast_add(&cond.forward(g)?)?;
         }
         for (up, stage) in self.ups.iter().zip(&self.resblocks) {
-            x = up.forward(&leaky_relu(&x, LRELU_SLOPE)?)?;
+            x = up.forward_fused(&x, Some(LRELU_SLOPE))?;
             let mut xs = stage[0].forward(&x)?;
             for rb in &stage[1..] {
                 xs = (xs + rb.forward(&x)?)?;
@@ -152,7 +147,7 @@ impl Generator {
             x = (xs / stage.len() as f64)?;
         }
         // the final activation uses torch's default slope
-        let x = self.conv_post.forward(&leaky_relu(&x, 0.01)?)?;
+        let x = self.conv_post.forward_fused(&x, Some(0.01), None)?;
         x.tanh()
     }
 }

@@ -54,16 +54,16 @@ struct SayArgs {
     #[command(flatten)]
     voice: VoiceArgs,
     /// Speaker id of a multi-speaker voice.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     speaker: Option<i64>,
     /// Speaking-rate factor, >1 is slower (voice default: usually 1.0).
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     length_scale: Option<f32>,
     /// Voice variation, 0 for the flattest (voice default: usually 0.667).
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     noise_scale: Option<f32>,
     /// Rhythm variation, 0 for the flattest (voice default: usually 0.8).
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     noise_w: Option<f32>,
     /// Seed for reproducible output.
     #[arg(long, value_name = "N")]

@@ -1,0 +1,107 @@
+//! The `ishowtts` CLI end to end: text in, a valid WAV out, clear errors.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn cli() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ishowtts"));
+    c.env("ISHOWTTS_VOICE", common::voice_path());
+    c
+}
+
+fn out_path(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ishowtts-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn say_writes_a_wav_with_one_progress_line_per_sentence() {
+    let out = out_path("two.wav");
+    let r = cli()
+        .args(["say", "First sentence here. And a second one!", "-o"])
+        .arg(&out)
+        .args(["--seed", "1"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(stderr.matches("[sentence").count(), 2, "{stderr}");
+    let wav = hound::WavReader::open(&out).unwrap();
+    let spec = wav.spec();
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (1, 22050, 16)
+    );
+    let samples: Vec<i16> = wav.into_samples().map(Result::unwrap).collect();
+    assert!(samples.len() > 22050, "{} samples", samples.len());
+    let peak = samples.iter().map(|s| s.unsigned_abs()).max().unwrap();
+    assert!(peak > 3000, "audio is (nearly) silent: peak {peak}");
+}
+
+#[test]
+fn say_reads_stdin() {
+    let out = out_path("stdin.wav");
+    let mut child = cli()
+        .args(["say", "--quiet", "-o"])
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Read from standard input.")
+        .unwrap();
+    let r = child.wait_with_output().unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        r.stderr.is_empty(),
+        "--quiet printed {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(hound::WavReader::open(&out).unwrap().duration() > 10000);
+}
+
+#[test]
+fn errors_are_reported_not_panicked() {
+    let out = out_path("bad.wav");
+    let cases: &[(&[&str], &str)] = &[
+        (&["say", "   "], "empty"),
+        (&["say", "Hi.", "--length-scale", "-1"], "length_scale"),
+        (&["say", "Hi.", "--noise-scale", "NaN"], "noise_scale"),
+        (&["say", "Hi.", "--speaker", "7"], "speaker id 7"),
+        (
+            &["say", "Hi.", "--voice", "/nonexistent.onnx"],
+            "does not exist",
+        ),
+    ];
+    for (args, want) in cases {
+        let r = cli().args(*args).arg("-o").arg(&out).output().unwrap();
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    // invalid UTF-8 on stdin
+    let mut child = cli()
+        .args(["say", "-o"])
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"caf\xe9 au lait")
+        .unwrap();
+    let r = child.wait_with_output().unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("UTF-8"));
+}

@@ -126,7 +126,7 @@ impl Conv1d {
         let (c_out, c_per_group, k) = self.weight.dims3()?;
         let depthwise =
             self.cfg.groups == c_in && c_per_group == 1 && c_out == c_in && slope.is_none();
-        if !(self.cfg.groups == 1 && c_per_group == c_in) && !depthwise {
+        if !(depthwise || self.cfg.groups == 1 && c_per_group == c_in) {
             return Ok(None);
         }
         let g = ConvGeom {

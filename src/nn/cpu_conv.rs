@@ -113,7 +113,7 @@ pub fn conv1d(
         // SAFETY: tiles cover disjoint column ranges [t0, t0 + len) of y,
         // which outlives this call; strides describe y's row-major layout.
         unsafe {
-            let dst = y_ptr.0.add(t0);
+            let dst = y_ptr.get().add(t0);
             init_output(dst, t_out, len, g.c_out, bias, residual.map(|r| &r[t0..]));
             gemm::gemm(
                 g.c_out,
@@ -410,7 +410,7 @@ pub fn conv_transpose1d(
                     if o >= 0 && (o as usize) < t_out {
                         // SAFETY: each (co, o) belongs to exactly one frame p
                         // and phase r, so tiles never write the same sample.
-                        unsafe { *y_ptr.0.add(co * t_out + o as usize) = v + b };
+                        unsafe { *y_ptr.get().add(co * t_out + o as usize) = v + b };
                     }
                 }
             }
@@ -458,3 +458,10 @@ struct SendPtr(*mut f32);
 // SAFETY: only used for writes to disjoint regions (see each use).
 unsafe impl Sync for SendPtr {}
 unsafe impl Send for SendPtr {}
+
+impl SendPtr {
+    /// The pointer; a method so closures capture the whole `Sync` wrapper.
+    fn get(&self) -> *mut f32 {
+        self.0
+    }
+}

@@ -167,6 +167,14 @@ struct SendPtr(*mut f32);
 unsafe impl Sync for SendPtr {}
 unsafe impl Send for SendPtr {}
 
+impl SendPtr {
+    /// The pointer; a method (not a field access) so closures capture the
+    /// whole `Sync` wrapper rather than the raw pointer field.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// Packs conv weights `(c_out, c_in, k)` as the kernel reads them:
 /// `[c_out / CO][c_in][k][c_out % CO]`, zero-padded to whole blocks.
 pub fn pack_conv1d_weights(w: &[f32], c_out: usize, c_in: usize, k: usize) -> Vec<f32> {
@@ -256,12 +264,11 @@ pub fn conv1d(
     let yp = SendPtr(y.as_mut_ptr());
     p.run(&|cb, q0, block| {
         let n = TW.min(t_out - q0);
-        let yp = yp;
         for j in 0..CO.min(c_out - cb * CO) {
             let co = cb * CO + j;
             let b = bias.map_or(0.0, |b| b[co]);
             // SAFETY: (co, q0..q0 + n) is written by this micro-tile only.
-            let dst = unsafe { std::slice::from_raw_parts_mut(yp.0.add(co * t_out + q0), n) };
+            let dst = unsafe { std::slice::from_raw_parts_mut(yp.get().add(co * t_out + q0), n) };
             let src = &block[j * TW..j * TW + n];
             match residual {
                 Some(r) => {
@@ -330,7 +337,6 @@ pub fn conv_transpose1d(
     };
     let yp = SendPtr(y.as_mut_ptr());
     p.run(&|cb, q0, block| {
-        let yp = yp;
         for j in 0..CO.min(ch - cb * CO) {
             let c = cb * CO + j;
             let (r, co) = (c / c_out, c % c_out);
@@ -339,7 +345,7 @@ pub fn conv_transpose1d(
                 let o = ((p0 + q0 + i) * s + r) as isize - padding as isize;
                 if o >= 0 && (o as usize) < t_out {
                     // SAFETY: each output sample has exactly one (p, r).
-                    unsafe { *yp.0.add(co * t_out + o as usize) = block[j * TW + i] + b };
+                    unsafe { *yp.get().add(co * t_out + o as usize) = block[j * TW + i] + b };
                 }
             }
         }

@@ -1,37 +1,41 @@
-//! espeak-ng as a phonemizer, reproducing piper's
-//! `espeak_TextToPhonemesWithTerminator` loop.
+//! espeak-ng as a phonemizer, reproducing piper-tts's bridge around
+//! `espeak_TextToPhonemesWithTerminator`.
 //!
 //! espeak-ng 1.52 (vendored by `espeak-rs-sys`) does not export that
 //! function, but has its building block, the internal
 //! `TranslateClauseWithTerminator`; the static library lets us call it
 //! together with the other internals `espeak_TextToPhonemes` uses.
 //!
+//! Two deliberate differences from piper's C code, neither visible in the
+//! phonemes of valid text: the text is decoded as UTF-8 with its remaining
+//! length given (piper's `espeakCHARS_AUTO` `strlen`s the rest of the text
+//! for every clause, and falls back to Latin-1 for the rest of a clause
+//! after a U+FFFD), and interior NULs are read as spaces.
+//!
 //! espeak-ng keeps all its state in globals and is not thread-safe: every
 //! call goes through one process-wide lock.
 
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use espeak_rs_sys as sys;
 use unicode_normalization::UnicodeNormalization;
 
 use super::data_dir::find_espeak_data;
 use crate::{Error, Result};
 
-// espeak-ng internals (translate.h, readclause.c, dictionary.h, encoding.h).
+// espeak-ng internals that `espeak_TextToPhonemes` uses but the public
+// headers do not declare (translate.h, dictionary.h). The text decoder
+// functions come with the bindings (encoding.h).
 extern "C" {
-    static mut p_decoder: *mut c_void;
-    static mut translator: *mut c_void;
-    fn create_text_decoder() -> *mut c_void;
-    fn text_decoder_decode_string_multibyte(
-        decoder: *mut c_void,
-        input: *const c_void,
-        encoding: c_int,
-        flags: c_int,
-    ) -> c_int;
-    fn text_decoder_get_buffer(decoder: *mut c_void) -> *const c_void;
+    /// The decoder `espeak_TextToPhonemes` reads the text through
+    /// (readclause.c); created on first use.
+    static mut p_decoder: *mut sys::espeak_ng_TEXT_DECODER;
+    /// The current voice's translator (set by `espeak_SetVoiceByName`).
+    static mut translator: *mut std::ffi::c_void;
     fn TranslateClauseWithTerminator(
-        tr: *mut c_void,
+        tr: *mut std::ffi::c_void,
         tone_out: *mut c_int,
         voice_change: *mut *mut c_char,
         terminator_out: *mut c_int,
@@ -53,12 +57,15 @@ const CLAUSE_EXCLAMATION: c_int = 45 | CLAUSE_INTONATION_EXCLAMATION | CLAUSE_TY
 const CLAUSE_COLON: c_int = 30 | CLAUSE_INTONATION_FULL_STOP | CLAUSE_TYPE_CLAUSE;
 const CLAUSE_SEMICOLON: c_int = 30 | CLAUSE_INTONATION_COMMA | CLAUSE_TYPE_CLAUSE;
 
-const ESPEAK_INITIALIZE_DONT_EXIT: c_int = 0x8000;
-const EE_OK: c_int = 0;
+/// Size of espeak-ng's `path_home` buffer (speech.h `N_PATH_HOME` on
+/// Linux): a longer data path would be silently truncated.
+const N_PATH_HOME: usize = 230;
 
 /// Global espeak-ng state: initialized once per process.
 struct EspeakState {
+    /// The data directory espeak-ng was initialized with.
     data_dir: Option<PathBuf>,
+    /// The voice currently selected, so it is switched only on change.
     voice: Option<String>,
 }
 
@@ -67,7 +74,11 @@ static ESPEAK: Mutex<EspeakState> = Mutex::new(EspeakState {
     voice: None,
 });
 
-/// Text to IPA phonemes with espeak-ng.
+/// Text to IPA phonemes with espeak-ng, grouped by sentence as piper-tts
+/// groups them.
+///
+/// Cheap to clone: espeak-ng itself is one process-wide instance behind a
+/// lock, so calls from several threads are serialized.
 #[derive(Debug, Clone)]
 pub struct EspeakPhonemizer {
     data_dir: PathBuf,
@@ -75,8 +86,11 @@ pub struct EspeakPhonemizer {
 
 impl EspeakPhonemizer {
     /// Initializes espeak-ng (once per process) with the data at
-    /// `data_dir`, or the one [`find_espeak_data`] finds. espeak-ng is
-    /// process-global: later phonemizers share the first one's data.
+    /// `data_dir`, or the one [`find_espeak_data`] finds for `None`.
+    ///
+    /// espeak-ng is process-global: once initialized, later phonemizers
+    /// share the first one's data whatever `data_dir` they name. As a side
+    /// effect espeak-ng sets the process's `LC_CTYPE` locale to `C.UTF-8`.
     pub fn new(data_dir: Option<&Path>) -> Result<Self> {
         let mut state = lock();
         if let Some(dir) = &state.data_dir {
@@ -85,23 +99,43 @@ impl EspeakPhonemizer {
             });
         }
         let dir = find_espeak_data(data_dir)?;
-        let c_dir = CString::new(dir.to_string_lossy().as_bytes())
-            .map_err(|_| Error::Phonemizer("espeak-ng data path contains a NUL byte".into()))?;
-        // SAFETY: under the global lock; the path outlives the call, which
-        // copies it.
-        let rate = unsafe {
-            espeak_rs_sys::espeak_Initialize(
-                espeak_rs_sys::espeak_AUDIO_OUTPUT_AUDIO_OUTPUT_SYNCHRONOUS,
-                0,
-                c_dir.as_ptr(),
-                ESPEAK_INITIALIZE_DONT_EXIT,
-            )
-        };
-        if rate <= 0 {
-            return Err(Error::Phonemizer(format!(
-                "espeak-ng failed to initialize with data at {}",
+        let path = dir.to_str().ok_or_else(|| {
+            Error::Phonemizer(format!(
+                "espeak-ng data path {} is not valid UTF-8",
                 dir.display()
+            ))
+        })?;
+        if path.len() >= N_PATH_HOME - "/espeak-ng-data".len() {
+            return Err(Error::Phonemizer(format!(
+                "espeak-ng data path {path} is too long for espeak-ng ({} bytes at most); \
+                 move the data or link it from a shorter path",
+                N_PATH_HOME - "/espeak-ng-data".len() - 1
             )));
+        }
+        let c_dir = CString::new(path)
+            .map_err(|_| Error::Phonemizer("espeak-ng data path contains a NUL byte".into()))?;
+        // The steps of `espeak_Initialize` (espeak_api.c), which reports
+        // failure only by printing it: here the status is kept.
+        // SAFETY: under the global lock; espeak copies the path.
+        unsafe {
+            sys::espeak_ng_InitializePath(c_dir.as_ptr());
+            let mut context: sys::espeak_ng_ERROR_CONTEXT = std::ptr::null_mut();
+            let status = sys::espeak_ng_Initialize(&mut context);
+            sys::espeak_ng_ClearErrorContext(&mut context);
+            if status != sys::espeak_ng_STATUS_ENS_OK {
+                return Err(Error::Phonemizer(format!(
+                    "espeak-ng failed to load its data from {}: {}",
+                    dir.display(),
+                    status_message(status)
+                )));
+            }
+            // piper initializes with AUDIO_OUTPUT_SYNCHRONOUS; no audio is
+            // ever produced here.
+            sys::espeak_ng_InitializeOutput(
+                sys::espeak_ng_OUTPUT_MODE_ENOUTPUT_MODE_SYNCHRONOUS,
+                0,
+                std::ptr::null(),
+            );
         }
         state.data_dir = Some(dir.clone());
         Ok(Self { data_dir: dir })
@@ -112,105 +146,210 @@ impl EspeakPhonemizer {
         &self.data_dir
     }
 
-    /// Phonemes of `text` in espeak `voice` (e.g. `en-us`): one list per
-    /// sentence, each phoneme one Unicode code point after NFD (as piper),
-    /// clause terminators kept (`, : ;` followed by a space).
+    /// Phonemes of `text` in espeak `voice` (e.g. `en-us`), exactly as
+    /// piper-tts's `EspeakPhonemizer.phonemize` computes them: one list per
+    /// sentence (as espeak-ng's clause flags delimit them), each phoneme one
+    /// Unicode code point after NFD, language-switch flags such as `(fr)`
+    /// removed, clause terminators kept (`, : ;` followed by a space).
+    /// Text with no speakable content gives no sentences.
     pub fn phonemize(&self, voice: &str, text: &str) -> Result<Vec<Vec<String>>> {
-        let mut state = lock();
-        if state.voice.as_deref() != Some(voice) {
-            let c_voice = CString::new(voice)
-                .map_err(|_| Error::Phonemizer("voice name contains a NUL byte".into()))?;
-            // SAFETY: under the global lock; espeak copies the name.
-            let rc = unsafe { espeak_rs_sys::espeak_SetVoiceByName(c_voice.as_ptr()) };
-            if rc != EE_OK {
-                state.voice = None;
-                return Err(Error::Phonemizer(format!(
-                    "espeak-ng has no voice {voice:?} (data at {})",
-                    self.data_dir.display()
-                )));
-            }
-            state.voice = Some(voice.to_string());
-        }
-        // interior NULs would end the C string early: treat them as spaces
-        let c_text = CString::new(text.replace('\0', " ")).expect("NULs were replaced");
-        let clauses = clauses(&c_text)?;
-        drop(state);
+        self.phonemize_with_clusters(voice, text, &[])
+    }
+
+    /// [`phonemize`](Self::phonemize), then merges the voice's
+    /// `vowel_clusters` (e.g. `["a", "ɪ"]` → `"aɪ"`) within each sentence
+    /// as piper does; an empty `clusters` merges nothing.
+    pub fn phonemize_with_clusters(
+        &self,
+        voice: &str,
+        text: &str,
+        clusters: &[Vec<String>],
+    ) -> Result<Vec<Vec<String>>> {
+        let clauses = {
+            let mut state = lock();
+            set_voice(&mut state, voice, &self.data_dir)?;
+            // An interior NUL would end the C string early: read it as a
+            // space, as a C caller's text would simply end there.
+            let c_text = CString::new(text.replace('\0', " ")).expect("NULs were replaced");
+            // SAFETY: the lock is held.
+            unsafe { clauses(&c_text)? }
+        };
 
         let mut sentences = Vec::new();
         let mut sentence: Vec<String> = Vec::new();
-        for (phonemes, terminator, end_of_sentence) in clauses {
-            let mut s = strip_language_flags(&phonemes);
-            s.push_str(terminator);
-            if matches!(terminator, "," | ":" | ";") {
+        for clause in clauses {
+            let mut s = strip_language_flags(&clause.phonemes);
+            s.push_str(clause.terminator);
+            if matches!(clause.terminator, "," | ":" | ";") {
                 s.push(' ');
             }
-            sentence.extend(s.nfd().map(|c| c.to_string()));
-            if end_of_sentence {
-                sentences.push(std::mem::take(&mut sentence));
+            sentence.extend(s.nfd().map(String::from));
+            if clause.ends_sentence {
+                sentences.push(merge_vowel_clusters(
+                    std::mem::take(&mut sentence),
+                    clusters,
+                ));
             }
         }
         if !sentence.is_empty() {
-            sentences.push(sentence);
+            // text without a final sentence terminator
+            sentences.push(merge_vowel_clusters(sentence, clusters));
         }
-        sentences.retain(|s| !s.is_empty());
+        // piper drops a trailing empty sentence (what espeak-ng reports for
+        // the end of the text after the last terminator)
+        if sentences.last().is_some_and(Vec::is_empty) {
+            sentences.pop();
+        }
         Ok(sentences)
     }
 }
 
+/// Merges runs of phonemes that form one of `clusters` into one phoneme,
+/// longest cluster first, left to right (piper's
+/// `_merge_known_vowel_clusters`). Clusters of fewer than two phonemes
+/// never match, as in piper.
+pub fn merge_vowel_clusters(phonemes: Vec<String>, clusters: &[Vec<String>]) -> Vec<String> {
+    let max_len = clusters.iter().map(Vec::len).max().unwrap_or(0);
+    if max_len < 2 {
+        return phonemes;
+    }
+    let mut out = Vec::with_capacity(phonemes.len());
+    let mut i = 0;
+    while i < phonemes.len() {
+        let rest = &phonemes[i..];
+        let matched = (2..=max_len.min(rest.len()))
+            .rev()
+            .find(|&n| clusters.iter().any(|c| c.as_slice() == &rest[..n]));
+        match matched {
+            Some(n) => {
+                out.push(rest[..n].concat());
+                i += n;
+            }
+            None => {
+                out.push(rest[0].clone());
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 fn lock() -> std::sync::MutexGuard<'static, EspeakState> {
-    // a panic while holding the lock leaves espeak's globals as they were
-    // between calls, so the state is still usable
+    // A panic while the lock was held happened in Rust code between espeak
+    // calls (espeak does not unwind), so its globals are still consistent.
     ESPEAK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Runs espeak clause by clause over `text` (the loop of piper's bridge):
-/// `(phonemes, terminator, ends a sentence)` per clause. Call with the lock.
-fn clauses(text: &CStr) -> Result<Vec<(String, &'static str, bool)>> {
-    let mut out = Vec::new();
-    let mut ptr: *const c_void = text.as_ptr().cast();
-    // SAFETY: the lock is held by the caller; `text` is NUL-terminated and
-    // outlives the loop; the decoder reads it in place and hands back a
-    // pointer into it (or NULL at the end); the phoneme string is copied
-    // before the next call overwrites espeak's static buffer.
+/// Selects `voice` unless it is already the current one.
+fn set_voice(state: &mut EspeakState, voice: &str, data_dir: &Path) -> Result<()> {
+    if state.voice.as_deref() == Some(voice) {
+        return Ok(());
+    }
+    let c_voice = CString::new(voice)
+        .map_err(|_| Error::Phonemizer(format!("voice name {voice:?} contains a NUL byte")))?;
+    // SAFETY: under the global lock; espeak copies the name.
+    let rc = unsafe { sys::espeak_SetVoiceByName(c_voice.as_ptr()) };
+    if rc != sys::espeak_ERROR_EE_OK {
+        // espeak may have half-switched: force a switch next time
+        state.voice = None;
+        return Err(Error::Phonemizer(format!(
+            "espeak-ng has no voice {voice:?} (looked in {}/voices and lang)",
+            data_dir.display()
+        )));
+    }
+    state.voice = Some(voice.to_string());
+    Ok(())
+}
+
+/// The text of an espeak-ng status code.
+fn status_message(status: sys::espeak_ng_STATUS) -> String {
+    let mut buf = [0 as c_char; 512];
+    // SAFETY: espeak writes at most `buf.len()` bytes, NUL-terminated.
     unsafe {
+        sys::espeak_ng_GetStatusCodeMessage(status, buf.as_mut_ptr(), buf.len());
+        CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
+    }
+}
+
+/// One clause as espeak-ng translated it.
+struct Clause {
+    /// IPA, words separated by spaces.
+    phonemes: String,
+    /// `.`, `?`, `!`, `,`, `:`, `;` or empty.
+    terminator: &'static str,
+    /// The clause ends a sentence.
+    ends_sentence: bool,
+}
+
+/// Runs espeak-ng clause by clause over `text`: the loop of piper's bridge
+/// around `espeak_TextToPhonemesWithTerminator`, whose body (speech.c of
+/// espeak-ng after 1.52) is reproduced inline.
+///
+/// # Safety
+/// The caller holds the global lock.
+unsafe fn clauses(text: &CStr) -> Result<Vec<Clause>> {
+    let bytes = text.to_bytes_with_nul();
+    let start = bytes.as_ptr();
+    let mut out = Vec::new();
+    if p_decoder.is_null() {
+        p_decoder = sys::create_text_decoder();
         if p_decoder.is_null() {
-            p_decoder = create_text_decoder();
+            return Err(Error::Phonemizer("espeak-ng: out of memory".into()));
         }
-        while !ptr.is_null() {
-            let flags = espeak_rs_sys::espeakCHARS_UTF8 as c_int;
-            if text_decoder_decode_string_multibyte(p_decoder, ptr, 0, flags) != 0 {
-                return Err(Error::Phonemizer(
-                    "espeak-ng could not decode the text".into(),
-                ));
-            }
-            let mut terminator: c_int = 0;
-            TranslateClauseWithTerminator(
-                translator,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                &mut terminator,
-            );
-            ptr = text_decoder_get_buffer(p_decoder);
-            let ipa = phoneme_string(espeak_rs_sys::espeakPHONEMES_IPA as c_int);
-            let mnemonics = phoneme_string(0);
-            let phonemes =
-                with_linking_yod(&ipa, &mnemonics).unwrap_or_else(|| strip_separators(&ipa));
-            let t = terminator & 0x000F_FFFF;
-            let term = match t {
-                CLAUSE_PERIOD => ".",
-                CLAUSE_QUESTION => "?",
-                CLAUSE_EXCLAMATION => "!",
-                CLAUSE_COMMA => ",",
-                CLAUSE_COLON => ":",
-                CLAUSE_SEMICOLON => ";",
-                _ => "",
-            };
-            out.push((
-                phonemes,
-                term,
-                t & CLAUSE_TYPE_SENTENCE == CLAUSE_TYPE_SENTENCE,
-            ));
+    }
+    let mut ptr: *const u8 = start;
+    // `text_decoder_get_buffer` returns NULL once the whole text is read.
+    while !ptr.is_null() {
+        // espeakCHARS_UTF8 would `strlen` the rest of the text for every
+        // clause (quadratic in the text length); passing the remaining
+        // length (with the NUL, as `strlen(s) + 1`) decodes the same bytes.
+        // piper asks for espeakCHARS_AUTO, which reads valid UTF-8 (all a
+        // Rust string can hold) the same way.
+        let offset = ptr.offset_from(start) as usize;
+        let remaining = c_int::try_from(bytes.len() - offset).map_err(|_| {
+            Error::Phonemizer("text is too long for espeak-ng (2 GiB at most)".into())
+        })?;
+        let status = sys::text_decoder_decode_string(
+            p_decoder,
+            ptr.cast(),
+            remaining,
+            sys::espeak_ng_ENCODING_ESPEAKNG_ENCODING_UTF_8,
+        );
+        if status != sys::espeak_ng_STATUS_ENS_OK {
+            return Err(Error::Phonemizer(format!(
+                "espeak-ng could not decode the text: {}",
+                status_message(status)
+            )));
         }
+        let mut terminator: c_int = 0;
+        TranslateClauseWithTerminator(
+            translator,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut terminator,
+        );
+        // a pointer into `text` (the decoder reads it in place), or NULL
+        ptr = sys::text_decoder_get_buffer(p_decoder).cast();
+        // both renderings are copied before the next clause overwrites
+        // espeak's static buffer
+        let ipa = phoneme_string(sys::espeakPHONEMES_IPA as c_int);
+        let mnemonics = phoneme_string(0);
+        let phonemes = with_linking_yod(&ipa, &mnemonics).unwrap_or_else(|| strip_separators(&ipa));
+        let t = terminator & 0x000F_FFFF;
+        let terminator = match t {
+            CLAUSE_PERIOD => ".",
+            CLAUSE_QUESTION => "?",
+            CLAUSE_EXCLAMATION => "!",
+            CLAUSE_COMMA => ",",
+            CLAUSE_COLON => ":",
+            CLAUSE_SEMICOLON => ";",
+            _ => "",
+        };
+        out.push(Clause {
+            phonemes,
+            terminator,
+            ends_sentence: t & CLAUSE_TYPE_SENTENCE == CLAUSE_TYPE_SENTENCE,
+        });
     }
     Ok(out)
 }

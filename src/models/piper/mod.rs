@@ -5,13 +5,13 @@
 //! Reference code: piper's `piper/train/vits/{models,modules,attentions,
 //! transforms}.py`. Each component lives in its own file, with the
 //! upstream module names as weight paths:
-//! - [`text_encoder`] + [`attention`]: `enc_p`
-//! - [`duration`] + [`spline`]: `dp`
-//! - [`flow`]: `flow`
-//! - [`decoder`]: `dec`
-//! - [`synthesizer`]: the inference pass tying them together
-//! - [`onnx`] reads the export, [`config`] the `.onnx.json` and the
-//!   hyper-parameters, [`voice`] adds the phonemizer and the request API.
+//! - `enc_p`: [`text_encoder`] and [`attention`]
+//! - `dp`: [`duration`] and [`spline`]
+//! - `flow`: [`flow`](mod@flow)
+//! - `dec`: [`decoder`]
+//! - the inference pass tying them together: [`synthesizer`]
+//! - reading the export: [`onnx`]; the `.onnx.json` and the
+//!   hyper-parameters: [`config`]; phonemizer and request API: `voice`.
 
 pub mod attention;
 pub mod config;

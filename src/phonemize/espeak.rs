@@ -456,6 +456,22 @@ mod tests {
         assert!(with_linking_yod("a b", "a").is_none());
     }
 
+    fn ph(s: &str) -> Vec<String> {
+        s.chars().map(String::from).collect()
+    }
+
+    #[test]
+    fn vowel_clusters_merge_longest_first() {
+        let clusters = vec![ph("aɪ"), ph("aɪə"), ph("oʊ"), ph("x")];
+        let merged = merge_vowel_clusters(ph("haɪəaɪxoʊ"), &clusters);
+        assert_eq!(merged, ["h", "aɪə", "aɪ", "x", "oʊ"]);
+        // nothing to merge with: unchanged
+        assert_eq!(merge_vowel_clusters(ph("aɪ"), &[]), ph("aɪ"));
+        assert_eq!(merge_vowel_clusters(ph("aɪ"), &[ph("a")]), ph("aɪ"));
+        // a cluster longer than what is left does not match
+        assert_eq!(merge_vowel_clusters(ph("a"), &clusters), ph("a"));
+    }
+
     #[test]
     fn language_flags_are_removed() {
         assert_eq!(

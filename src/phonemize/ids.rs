@@ -70,6 +70,36 @@ mod tests {
         assert_eq!(ids.len(), 2 * 3 + 3);
     }
 
+    /// The id map of the joe voice, copied from its `.onnx.json`.
+    fn joe_map() -> PhonemeIdMap {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/piper/en_US-joe-medium.onnx.json"
+        );
+        let cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        serde_json::from_value(cfg["phoneme_id_map"].clone()).unwrap()
+    }
+
+    #[test]
+    fn hello_world_with_the_joe_map() {
+        // piper's phonemes for "Hello, world!" (tests/fixtures/piper)
+        let (ids, missing) = phonemes_to_ids(&ph("həlˈoʊ, wˈɜːld!"), &joe_map());
+        assert!(missing.is_empty());
+        assert_eq!(ids.len(), 33);
+        assert_eq!(&ids[..5], &[1, 0, 20, 0, 59]);
+        assert_eq!(&ids[ids.len() - 3..], &[4, 0, 2]);
+    }
+
+    #[test]
+    fn multi_id_phonemes_are_padded_once() {
+        let mut m = map();
+        m.insert("aɪ".into(), vec![161, 162]);
+        let phonemes = vec!["aɪ".to_string(), "h".to_string()];
+        let (ids, _) = phonemes_to_ids(&phonemes, &m);
+        assert_eq!(ids, vec![1, 0, 161, 162, 0, 20, 0, 2]);
+    }
+
     #[test]
     fn missing_symbols_are_skipped_and_reported_once() {
         let (ids, missing) = phonemes_to_ids(&ph("hxəx"), &map());

@@ -121,12 +121,7 @@ fn newest_build_output(build: &Path) -> Option<PathBuf> {
         })
         .map(|e| e.path().join("out/share/espeak-ng-data"))
         .filter(|p| is_data_dir(p))
-        .max_by_key(|p| {
-            p.join("phontab")
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-        })
+        .max_by_key(|p| p.join("phontab").metadata().and_then(|m| m.modified()).ok())
 }
 
 #[cfg(test)]

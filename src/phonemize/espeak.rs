@@ -147,19 +147,79 @@ impl EspeakPhonemizer {
     }
 
     /// Phonemes of `text` in espeak `voice` (e.g. `en-us`), exactly as
-    /// piper-tts's `EspeakPhonemizer.phonemize` computes them: one list per
-    /// sentence (as espeak-ng's clause flags delimit them), each phoneme one
-    /// Unicode code point after NFD, language-switch flags such as `(fr)`
-    /// removed, clause terminators kept (`, : ;` followed by a space).
+    /// piper-tts's `PiperVoice.phonemize` computes them for an espeak voice:
+    /// one list per sentence (as espeak-ng's clause flags delimit them),
+    /// each phoneme one Unicode code point after NFD, language-switch flags
+    /// such as `(fr)` removed, clause terminators kept (`, : ;` followed by
+    /// a space), and `[[ raw phonemes ]]` blocks passed through as they are.
     /// Text with no speakable content gives no sentences.
     pub fn phonemize(&self, voice: &str, text: &str) -> Result<Vec<Vec<String>>> {
         self.phonemize_with_clusters(voice, text, &[])
     }
 
-    /// [`phonemize`](Self::phonemize), then merges the voice's
+    /// [`phonemize`](Self::phonemize), also merging the voice's
     /// `vowel_clusters` (e.g. `["a", "ɪ"]` → `"aɪ"`) within each sentence
-    /// as piper does; an empty `clusters` merges nothing.
+    /// espeak-ng produced, as piper does; an empty `clusters` merges
+    /// nothing.
     pub fn phonemize_with_clusters(
+        &self,
+        voice: &str,
+        text: &str,
+        clusters: &[Vec<String>],
+    ) -> Result<Vec<Vec<String>>> {
+        // piper's `PiperVoice.phonemize` (voice.py), espeak branch; its
+        // Arabic diacritization (tashkeel) is not reproduced.
+        let parts = split_raw_blocks(text);
+        let mut sentences: Vec<Vec<String>> = Vec::new();
+        let mut prev_raw = false;
+        for (i, part) in parts.iter().enumerate() {
+            if part.starts_with("[[") {
+                prev_raw = true;
+                if sentences.is_empty() {
+                    sentences.push(Vec::new());
+                }
+                let sentence = sentences.last_mut().expect("one was pushed");
+                if i > 0 && parts[i - 1].ends_with(' ') {
+                    sentence.push(" ".into());
+                }
+                // `part[2:-2].strip()`, one phoneme per code point, no NFD
+                let chars: Vec<char> = part.chars().collect();
+                let inner: String = if chars.len() >= 4 {
+                    chars[2..chars.len() - 2].iter().collect()
+                } else {
+                    String::new()
+                };
+                sentence.extend(inner.trim_matches(py_isspace).chars().map(String::from));
+                if i + 1 < parts.len() && parts[i + 1].starts_with(' ') {
+                    sentence.push(" ".into());
+                }
+                continue;
+            }
+            let mut part_sentences = self.espeak_sentences(voice, part, clusters)?.into_iter();
+            if prev_raw {
+                // text right after a raw block continues its sentence
+                if let Some(first) = part_sentences.next() {
+                    sentences
+                        .last_mut()
+                        .expect("a raw block made one")
+                        .extend(first);
+                }
+            }
+            sentences.extend(part_sentences);
+            prev_raw = false;
+        }
+        // espeak-ng ends the text with an empty clause after the last
+        // terminator; piper drops the empty sentence it makes
+        if sentences.last().is_some_and(Vec::is_empty) {
+            sentences.pop();
+        }
+        Ok(sentences)
+    }
+
+    /// piper's `EspeakPhonemizer.phonemize` (phonemize_espeak.py): espeak-ng
+    /// over plain text, sentences as its clause flags delimit them, empty
+    /// ones included.
+    fn espeak_sentences(
         &self,
         voice: &str,
         text: &str,
@@ -170,7 +230,8 @@ impl EspeakPhonemizer {
             set_voice(&mut state, voice, &self.data_dir)?;
             // An interior NUL would end the C string early: read it as a
             // space, as a C caller's text would simply end there.
-            let c_text = CString::new(text.replace('\0', " ")).expect("NULs were replaced");
+            let c_text =
+                CString::new(space_out_emoji(text).replace('\0', " ")).expect("NULs were replaced");
             // SAFETY: the lock is held.
             unsafe { clauses(&c_text)? }
         };
@@ -195,13 +256,93 @@ impl EspeakPhonemizer {
             // text without a final sentence terminator
             sentences.push(merge_vowel_clusters(sentence, clusters));
         }
-        // piper drops a trailing empty sentence (what espeak-ng reports for
-        // the end of the text after the last terminator)
-        if sentences.last().is_some_and(Vec::is_empty) {
-            sentences.pop();
-        }
         Ok(sentences)
     }
+}
+
+/// Splits `text` around `[[ … ]]` blocks (on one line) the way piper's
+/// `re.split(r"(\[\[.*?\]\])", text)` does: text, block, text, …, text.
+fn split_raw_blocks(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut last = 0;
+    let mut from = 0;
+    while let Some(offset) = text[from..].find("[[") {
+        let start = from + offset;
+        let inner = start + 2;
+        match text[inner..].find("]]") {
+            // `.*?` matches no newline: the shortest block must not span one
+            Some(len) if !text[inner..inner + len].contains('\n') => {
+                let end = inner + len + 2;
+                parts.push(&text[last..start]);
+                parts.push(&text[start..end]);
+                last = end;
+                from = end;
+            }
+            _ => from = start + 1,
+        }
+    }
+    parts.push(&text[last..]);
+    parts
+}
+
+/// Characters the espeak-ng piper bundles reads as word characters and
+/// 1.52 does not (`IsAlpha` in common.c, espeak-ng commits 22ba0feb and
+/// dc9fa36e, 2026-03): emoji and pictographic symbols.
+fn is_emoji(c: char) -> bool {
+    matches!(c as u32, 0x2600..=0x27bf | 0x1f000..=0x1fbff)
+}
+
+/// Regional indicators: two make a flag (🇺🇸).
+fn is_regional_indicator(c: char) -> bool {
+    matches!(c as u32, 0x1f1e0..=0x1f1ff)
+}
+
+/// Puts a space between each emoji and any non-space character it
+/// touches, keeping flags (pairs of regional indicators) whole.
+///
+/// The espeak-ng piper bundles reads every emoji as a word and so looks
+/// each up in its emoji dictionary (`😀😃` → "grinning face grinning face
+/// with big eyes", `❤️` → "red heart"); 1.52 reads touching emoji as one
+/// group of symbols, keeping only the first word of each name
+/// ("grinning grinning", "red"). Spaced apart, 1.52 gives the newer
+/// reading. Where the newer reader does worse (it spells an emoji's
+/// neighbouring letters, `job😂` → "J O B …", and reads emoji missing from
+/// the dictionary and runs of flags as hex code points), the two still
+/// differ.
+fn space_out_emoji(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_emoji) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut prev: Option<char> = None;
+    // position within a run of regional indicators
+    let mut indicators = 0usize;
+    for c in text.chars() {
+        indicators = if is_regional_indicator(c) {
+            indicators + 1
+        } else {
+            0
+        };
+        if let Some(p) = prev {
+            let second_of_flag = indicators % 2 == 0 && is_regional_indicator(p);
+            if (is_emoji(p) || is_emoji(c))
+                && !p.is_whitespace()
+                && !c.is_whitespace()
+                && !second_of_flag
+            {
+                out.push(' ');
+            }
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    out.into()
+}
+
+/// Python's `str.isspace`, which `strip()` uses: Unicode whitespace plus
+/// the information separators U+001C–U+001F.
+fn py_isspace(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 /// Merges runs of phonemes that form one of `clusters` into one phoneme,
@@ -470,6 +611,24 @@ mod tests {
         assert_eq!(merge_vowel_clusters(ph("aɪ"), &[ph("a")]), ph("aɪ"));
         // a cluster longer than what is left does not match
         assert_eq!(merge_vowel_clusters(ph("a"), &clusters), ph("a"));
+    }
+
+    #[test]
+    fn raw_blocks_split_like_pipers_regex() {
+        assert_eq!(split_raw_blocks("a [[b]] c"), ["a ", "[[b]]", " c"]);
+        assert_eq!(split_raw_blocks("[[b]]"), ["", "[[b]]", ""]);
+        assert_eq!(split_raw_blocks("[[[b]]]"), ["", "[[[b]]", "]"]);
+        assert_eq!(split_raw_blocks("[[a\n]] [[b]]"), ["[[a\n]] ", "[[b]]", ""]);
+        assert_eq!(split_raw_blocks("no blocks [[ here"), ["no blocks [[ here"]);
+    }
+
+    #[test]
+    fn touching_emoji_are_spaced_apart_flags_kept_whole() {
+        assert_eq!(space_out_emoji("plain text"), "plain text");
+        assert_eq!(space_out_emoji("ok😂😂!"), "ok 😂 😂 !");
+        assert_eq!(space_out_emoji("❤\u{fe0f} 👍🏽"), "❤ \u{fe0f} 👍 🏽");
+        assert_eq!(space_out_emoji("🇺🇸🇬🇧🇯"), "🇺🇸 🇬🇧 🇯");
+        assert_eq!(space_out_emoji("a 😀 b"), "a 😀 b");
     }
 
     #[test]

@@ -10,3 +10,36 @@ pub mod cpu_conv;
 pub mod simd_conv;
 
 pub use conv::{Conv1d, Conv1dConfig, ConvTranspose1d, ConvTranspose1dConfig};
+
+use candle_core::{DType, Device, Result, Storage, Tensor};
+
+/// Element-wise mean of equally shaped contiguous f32 CPU tensors in one
+/// pass, summing in order; `None` when the tensors are not all like that.
+pub fn cpu_mean(xs: &[Tensor]) -> Result<Option<Tensor>> {
+    let Some(first) = xs.first() else {
+        return Ok(None);
+    };
+    let eligible = xs.iter().all(|x| {
+        matches!(x.device(), Device::Cpu) && x.dtype() == DType::F32 && x.dims() == first.dims()
+    });
+    if !eligible {
+        return Ok(None);
+    }
+    let xs: Vec<Tensor> = xs.iter().map(|x| x.contiguous()).collect::<Result<_>>()?;
+    let guards: Vec<_> = xs.iter().map(|x| x.storage_and_layout()).collect();
+    let mut slices = Vec::with_capacity(xs.len());
+    for (storage, layout) in &guards {
+        let (Storage::Cpu(cpu), Some((start, end))) = (&**storage, layout.contiguous_offsets())
+        else {
+            return Ok(None);
+        };
+        slices.push(&cpu.as_slice::<f32>()?[start..end]);
+    }
+    let n = xs.len() as f32;
+    let mut acc = slices[0].to_vec();
+    for s in &slices[1..] {
+        acc.iter_mut().zip(s.iter()).for_each(|(a, &b)| *a += b);
+    }
+    acc.iter_mut().for_each(|a| *a /= n);
+    Ok(Some(Tensor::from_vec(acc, first.shape(), &Device::Cpu)?))
+}

@@ -66,6 +66,20 @@ impl Module for ResBlock {
     }
 }
 
+/// Element-wise mean of equally shaped tensors: one pass on the CPU
+/// (these are the decoder's largest activations), candle ops elsewhere.
+/// Summation order matches the reference's `((a + b) + c) / n`.
+fn mean(xs: &[Tensor]) -> Result<Tensor> {
+    if let Some(m) = crate::nn::cpu_mean(xs)? {
+        return Ok(m);
+    }
+    let mut sum = xs[0].clone();
+    for x in &xs[1..] {
+        sum = (sum + x)?;
+    }
+    sum / xs.len() as f64
+}
+
 /// `dec`: conv_pre, upsampling stages each followed by the mean of its
 /// residual blocks, conv_post, tanh.
 #[derive(Debug, Clone)]
@@ -140,11 +154,11 @@ impl Generator {
         }
         for (up, stage) in self.ups.iter().zip(&self.resblocks) {
             x = up.forward_fused(&x, Some(LRELU_SLOPE))?;
-            let mut xs = stage[0].forward(&x)?;
-            for rb in &stage[1..] {
-                xs = (xs + rb.forward(&x)?)?;
-            }
-            x = (xs / stage.len() as f64)?;
+            let outs = stage
+                .iter()
+                .map(|rb| rb.forward(&x))
+                .collect::<Result<Vec<_>>>()?;
+            x = mean(&outs)?;
         }
         // the final activation uses torch's default slope
         let x = self.conv_post.forward_fused(&x, Some(0.01), None)?;

@@ -337,16 +337,28 @@ pub fn conv_transpose1d(
     };
     let yp = SendPtr(y.as_mut_ptr());
     p.run(&|cb, q0, block| {
+        let n = TW.min(n_p - q0) as isize;
         for j in 0..CO.min(ch - cb * CO) {
             let c = cb * CO + j;
             let (r, co) = (c / c_out, c % c_out);
             let b = bias.map_or(0.0, |b| b[co]);
-            for i in 0..TW.min(n_p - q0) {
-                let o = ((p0 + q0 + i) * s + r) as isize - padding as isize;
-                if o >= 0 && (o as usize) < t_out {
-                    // SAFETY: each output sample has exactly one (p, r).
-                    unsafe { *yp.get().add(co * t_out + o as usize) = block[j * TW + i] + b };
-                }
+            // o = base + i * s for i in the block; keep 0 <= o < t_out
+            let base = ((p0 + q0) * s + r) as isize - padding as isize;
+            let (si, to) = (s as isize, t_out as isize);
+            let lo = if base >= 0 { 0 } else { (-base + si - 1) / si };
+            let hi = if base >= to {
+                0
+            } else {
+                ((to - base + si - 1) / si).min(n)
+            };
+            let src = &block[j * TW..j * TW + TW];
+            for i in lo..hi.max(lo) {
+                // SAFETY: 0 <= o < t_out by the bounds above, and each
+                // output sample has exactly one (frame, phase), so tiles
+                // never write the same sample.
+                unsafe {
+                    *yp.get().add(co * t_out + (base + i * si) as usize) = src[i as usize] + b
+                };
             }
         }
     });

@@ -324,7 +324,7 @@ fn space_out_emoji(text: &str) -> std::borrow::Cow<'_, str> {
             0
         };
         if let Some(p) = prev {
-            let second_of_flag = indicators % 2 == 0 && is_regional_indicator(p);
+            let second_of_flag = indicators.is_multiple_of(2) && is_regional_indicator(p);
             if (is_emoji(p) || is_emoji(c))
                 && !p.is_whitespace()
                 && !c.is_whitespace()

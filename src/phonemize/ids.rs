@@ -13,15 +13,23 @@ pub const EOS: &str = "$";
 /// Padding, placed after BOS and after every phoneme.
 pub const PAD: &str = "_";
 
-/// `^ _ p1 _ p2 _ … pn _ $`: ids for one sentence, and the phonemes that
-/// the map lacks (skipped, as piper does; the caller logs them).
+/// `^ _ p1 _ p2 _ … pn _ $`: ids for one sentence (piper's
+/// `phonemes_to_ids`), and the distinct phonemes the map lacks, in order of
+/// appearance. Those are skipped, as piper skips them; the caller logs
+/// them. A map without `^`, `_` or `$` (piper would fail on it) lists them
+/// as missing too.
 pub fn phonemes_to_ids(phonemes: &[String], map: &PhonemeIdMap) -> (Vec<i64>, Vec<String>) {
+    let mut missing: Vec<String> = [BOS, PAD, EOS]
+        .into_iter()
+        .filter(|s| !map.contains_key(*s))
+        .map(String::from)
+        .collect();
     let get = |p: &str| map.get(p).map(Vec::as_slice).unwrap_or(&[]);
     let pad = get(PAD);
     let mut ids = Vec::with_capacity(2 * phonemes.len() + 3);
-    let mut missing = Vec::new();
     ids.extend_from_slice(get(BOS));
     ids.extend_from_slice(pad);
+    let mut seen_missing = std::collections::HashSet::new();
     for p in phonemes {
         match map.get(p.as_str()) {
             Some(v) => {
@@ -29,7 +37,7 @@ pub fn phonemes_to_ids(phonemes: &[String], map: &PhonemeIdMap) -> (Vec<i64>, Ve
                 ids.extend_from_slice(pad);
             }
             None => {
-                if !missing.contains(p) {
+                if seen_missing.insert(p.as_str()) {
                     missing.push(p.clone());
                 }
             }
@@ -105,5 +113,14 @@ mod tests {
         let (ids, missing) = phonemes_to_ids(&ph("hxəx"), &map());
         assert_eq!(ids, vec![1, 0, 20, 0, 59, 0, 2]);
         assert_eq!(missing, vec!["x".to_string()]);
+    }
+
+    #[test]
+    fn a_map_without_specials_reports_them() {
+        let mut m = map();
+        m.remove("_");
+        let (ids, missing) = phonemes_to_ids(&ph("h"), &m);
+        assert_eq!(ids, vec![1, 20, 2]);
+        assert_eq!(missing, vec!["_".to_string()]);
     }
 }

@@ -1,31 +1,35 @@
 //! 1-D convolution layers holding their weights, with upstream tensor names.
 //!
 //! On the CPU with f32 tensors the layers run the kernels of
-//! [`super::cpu_conv`]; everywhere else (CUDA, other dtypes, grouped convs
-//! other than depthwise) they run candle's own ops, which the CPU kernels
-//! are tested against.
+//! [`super::cpu_conv`] (as candle custom ops, on the tensors' own storage);
+//! everywhere else (CUDA, other dtypes, grouped convs other than
+//! depthwise, transposed convs with groups or dilation) they run candle's
+//! own ops, which the CPU kernels are tested against.
 
 use std::sync::{Arc, OnceLock};
 
-use candle_core::{DType, Device, Module, Result, Storage, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Module, Result, Shape, Tensor};
 use candle_nn::VarBuilder;
 
 pub use candle_nn::{Conv1dConfig, ConvTranspose1dConfig};
 
-use super::cpu_conv::{self, ConvGeom, ConvTransposeGeom};
-use super::simd_conv;
+use super::cpu_conv::{Backend, Conv1dKernel, ConvGeom, ConvTranspose1dKernel, ConvTransposeGeom};
 
-/// Runs `f` on the contiguous f32 data of a CPU tensor; `None` elsewhere.
-fn with_cpu_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Option<R> {
-    if !matches!(t.device(), Device::Cpu) || t.dtype() != DType::F32 {
+/// The contiguous f32 data of a CPU tensor, copied; `None` elsewhere.
+fn cpu_f32_vec(t: &Tensor) -> Option<Vec<f32>> {
+    if !t.device().is_cpu() || t.dtype() != DType::F32 {
         return None;
     }
-    let (storage, layout) = t.storage_and_layout();
-    let (start, end) = layout.contiguous_offsets()?;
-    match &*storage {
-        Storage::Cpu(cpu) => cpu.as_slice::<f32>().ok().map(|s| f(&s[start..end])),
-        _ => None,
-    }
+    t.flatten_all().ok()?.to_vec1::<f32>().ok()
+}
+
+/// The f32 slice a custom op's operand covers (the callers make operands
+/// contiguous first).
+fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
+    let Some((start, end)) = l.contiguous_offsets() else {
+        candle_core::bail!("conv kernel: operand is not contiguous")
+    };
+    Ok(&s.as_slice::<f32>()?[start..end])
 }
 
 fn leaky_relu(x: &Tensor, slope: Option<f64>) -> Result<Tensor> {
@@ -35,8 +39,8 @@ fn leaky_relu(x: &Tensor, slope: Option<f64>) -> Result<Tensor> {
     }
 }
 
-/// Weights rearranged once for the SIMD kernel, built on first use.
-type Packed = Arc<OnceLock<Vec<f32>>>;
+/// The CPU kernel of a layer, prepared on first use and shared by clones.
+type Prepared<K> = Arc<OnceLock<Option<K>>>;
 
 /// A 1-D convolution `(B, C_in, T) -> (B, C_out, T')`.
 #[derive(Debug, Clone)]
@@ -44,7 +48,7 @@ pub struct Conv1d {
     weight: Tensor,
     bias: Option<Tensor>,
     cfg: Conv1dConfig,
-    packed: Packed,
+    cpu: Prepared<Conv1dKernel>,
 }
 
 impl Conv1d {
@@ -54,7 +58,7 @@ impl Conv1d {
             weight,
             bias,
             cfg,
-            packed: Packed::default(),
+            cpu: Prepared::default(),
         }
     }
 
@@ -113,21 +117,50 @@ impl Conv1d {
         }
     }
 
+    /// The prepared CPU kernel, `None` when the weights are not f32 on the
+    /// CPU or no kernel covers the configuration.
+    fn cpu_kernel(&self) -> Option<&Conv1dKernel> {
+        self.cpu
+            .get_or_init(|| self.prepare(Backend::current()))
+            .as_ref()
+    }
+
+    fn prepare(&self, backend: Backend) -> Option<Conv1dKernel> {
+        let (c_out, c_per_group, k) = self.weight.dims3().ok()?;
+        let w = cpu_f32_vec(&self.weight)?;
+        let bias = match &self.bias {
+            Some(b) => Some(cpu_f32_vec(b)?),
+            None => None,
+        };
+        Conv1dKernel::new(
+            backend,
+            &w,
+            bias.as_deref(),
+            c_out,
+            c_per_group * self.cfg.groups,
+            k,
+            self.cfg.groups,
+            self.cfg.stride,
+        )
+    }
+
+    /// The CPU kernel's result, `None` where candle's op must run.
     fn forward_cpu(
         &self,
         x: &Tensor,
         slope: Option<f64>,
         residual: Option<&Tensor>,
     ) -> Result<Option<Tensor>> {
-        if !matches!(x.device(), Device::Cpu) || x.dtype() != DType::F32 || x.rank() != 3 {
+        if !x.device().is_cpu() || x.dtype() != DType::F32 || x.rank() != 3 {
             return Ok(None);
         }
+        let Some(kernel) = self.cpu_kernel() else {
+            return Ok(None);
+        };
         let (b, c_in, t_in) = x.dims3()?;
         let (c_out, c_per_group, k) = self.weight.dims3()?;
-        let depthwise =
-            self.cfg.groups == c_in && c_per_group == 1 && c_out == c_in && slope.is_none();
-        if !(depthwise || self.cfg.groups == 1 && c_per_group == c_in) {
-            return Ok(None);
+        if c_in != c_per_group * self.cfg.groups {
+            return Ok(None); // candle reports the mismatch
         }
         let g = ConvGeom {
             c_in,
@@ -138,73 +171,24 @@ impl Conv1d {
             stride: self.cfg.stride,
             dilation: self.cfg.dilation,
         };
-        let t_out = g.t_out();
-        let simd = simd_conv::available();
-        let x = x.contiguous()?;
-        let residual = match residual {
-            Some(r) if r.dims() == [b, c_out, t_out] => Some(r.contiguous()?),
-            Some(_) => return Ok(None),
-            None => None,
+        let op = Conv1dOp {
+            kernel,
+            g,
+            batch: b,
+            slope: slope.map(|s| s as f32),
         };
-        let bias = self.bias.as_ref();
-        let out = with_cpu_f32(&x, |xs| {
-            with_cpu_f32(&self.weight, |ws| {
-                let run = |bs: Option<&[f32]>, rs: Option<&[f32]>| -> Vec<f32> {
-                    let mut out = Vec::with_capacity(b * c_out * t_out);
-                    for bi in 0..b {
-                        let xb = &xs[bi * c_in * t_in..(bi + 1) * c_in * t_in];
-                        let rb = rs.map(|r| &r[bi * c_out * t_out..(bi + 1) * c_out * t_out]);
-                        let y = if depthwise {
-                            cpu_conv::depthwise_conv1d(xb, ws, bs, g)
-                        } else if g.stride == 1 && simd {
-                            let wp = self
-                                .packed
-                                .get_or_init(|| simd_conv::pack_conv1d_weights(ws, c_out, c_in, k));
-                            simd_conv::conv1d(
-                                xb,
-                                wp,
-                                bs,
-                                rb,
-                                c_in,
-                                c_out,
-                                k,
-                                t_in,
-                                g.padding,
-                                g.dilation,
-                                slope.map(|s| s as f32),
-                            )
-                        } else {
-                            cpu_conv::conv1d(xb, ws, bs, rb, g, slope.map(|s| s as f32))
-                        };
-                        out.extend_from_slice(&y);
-                    }
-                    out
-                };
-                let with_res = |bs: Option<&[f32]>| match &residual {
-                    Some(r) => with_cpu_f32(r, |rs| run(bs, Some(rs))),
-                    None => Some(run(bs, None)),
-                };
-                match bias {
-                    Some(bt) => with_cpu_f32(bt, |bs| with_res(Some(bs))).flatten(),
-                    None => with_res(None),
-                }
-            })
-            .flatten()
-        })
-        .flatten();
-        let Some(mut out) = out else { return Ok(None) };
-        if depthwise {
-            if let Some(r) = &residual {
-                // depthwise has no fused residual
-                let rv = r.flatten_all()?.to_vec1::<f32>()?;
-                out.iter_mut().zip(rv).for_each(|(o, r)| *o += r);
+        let x = x.contiguous()?;
+        match residual {
+            None => Ok(Some(x.apply_op1_no_bwd(&op)?)),
+            Some(r)
+                if r.dims() == [b, c_out, g.t_out()]
+                    && r.device().is_cpu()
+                    && r.dtype() == DType::F32 =>
+            {
+                Ok(Some(x.apply_op2_no_bwd(&r.contiguous()?, &op)?))
             }
+            Some(_) => Ok(None),
         }
-        Ok(Some(Tensor::from_vec(
-            out,
-            (b, c_out, t_out),
-            &Device::Cpu,
-        )?))
     }
 }
 
@@ -214,13 +198,64 @@ impl Module for Conv1d {
     }
 }
 
+/// The custom op running a [`Conv1dKernel`] over a batch: operand 1 the
+/// input `(B, C_in, T)`, operand 2 (optional) the residual.
+struct Conv1dOp<'a> {
+    kernel: &'a Conv1dKernel,
+    g: ConvGeom,
+    batch: usize,
+    slope: Option<f32>,
+}
+
+impl Conv1dOp<'_> {
+    fn run(&self, x: &[f32], residual: Option<&[f32]>) -> Result<(CpuStorage, Shape)> {
+        let (g, b) = (self.g, self.batch);
+        let (n_in, n_out) = (g.c_in * g.t_in, g.c_out * g.t_out());
+        let mut y = vec![0f32; b * n_out];
+        if n_out > 0 {
+            for (i, yb) in y.chunks_exact_mut(n_out).enumerate() {
+                let r = residual.map(|r| &r[i * n_out..(i + 1) * n_out]);
+                let xb = &x[i * n_in..(i + 1) * n_in];
+                self.kernel.forward(xb, r, g, self.slope, yb);
+            }
+        }
+        Ok((CpuStorage::F32(y), Shape::from((b, g.c_out, g.t_out()))))
+    }
+}
+
+impl CustomOp1 for Conv1dOp<'_> {
+    fn name(&self) -> &'static str {
+        "ishowtts-conv1d"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        self.run(f32_slice(s, l)?, None)
+    }
+}
+
+impl CustomOp2 for Conv1dOp<'_> {
+    fn name(&self) -> &'static str {
+        "ishowtts-conv1d-residual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.run(f32_slice(s1, l1)?, Some(f32_slice(s2, l2)?))
+    }
+}
+
 /// A transposed 1-D convolution (upsampling) `(B, C_in, T) -> (B, C_out, T')`.
 #[derive(Debug, Clone)]
 pub struct ConvTranspose1d {
     weight: Tensor,
     bias: Option<Tensor>,
     cfg: ConvTranspose1dConfig,
-    packed: Packed,
+    cpu: Prepared<ConvTranspose1dKernel>,
 }
 
 impl ConvTranspose1d {
@@ -230,7 +265,7 @@ impl ConvTranspose1d {
             weight,
             bias,
             cfg,
-            packed: Packed::default(),
+            cpu: Prepared::default(),
         }
     }
 
@@ -285,73 +320,57 @@ impl ConvTranspose1d {
         }
     }
 
-    fn forward_cpu(&self, x: &Tensor, slope: Option<f64>) -> Result<Option<Tensor>> {
+    /// The prepared CPU kernel, `None` when the weights are not f32 on the
+    /// CPU or no kernel covers the configuration.
+    fn cpu_kernel(&self) -> Option<&ConvTranspose1dKernel> {
+        self.cpu
+            .get_or_init(|| self.prepare(Backend::current()))
+            .as_ref()
+    }
+
+    fn prepare(&self, backend: Backend) -> Option<ConvTranspose1dKernel> {
         let c = &self.cfg;
-        if !matches!(x.device(), Device::Cpu)
-            || x.dtype() != DType::F32
-            || x.rank() != 3
-            || c.groups != 1
-            || c.dilation != 1
-            || c.stride == 0
-        {
+        if c.groups != 1 || c.dilation != 1 {
+            return None;
+        }
+        let (c_in, c_out, k) = self.weight.dims3().ok()?;
+        let w = cpu_f32_vec(&self.weight)?;
+        let bias = match &self.bias {
+            Some(b) => Some(cpu_f32_vec(b)?),
+            None => None,
+        };
+        ConvTranspose1dKernel::new(backend, &w, bias.as_deref(), c_in, c_out, k, c.stride)
+    }
+
+    /// The CPU kernel's result, `None` where candle's op must run.
+    fn forward_cpu(&self, x: &Tensor, slope: Option<f64>) -> Result<Option<Tensor>> {
+        if !x.device().is_cpu() || x.dtype() != DType::F32 || x.rank() != 3 {
             return Ok(None);
         }
+        let Some(kernel) = self.cpu_kernel() else {
+            return Ok(None);
+        };
         let (b, c_in, t_in) = x.dims3()?;
         let (w_in, c_out, k) = self.weight.dims3()?;
-        if w_in != c_in {
-            return Ok(None);
+        if w_in != c_in || t_in == 0 {
+            return Ok(None); // candle reports the mismatch / empty input
         }
-        let g = ConvTransposeGeom {
-            c_in,
-            c_out,
-            k,
-            t_in,
-            padding: c.padding,
-            output_padding: c.output_padding,
-            stride: c.stride,
+        let c = &self.cfg;
+        let op = ConvTranspose1dOp {
+            kernel,
+            g: ConvTransposeGeom {
+                c_in,
+                c_out,
+                k,
+                t_in,
+                padding: c.padding,
+                output_padding: c.output_padding,
+                stride: c.stride,
+            },
+            batch: b,
+            slope: slope.map(|s| s as f32),
         };
-        let t_out = g.t_out();
-        let simd = simd_conv::available();
-        let x = x.contiguous()?;
-        let out = with_cpu_f32(&x, |xs| {
-            with_cpu_f32(&self.weight, |ws| {
-                let run = |bs: Option<&[f32]>| {
-                    let mut out = Vec::with_capacity(b * c_out * t_out);
-                    for bi in 0..b {
-                        let xb = &xs[bi * c_in * t_in..(bi + 1) * c_in * t_in];
-                        let slope = slope.map(|s| s as f32);
-                        let y = if simd {
-                            let wp = self.packed.get_or_init(|| {
-                                simd_conv::pack_conv_transpose1d_weights(
-                                    ws, c_in, c_out, k, g.stride,
-                                )
-                            });
-                            simd_conv::conv_transpose1d(
-                                xb, wp, bs, c_in, c_out, k, t_in, g.stride, g.padding, t_out, slope,
-                            )
-                        } else {
-                            cpu_conv::conv_transpose1d(xb, ws, bs, g, slope)
-                        };
-                        out.extend_from_slice(&y);
-                    }
-                    out
-                };
-                match &self.bias {
-                    Some(bt) => with_cpu_f32(bt, |bs| run(Some(bs))),
-                    None => Some(run(None)),
-                }
-            })
-            .flatten()
-        })
-        .flatten();
-        match out {
-            Some(out) => Ok(Some(Tensor::from_vec(
-                out,
-                (b, c_out, t_out),
-                &Device::Cpu,
-            )?)),
-            None => Ok(None),
-        }
+        Ok(Some(x.contiguous()?.apply_op1_no_bwd(&op)?))
     }
 }
 
@@ -361,12 +380,42 @@ impl Module for ConvTranspose1d {
     }
 }
 
+/// The custom op running a [`ConvTranspose1dKernel`] over a batch.
+struct ConvTranspose1dOp<'a> {
+    kernel: &'a ConvTranspose1dKernel,
+    g: ConvTransposeGeom,
+    batch: usize,
+    slope: Option<f32>,
+}
+
+impl CustomOp1 for ConvTranspose1dOp<'_> {
+    fn name(&self) -> &'static str {
+        "ishowtts-conv-transpose1d"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s, l)?;
+        let (g, b) = (self.g, self.batch);
+        let (n_in, n_out) = (g.c_in * g.t_in, g.c_out * g.t_out());
+        let mut y = vec![0f32; b * n_out];
+        if n_out > 0 {
+            for (i, yb) in y.chunks_exact_mut(n_out).enumerate() {
+                self.kernel
+                    .forward(&x[i * n_in..(i + 1) * n_in], g, self.slope, yb);
+            }
+        }
+        Ok((CpuStorage::F32(y), Shape::from((b, g.c_out, g.t_out()))))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::simd_conv::Isa;
+    use candle_core::Device;
 
+    /// Deterministic pseudo-random values in [-1, 1).
     fn rand(shape: &[usize], seed: u64) -> Tensor {
-        // deterministic pseudo-random values in [-1, 1)
         let n: usize = shape.iter().product();
         let mut s = seed
             .wrapping_mul(6364136223846793005)
@@ -382,224 +431,304 @@ mod tests {
         Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
     }
 
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        assert_eq!(a.dims(), b.dims());
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
+    /// `max |got - want|` relative to the output's scale (`max |want|`, at
+    /// least 1).
+    fn rel_diff(got: &Tensor, want: &Tensor) -> f32 {
+        assert_eq!(got.dims(), want.dims());
+        let max = |t: Tensor| t.abs().unwrap().flatten_all().unwrap().max(0).unwrap();
+        let diff = max((got - want).unwrap()).to_scalar::<f32>().unwrap();
+        let scale = max(want.clone()).to_scalar::<f32>().unwrap().max(1.0);
+        diff / scale
+    }
+
+    const TOL: f32 = 1e-4;
+
+    /// Every CPU backend this machine runs (candle's own op excluded).
+    fn backends() -> Vec<Backend> {
+        let mut v = vec![Backend::Portable];
+        v.extend(
+            [Isa::Avx2, Isa::Avx512]
+                .into_iter()
+                .filter(|i| i.available())
+                .map(Backend::Simd),
+        );
+        v
+    }
+
+    impl Conv1d {
+        /// A copy whose CPU path runs `backend`.
+        fn with_backend(&self, backend: Backend) -> Self {
+            let c = Self::from_tensors(self.weight.clone(), self.bias.clone(), self.cfg);
+            c.cpu.set(self.prepare(backend)).unwrap();
+            c
+        }
+    }
+
+    impl ConvTranspose1d {
+        fn with_backend(&self, backend: Backend) -> Self {
+            let c = Self::from_tensors(self.weight.clone(), self.bias.clone(), self.cfg);
+            c.cpu.set(self.prepare(backend)).unwrap();
+            c
+        }
+    }
+
+    /// `(batch, c_in, c_out, k, t, padding, stride, dilation, groups, bias)`
+    type ConvCase = (
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        bool,
+    );
+
+    const CONV_CASES: &[ConvCase] = &[
+        // decoder: conv_pre, ResBlock2 (k, dilation) pairs at each stage's
+        // channel count, conv_post (no bias); T long enough for several
+        // time chunks and a partial last tile
+        (1, 192, 256, 7, 157, 3, 1, 1, 1, true),
+        (1, 128, 128, 3, 301, 1, 1, 1, 1, true),
+        (1, 128, 128, 3, 301, 2, 1, 2, 1, true),
+        (1, 64, 64, 5, 333, 4, 1, 2, 1, true),
+        (1, 64, 64, 5, 333, 12, 1, 6, 1, true),
+        (1, 32, 32, 7, 2500, 9, 1, 3, 1, true),
+        (1, 32, 32, 7, 1001, 36, 1, 12, 1, true),
+        (1, 32, 1, 7, 1300, 3, 1, 1, 1, false),
+        // flow WaveNet, 1x1 convs, text encoder FFN
+        (1, 192, 384, 5, 61, 2, 1, 1, 1, true),
+        (1, 192, 384, 1, 61, 0, 1, 1, 1, true),
+        (1, 192, 768, 3, 33, 1, 1, 1, 1, true),
+        (1, 768, 192, 3, 33, 1, 1, 1, 1, true),
+        // duration predictor's depthwise convs
+        (1, 192, 192, 3, 60, 1, 1, 1, 192, true),
+        (1, 192, 192, 3, 60, 3, 1, 3, 192, true),
+        (1, 192, 192, 3, 60, 9, 1, 9, 192, true),
+        // edges: batch 2 with odd lengths, T shorter than the kernel,
+        // T = 1, no padding, over-padding, stride > 1 (with dilation),
+        // channel counts off the register blocks
+        (2, 32, 32, 7, 97, 9, 1, 3, 1, true),
+        (2, 16, 16, 3, 1, 1, 1, 1, 1, true),
+        (1, 8, 4, 3, 2, 1, 1, 1, 1, true),
+        (1, 8, 16, 7, 3, 3, 1, 1, 1, true),
+        (1, 16, 16, 5, 50, 0, 1, 1, 1, true),
+        (1, 8, 8, 3, 10, 5, 1, 1, 1, false),
+        (2, 16, 24, 4, 101, 0, 2, 1, 1, true),
+        (1, 12, 6, 3, 257, 4, 3, 2, 1, true),
+        (1, 20, 13, 3, 77, 1, 1, 1, 1, true),
+        (1, 5, 3, 2, 31, 1, 1, 1, 1, true),
+        (1, 3, 2, 1, 50, 0, 1, 1, 1, false),
+        (2, 24, 24, 3, 17, 0, 2, 1, 24, true),
+        (1, 8, 8, 5, 4, 1, 1, 1, 8, false),
+    ];
+
+    fn conv_case(i: usize, &(_, ci, co, k, _, p, s, d, g, bias): &ConvCase) -> Conv1d {
+        let seed = 100 * i as u64;
+        Conv1d::from_tensors(
+            rand(&[co, ci / g, k], seed + 1),
+            bias.then(|| rand(&[co], seed + 2)),
+            Conv1dConfig {
+                padding: p,
+                stride: s,
+                dilation: d,
+                groups: g,
+                cudnn_fwd_algo: None,
+            },
+        )
     }
 
     #[test]
     fn conv1d_matches_candle() {
-        // (b, c_in, c_out, k, t, padding, stride, dilation)
-        let cases = [
-            (1, 32, 32, 7, 3000, 9, 1, 3),
-            (1, 64, 64, 5, 700, 10, 1, 5),
-            (2, 192, 384, 5, 61, 2, 1, 1),
-            (1, 192, 256, 7, 40, 3, 1, 1),
-            (1, 32, 1, 7, 500, 3, 1, 1),
-            (1, 8, 4, 3, 2, 0, 1, 1),     // t < kernel, no padding: empty
-            (1, 8, 4, 3, 2, 1, 1, 1),     // t < kernel with padding
-            (2, 16, 24, 4, 101, 0, 2, 1), // stride 2, even kernel
-            (1, 12, 6, 3, 257, 4, 3, 2),
-            (1, 768, 192, 3, 33, 1, 1, 1),
-        ];
-        for (i, &(b, ci, co, k, t, p, s, d)) in cases.iter().enumerate() {
-            let x = rand(&[b, ci, t], i as u64);
-            let w = rand(&[co, ci, k], 100 + i as u64);
-            let bias = rand(&[co], 200 + i as u64);
-            let cfg = Conv1dConfig {
-                padding: p,
-                stride: s,
-                dilation: d,
-                groups: 1,
-                cudnn_fwd_algo: None,
-            };
-            let conv = Conv1d::from_tensors(w, Some(bias), cfg);
-            let fast = conv.forward(&x).unwrap();
-            let slow = conv.forward_candle(&x).unwrap();
-            let tol = 1e-5 * (ci * k) as f32;
-            if fast.elem_count() > 0 {
-                assert!(
-                    max_diff(&fast, &slow) <= tol,
-                    "case {i}: {}",
-                    max_diff(&fast, &slow)
-                );
-            }
-            assert_eq!(fast.dims(), slow.dims(), "case {i}");
-            // fused leaky relu + residual
-            let res = rand(slow.dims(), 300 + i as u64);
-            let fused = conv.forward_fused(&x, Some(0.1), Some(&res)).unwrap();
-            let unfused = (conv
-                .forward_candle(&candle_nn::ops::leaky_relu(&x, 0.1).unwrap())
-                .unwrap()
-                + &res)
-                .unwrap();
-            if fused.elem_count() > 0 {
-                assert!(max_diff(&fused, &unfused) <= tol, "fused case {i}");
+        for (i, case) in CONV_CASES.iter().enumerate() {
+            let &(b, ci, _, _, t, _, _, _, _, _) = case;
+            let conv = conv_case(i, case);
+            let x = rand(&[b, ci, t], 100 * i as u64);
+            let want = conv.forward_candle(&x).unwrap();
+            let res = rand(want.dims(), 100 * i as u64 + 3);
+            let lrelu = candle_nn::ops::leaky_relu(&x, 0.1).unwrap();
+            let want_fused = (conv.forward_candle(&lrelu).unwrap() + &res).unwrap();
+            for backend in backends() {
+                let fast = conv.with_backend(backend);
+                assert!(fast.cpu_kernel().is_some(), "case {i}: no CPU kernel");
+                let got = fast.forward(&x).unwrap();
+                let e = rel_diff(&got, &want);
+                assert!(e <= TOL, "case {i} {backend:?}: {e}");
+                let got = fast.forward_fused(&x, Some(0.1), Some(&res)).unwrap();
+                let e = rel_diff(&got, &want_fused);
+                assert!(e <= TOL, "fused case {i} {backend:?}: {e}");
             }
         }
     }
 
     #[test]
-    fn portable_kernels_match_candle() {
-        // the im2col + gemm path used where AVX-512 is missing
-        for (i, &(ci, co, k, t, p, s, d)) in [
-            (32, 32, 7, 900, 9, 1, 3),
-            (16, 24, 4, 101, 0, 2, 1),
-            (32, 1, 7, 300, 3, 1, 1),
-        ]
-        .iter()
-        .enumerate()
-        {
-            let x = rand(&[1, ci, t], i as u64);
-            let w = rand(&[co, ci, k], 7 + i as u64);
-            let cfg = Conv1dConfig {
-                padding: p,
-                stride: s,
-                dilation: d,
-                groups: 1,
-                cudnn_fwd_algo: None,
-            };
-            let conv = Conv1d::from_tensors(w.clone(), None, cfg);
-            let want = conv.forward_candle(&x).unwrap();
-            let g = ConvGeom {
-                c_in: ci,
-                c_out: co,
-                k,
-                t_in: t,
-                padding: p,
-                stride: s,
-                dilation: d,
-            };
-            let xs = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            let ws = w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            let got = cpu_conv::conv1d(&xs, &ws, None, None, g, None);
-            let got = Tensor::from_vec(got, want.dims(), &Device::Cpu).unwrap();
-            assert!(max_diff(&got, &want) < 1e-4, "case {i}");
-        }
-        let (ci, co, k, t, s, p) = (64, 32, 8, 300, 4, 2);
-        let x = rand(&[1, ci, t], 1);
-        let w = rand(&[ci, co, k], 2);
-        let cfg = ConvTranspose1dConfig {
-            padding: p,
-            output_padding: 0,
-            stride: s,
-            dilation: 1,
-            groups: 1,
-        };
-        let want = ConvTranspose1d::from_tensors(w.clone(), None, cfg)
-            .forward_candle(&x)
-            .unwrap();
-        let g = ConvTransposeGeom {
-            c_in: ci,
-            c_out: co,
-            k,
-            t_in: t,
-            padding: p,
-            output_padding: 0,
-            stride: s,
-        };
-        let got = cpu_conv::conv_transpose1d(
-            &x.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-            &w.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+    fn conv1d_kernel_too_long_for_input() {
+        // No output sample (candle's own op underflows on this in debug
+        // builds, so only the shape is checked).
+        let conv = Conv1d::from_tensors(rand(&[4, 8, 5], 1), None, Conv1dConfig::default());
+        let depthwise = Conv1d::from_tensors(
+            rand(&[8, 1, 5], 1),
             None,
-            g,
-            None,
+            Conv1dConfig {
+                groups: 8,
+                ..Default::default()
+            },
         );
-        let got = Tensor::from_vec(got, want.dims(), &Device::Cpu).unwrap();
-        assert!(max_diff(&got, &want) < 1e-4);
+        for backend in backends() {
+            let y = conv.with_backend(backend).forward(&rand(&[2, 8, 3], 2));
+            assert_eq!(y.unwrap().dims(), [2, 4, 0], "{backend:?}");
+            let y = depthwise
+                .with_backend(backend)
+                .forward(&rand(&[1, 8, 3], 2));
+            assert_eq!(y.unwrap().dims(), [1, 8, 0], "{backend:?}");
+        }
     }
 
     #[test]
     fn conv1d_takes_non_contiguous_input() {
-        let x = rand(&[1, 50, 16], 1).transpose(1, 2).unwrap(); // (1, 16, 50)
         let conv = Conv1d::from_tensors(
-            rand(&[8, 16, 3], 2),
+            rand(&[24, 16, 3], 2),
+            Some(rand(&[24], 3)),
+            Conv1dConfig {
+                padding: 2,
+                dilation: 2,
+                ..Default::default()
+            },
+        );
+        let transposed = rand(&[2, 130, 16], 1).transpose(1, 2).unwrap(); // (2, 16, 130)
+        let narrowed = rand(&[1, 16, 200], 4).narrow(2, 7, 150).unwrap();
+        let strided = rand(&[1, 32, 90], 5)
+            .reshape((1, 16, 2, 90))
+            .unwrap()
+            .narrow(2, 1, 1)
+            .unwrap()
+            .squeeze(2)
+            .unwrap(); // every other channel
+        for x in [transposed, narrowed, strided] {
+            assert!(!x.is_contiguous());
+            let want = conv.forward_candle(&x).unwrap();
+            let res = rand(want.dims(), 6).transpose(0, 1).unwrap();
+            let res = res.contiguous().unwrap().transpose(0, 1).unwrap(); // batch-strided
+            let want_fused = (conv.forward_candle(&x).unwrap() + &res).unwrap();
+            for backend in backends() {
+                let fast = conv.with_backend(backend);
+                assert!(rel_diff(&fast.forward(&x).unwrap(), &want) <= TOL);
+                let got = fast.forward_fused(&x, None, Some(&res)).unwrap();
+                assert!(rel_diff(&got, &want_fused) <= TOL, "{backend:?}");
+            }
+        }
+    }
+
+    /// `(batch, c_in, c_out, k, t, stride, padding, output_padding)`
+    type TransposeCase = (usize, usize, usize, usize, usize, usize, usize, usize);
+
+    const TRANSPOSE_CASES: &[TransposeCase] = &[
+        // decoder: ups.0, ups.1, ups.2
+        (1, 256, 128, 16, 30, 8, 4, 0),
+        (1, 128, 64, 16, 70, 8, 4, 0),
+        (1, 64, 32, 8, 301, 4, 2, 0),
+        // edges: batch 2, odd stride, output padding, T = 1, k = stride,
+        // k < stride, stride 1, stride above the register block, padding
+        // past a whole frame, channel counts off the register blocks
+        (2, 16, 8, 4, 33, 2, 1, 0),
+        (1, 8, 4, 5, 17, 3, 0, 1),
+        (1, 6, 3, 7, 50, 3, 3, 2),
+        (1, 8, 4, 3, 1, 2, 0, 0),
+        (1, 8, 8, 2, 20, 2, 0, 0),
+        (1, 8, 8, 3, 20, 4, 0, 0),
+        (1, 8, 8, 3, 20, 1, 1, 0),
+        (1, 8, 4, 32, 10, 16, 8, 0),
+        (1, 16, 24, 16, 20, 8, 12, 3),
+        (1, 8, 5, 8, 40, 4, 2, 0),
+        (2, 12, 3, 6, 25, 2, 2, 1),
+    ];
+
+    #[test]
+    fn conv_transpose1d_matches_candle() {
+        for (i, &(b, ci, co, k, t, s, p, op)) in TRANSPOSE_CASES.iter().enumerate() {
+            let seed = 100 * i as u64;
+            let conv = ConvTranspose1d::from_tensors(
+                rand(&[ci, co, k], seed + 1),
+                (i % 4 != 3).then(|| rand(&[co], seed + 2)),
+                ConvTranspose1dConfig {
+                    padding: p,
+                    output_padding: op,
+                    stride: s,
+                    dilation: 1,
+                    groups: 1,
+                },
+            );
+            // every other case reads a non-contiguous input
+            let x = if i % 2 == 0 {
+                rand(&[b, ci, t], seed)
+            } else {
+                rand(&[b, t, ci], seed).transpose(1, 2).unwrap()
+            };
+            let want = conv.forward_candle(&x).unwrap();
+            let lrelu = candle_nn::ops::leaky_relu(&x, 0.1).unwrap();
+            let want_fused = conv.forward_candle(&lrelu).unwrap();
+            for backend in backends() {
+                let fast = conv.with_backend(backend);
+                assert!(fast.cpu_kernel().is_some(), "case {i}: no CPU kernel");
+                let got = fast.forward(&x).unwrap();
+                let e = rel_diff(&got, &want);
+                assert!(e <= TOL, "case {i} {backend:?}: {e}");
+                let got = fast.forward_fused(&x, Some(0.1)).unwrap();
+                let e = rel_diff(&got, &want_fused);
+                assert!(e <= TOL, "fused case {i} {backend:?}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn unsupported_configs_fall_back_to_candle() {
+        // groups 2 (neither 1 nor depthwise)
+        let conv = Conv1d::from_tensors(
+            rand(&[8, 4, 3], 1),
             None,
             Conv1dConfig {
+                padding: 1,
+                groups: 2,
+                ..Default::default()
+            },
+        );
+        assert!(conv.cpu_kernel().is_none());
+        let x = rand(&[1, 8, 20], 2);
+        assert_eq!(
+            rel_diff(
+                &conv.forward(&x).unwrap(),
+                &conv.forward_candle(&x).unwrap()
+            ),
+            0.0
+        );
+        // f64 input
+        let conv = Conv1d::from_tensors(
+            rand(&[4, 8, 3], 1).to_dtype(DType::F64).unwrap(),
+            None,
+            Conv1dConfig::default(),
+        );
+        let x = rand(&[1, 8, 20], 2).to_dtype(DType::F64).unwrap();
+        assert_eq!(conv.forward(&x).unwrap().dtype(), DType::F64);
+    }
+
+    #[test]
+    fn layers_use_a_cpu_kernel_by_default() {
+        if Backend::current() == Backend::Candle {
+            return; // ISHOWTTS_CPU_CONV=candle
+        }
+        let conv = Conv1d::from_tensors(rand(&[4, 8, 3], 1), None, Conv1dConfig::default());
+        assert!(conv.cpu_kernel().is_some());
+        let up = ConvTranspose1d::from_tensors(
+            rand(&[8, 4, 4], 1),
+            None,
+            ConvTranspose1dConfig {
+                stride: 2,
                 padding: 1,
                 ..Default::default()
             },
         );
-        assert!(
-            max_diff(
-                &conv.forward(&x).unwrap(),
-                &conv.forward_candle(&x).unwrap()
-            ) < 1e-4
-        );
-    }
-
-    #[test]
-    fn depthwise_matches_candle() {
-        for (i, &d) in [1usize, 3, 9].iter().enumerate() {
-            let x = rand(&[2, 24, 90], i as u64);
-            let cfg = Conv1dConfig {
-                padding: d,
-                stride: 1,
-                dilation: d,
-                groups: 24,
-                cudnn_fwd_algo: None,
-            };
-            let conv =
-                Conv1d::from_tensors(rand(&[24, 1, 3], 10 + i as u64), Some(rand(&[24], 20)), cfg);
-            assert!(
-                max_diff(
-                    &conv.forward(&x).unwrap(),
-                    &conv.forward_candle(&x).unwrap()
-                ) < 1e-5
-            );
-        }
-    }
-
-    #[test]
-    fn conv_transpose1d_matches_candle() {
-        // (b, c_in, c_out, k, t, stride, padding, output_padding)
-        let cases = [
-            (1, 256, 128, 16, 60, 8, 4, 0),
-            (1, 64, 32, 8, 900, 4, 2, 0),
-            (2, 16, 8, 4, 33, 2, 1, 0),
-            (1, 8, 4, 5, 17, 3, 0, 1),
-            (1, 8, 4, 3, 1, 2, 0, 0),
-            (1, 128, 64, 16, 700, 8, 4, 0),
-        ];
-        for (i, &(b, ci, co, k, t, s, p, op)) in cases.iter().enumerate() {
-            let x = rand(&[b, ci, t], i as u64);
-            let cfg = ConvTranspose1dConfig {
-                padding: p,
-                output_padding: op,
-                stride: s,
-                dilation: 1,
-                groups: 1,
-            };
-            let conv = ConvTranspose1d::from_tensors(
-                rand(&[ci, co, k], 50 + i as u64),
-                Some(rand(&[co], 60)),
-                cfg,
-            );
-            let fast = conv.forward(&x).unwrap();
-            let slow = conv.forward_candle(&x).unwrap();
-            assert_eq!(fast.dims(), slow.dims(), "case {i}");
-            assert!(
-                max_diff(&fast, &slow) <= 1e-5 * (ci * k) as f32,
-                "case {i}: {}",
-                max_diff(&fast, &slow)
-            );
-            let fused = conv.forward_fused(&x, Some(0.1)).unwrap();
-            let unfused = conv
-                .forward_candle(&candle_nn::ops::leaky_relu(&x, 0.1).unwrap())
-                .unwrap();
-            assert!(
-                max_diff(&fused, &unfused) <= 1e-5 * (ci * k) as f32,
-                "fused case {i}"
-            );
-        }
+        assert!(up.cpu_kernel().is_some());
     }
 }

@@ -1,22 +1,74 @@
-//! Fast f32 CPU kernels for 1-D convolutions.
+//! f32 CPU kernels for 1-D convolutions, on plain slices.
 //!
 //! candle 0.11's CPU conv1d builds one im2col matrix for the whole signal
 //! (tens of MB for a vocoder's 32 x 66 560 activations) and reaches about
-//! 12 GFLOP/s. Here the time axis is cut into tiles whose im2col block
-//! (`C_in * K` rows x tile columns) stays in cache, each tile is one `gemm`
-//! call, and tiles run in parallel with rayon. A transposed convolution is
-//! computed in polyphase form: the `stride` output phases are ordinary
-//! convolutions over the input with `ceil(K / stride)` taps each, stacked
-//! into one matrix product, so every output sample is written exactly once
-//! (no overlap-add).
+//! 12 GFLOP/s. [`Conv1dKernel`] and [`ConvTranspose1dKernel`] hold a
+//! layer's weights prepared once for the best kernel of the running CPU:
 //!
-//! Optional fusions used by the HiFi-GAN decoder: a leaky ReLU applied to
-//! the input while it is gathered, and a residual added to the output.
+//! - [`super::simd_conv`]: a register-blocked direct convolution, with
+//!   AVX-512F or AVX2+FMA (stride-1 convs and transposed convs);
+//! - elsewhere, the portable kernels of this module: the time axis cut into
+//!   tiles whose im2col block (`C_in * K` rows x tile columns) stays in
+//!   cache, one `gemm` call per tile, tiles in parallel with rayon; a
+//!   transposed convolution in polyphase form (the `stride` output phases
+//!   are ordinary convolutions with `ceil(K / stride)` taps, stacked into
+//!   one matrix product, so every output sample is written once);
+//! - depthwise convs (`groups == C_in == C_out`, the duration predictor's
+//!   dilated k3 convs over ~100 frames) as a plain loop.
+//!
+//! Every kernel can apply a leaky ReLU to its input as it reads it and add
+//! a residual to its output: the HiFi-GAN residual block is `x +
+//! conv(leaky_relu(x))`.
+//!
+//! `ISHOWTTS_CPU_CONV` overrides the choice for the whole process:
+//! `candle` (candle's own ops), `portable`, `avx2` or `avx512` (when the
+//! CPU has it).
+
+use std::sync::OnceLock;
 
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-/// Geometry of a 1-D convolution (groups = 1).
+use super::simd_conv::{self, Isa, PackedConv};
+
+/// Which implementation the CPU path of the layers uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// candle's own ops.
+    Candle,
+    /// The portable kernels of this module.
+    Portable,
+    /// [`super::simd_conv`] with this instruction set (portable kernels for
+    /// what it does not cover).
+    Simd(Isa),
+}
+
+impl Backend {
+    /// The best backend of the running CPU, unless `ISHOWTTS_CPU_CONV`
+    /// says otherwise (read once).
+    pub fn current() -> Self {
+        static BACKEND: OnceLock<Backend> = OnceLock::new();
+        *BACKEND.get_or_init(|| {
+            let best = Isa::detect().map_or(Self::Portable, Self::Simd);
+            match std::env::var("ISHOWTTS_CPU_CONV").as_deref() {
+                Ok("candle") => Self::Candle,
+                Ok("portable") => Self::Portable,
+                Ok("avx2") if Isa::Avx2.available() => Self::Simd(Isa::Avx2),
+                Ok("avx512") if Isa::Avx512.available() => Self::Simd(Isa::Avx512),
+                _ => best,
+            }
+        })
+    }
+
+    fn isa(self) -> Option<Isa> {
+        match self {
+            Self::Simd(isa) => Some(isa),
+            _ => None,
+        }
+    }
+}
+
+/// Geometry of a 1-D convolution of one batch item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConvGeom {
     /// Input channels.
@@ -48,6 +100,171 @@ impl ConvGeom {
     }
 }
 
+/// Geometry of a transposed 1-D convolution (dilation 1) of one batch item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvTransposeGeom {
+    /// Input channels.
+    pub c_in: usize,
+    /// Output channels.
+    pub c_out: usize,
+    /// Kernel taps.
+    pub k: usize,
+    /// Input length (at least 1).
+    pub t_in: usize,
+    /// Padding removed from each side of the full output.
+    pub padding: usize,
+    /// Extra samples at the end.
+    pub output_padding: usize,
+    /// Stride (upsampling factor).
+    pub stride: usize,
+}
+
+impl ConvTransposeGeom {
+    /// Output length.
+    pub fn t_out(&self) -> usize {
+        ((self.t_in.saturating_sub(1)) * self.stride + self.k + self.output_padding)
+            .saturating_sub(2 * self.padding)
+    }
+}
+
+/// A conv1d layer's weights prepared for one CPU kernel.
+#[derive(Debug, Clone)]
+pub enum Conv1dKernel {
+    /// [`simd_conv::conv1d`] (stride 1, groups 1).
+    Simd(PackedConv),
+    /// [`conv1d`] (groups 1): weights `(c_out, c_in, k)`.
+    Gemm {
+        /// Weights `(c_out, c_in, k)`.
+        w: Vec<f32>,
+        /// Bias `(c_out)`.
+        bias: Option<Vec<f32>>,
+    },
+    /// [`depthwise_conv1d`]: weights `(c, 1, k)`.
+    Depthwise {
+        /// Weights `(c, 1, k)`.
+        w: Vec<f32>,
+        /// Bias `(c)`.
+        bias: Option<Vec<f32>>,
+    },
+}
+
+impl Conv1dKernel {
+    /// Prepares weights `(c_out, c_in / groups, k)` for `backend`; `None`
+    /// for what no CPU kernel covers (groups other than 1 and depthwise,
+    /// [`Backend::Candle`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        backend: Backend,
+        w: &[f32],
+        bias: Option<&[f32]>,
+        c_out: usize,
+        c_in: usize,
+        k: usize,
+        groups: usize,
+        stride: usize,
+    ) -> Option<Self> {
+        if backend == Backend::Candle || k == 0 || stride == 0 || c_in == 0 || c_out == 0 {
+            return None;
+        }
+        let owned = || (w.to_vec(), bias.map(<[f32]>::to_vec));
+        if groups == c_in && c_out == c_in && w.len() == c_out * k {
+            let (w, bias) = owned();
+            return Some(Self::Depthwise { w, bias });
+        }
+        if groups != 1 || w.len() != c_out * c_in * k {
+            return None;
+        }
+        if stride == 1 {
+            if let Some(p) = backend
+                .isa()
+                .and_then(|isa| PackedConv::conv1d(isa, w, bias, c_out, c_in, k))
+            {
+                return Some(Self::Simd(p));
+            }
+        }
+        let (w, bias) = owned();
+        Some(Self::Gemm { w, bias })
+    }
+
+    /// `y = conv1d(act(x)) + bias (+ residual)` for one batch item, `act`
+    /// the leaky ReLU of `slope` when given. `g` must match the prepared
+    /// weights; `x`: `(c_in, t_in)`, `residual` and `y`: `(c_out, t_out)`.
+    pub fn forward(
+        &self,
+        x: &[f32],
+        residual: Option<&[f32]>,
+        g: ConvGeom,
+        slope: Option<f32>,
+        y: &mut [f32],
+    ) {
+        match self {
+            Self::Simd(p) => {
+                assert_eq!(g.stride, 1);
+                simd_conv::conv1d(p, x, residual, g.t_in, g.padding, g.dilation, slope, y)
+            }
+            Self::Gemm { w, bias } => conv1d(x, w, bias.as_deref(), residual, g, slope, y),
+            Self::Depthwise { w, bias } => {
+                depthwise_conv1d(x, w, bias.as_deref(), residual, g, slope, y)
+            }
+        }
+    }
+}
+
+/// A conv_transpose1d layer's weights prepared for one CPU kernel.
+#[derive(Debug, Clone)]
+pub enum ConvTranspose1dKernel {
+    /// [`simd_conv::conv_transpose1d`].
+    Simd(PackedConv),
+    /// [`conv_transpose1d`]: weights in polyphase form (see there).
+    Gemm {
+        /// Polyphase weights `(stride * c_out, c_in * ceil(k / stride))`.
+        w: Vec<f32>,
+        /// Bias `(c_out)`.
+        bias: Option<Vec<f32>>,
+    },
+}
+
+impl ConvTranspose1dKernel {
+    /// Prepares weights `(c_in, c_out, k)` (PyTorch layout, groups 1,
+    /// dilation 1) for `backend`; `None` for [`Backend::Candle`].
+    pub fn new(
+        backend: Backend,
+        w: &[f32],
+        bias: Option<&[f32]>,
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        stride: usize,
+    ) -> Option<Self> {
+        if backend == Backend::Candle || k == 0 || stride == 0 || c_in == 0 || c_out == 0 {
+            return None;
+        }
+        if w.len() != c_in * c_out * k {
+            return None;
+        }
+        if let Some(p) = backend
+            .isa()
+            .and_then(|isa| PackedConv::conv_transpose1d(isa, w, bias, c_in, c_out, k, stride))
+        {
+            return Some(Self::Simd(p));
+        }
+        Some(Self::Gemm {
+            w: polyphase_weights(w, c_in, c_out, k, stride),
+            bias: bias.map(<[f32]>::to_vec),
+        })
+    }
+
+    /// `y = conv_transpose1d(act(x)) + bias` for one batch item; `g` must
+    /// match the prepared weights, `x`: `(c_in, t_in)`, `y`: `(c_out,
+    /// t_out)`.
+    pub fn forward(&self, x: &[f32], g: ConvTransposeGeom, slope: Option<f32>, y: &mut [f32]) {
+        match self {
+            Self::Simd(p) => simd_conv::conv_transpose1d(p, x, g.t_in, g.padding, slope, y),
+            Self::Gemm { w, bias } => conv_transpose1d(x, w, bias.as_deref(), g, slope, y),
+        }
+    }
+}
+
 /// Target size of one tile's im2col block, in f32 values (~256 KiB): fits
 /// a core's L2 together with the weights.
 const TILE_VALUES: usize = 64 * 1024;
@@ -59,32 +276,38 @@ fn leaky(v: f32, slope: Option<f32>) -> f32 {
     }
 }
 
-/// `y = conv1d(act(x)) + bias (+ residual)` for one batch item.
+/// Portable `y = conv1d(act(x)) + bias (+ residual)` for one batch item
+/// (groups 1): im2col tiles and `gemm`.
 ///
 /// `x`: `(c_in, t_in)` row-major; `w`: `(c_out, c_in, k)`; `bias`:
-/// `(c_out)`; `residual`: `(c_out, t_out)`; returns `(c_out, t_out)`.
+/// `(c_out)`; `residual` and `y`: `(c_out, t_out)`.
 pub fn conv1d(
     x: &[f32],
     w: &[f32],
     bias: Option<&[f32]>,
     residual: Option<&[f32]>,
     g: ConvGeom,
-    pre_leaky_relu: Option<f32>,
-) -> Vec<f32> {
+    slope: Option<f32>,
+    y: &mut [f32],
+) {
     let t_out = g.t_out();
     let rows = g.c_in * g.k; // im2col rows
-    let mut y = vec![0f32; g.c_out * t_out];
+    assert_eq!(x.len(), g.c_in * g.t_in, "input shape");
+    assert_eq!(w.len(), g.c_out * rows, "weight shape");
+    assert_eq!(y.len(), g.c_out * t_out, "output shape");
+    if let Some(r) = residual {
+        assert_eq!(r.len(), y.len(), "residual shape");
+    }
     if t_out == 0 {
-        return y;
+        return;
     }
     if g.c_out <= 2 && g.stride == 1 {
-        direct_conv1d(x, w, bias, residual, g, pre_leaky_relu, &mut y);
-        return y;
+        direct_conv1d(x, w, bias, residual, g, slope, y);
+        return;
     }
-    let tile = (TILE_VALUES / rows.max(1)).clamp(32, 4096);
-    let n_tiles = t_out.div_ceil(tile);
+    let tile = (TILE_VALUES / rows).clamp(32, 4096);
     // Few tiles: one tile, and let gemm split the work across threads.
-    let (tile, inner_par) = if n_tiles < 2 * rayon::current_num_threads() {
+    let (tile, inner_par) = if t_out.div_ceil(tile) < 2 * rayon::current_num_threads() {
         (t_out, Parallelism::Rayon(0))
     } else {
         (tile, Parallelism::None)
@@ -98,22 +321,23 @@ pub fn conv1d(
             for kk in 0..g.k {
                 let dst = &mut cols[(ci * g.k + kk) * len..(ci * g.k + kk + 1) * len];
                 let off = (kk * g.dilation) as isize - g.padding as isize;
-                gather_row(dst, xrow, t0, g.stride, off, pre_leaky_relu);
+                gather_row(dst, xrow, t0, g.stride, off, slope);
             }
         }
     };
 
-    // Output tiles are column blocks of y; split y by raw pointer since
-    // they interleave in memory (row-major (c_out, t_out)).
-    let y_ptr = SendPtr(y.as_mut_ptr());
+    // Output tiles are column blocks of y; they interleave in memory
+    // (row-major (c_out, t_out)), so the tasks share y by pointer.
+    let y_ptr = SharedOut(y.as_mut_ptr());
     let run_tile = |t0: usize, cols: &mut Vec<f32>| {
         let len = tile.min(t_out - t0);
         fill_tile(t0, len, cols);
         let y_ptr = &y_ptr;
         // SAFETY: tiles cover disjoint column ranges [t0, t0 + len) of y,
-        // which outlives this call; strides describe y's row-major layout.
+        // which outlives this call; strides describe y's row-major layout,
+        // w's (c_out, rows) and cols' (rows, len).
         unsafe {
-            let dst = y_ptr.get().add(t0);
+            let dst = y_ptr.0.add(t0);
             init_output(dst, t_out, len, g.c_out, bias, residual.map(|r| &r[t0..]));
             gemm::gemm(
                 g.c_out,
@@ -147,7 +371,6 @@ pub fn conv1d(
             .into_par_iter()
             .for_each_init(Vec::new, |cols, t0| run_tile(t0, cols));
     }
-    y
 }
 
 /// `dst[j] = act(x[(t0 + j) * stride + off])`, zero outside `x`. The
@@ -212,51 +435,49 @@ fn direct_conv1d(
     y: &mut [f32],
 ) {
     let t_out = g.t_out();
-    let chunk = 4096;
-    y.par_chunks_mut(chunk)
-        .enumerate()
-        .for_each(|(ci_chunk, out)| {
-            // chunks never straddle rows when t_out is a multiple of chunk; handle
-            // the general case by mapping each element to (co, t)
-            let start = ci_chunk * chunk;
-            let mut buf = vec![0f32; out.len()];
-            let mut pos = 0;
-            while pos < out.len() {
-                let flat = start + pos;
-                let (co, t0) = (flat / t_out, flat % t_out);
-                let len = (t_out - t0).min(out.len() - pos);
-                let o = &mut out[pos..pos + len];
-                let b = bias.map_or(0.0, |b| b[co]);
-                match residual {
-                    Some(r) => o
-                        .iter_mut()
-                        .zip(&r[flat..flat + len])
-                        .for_each(|(o, &r)| *o = r + b),
-                    None => o.fill(b),
-                }
-                for ci in 0..g.c_in {
-                    let xrow = &x[ci * g.t_in..(ci + 1) * g.t_in];
-                    for kk in 0..g.k {
-                        let wv = w[(co * g.c_in + ci) * g.k + kk];
-                        let off = (kk * g.dilation) as isize - g.padding as isize;
-                        let src = &mut buf[..len];
-                        gather_row(src, xrow, t0, 1, off, slope);
-                        o.iter_mut()
-                            .zip(src.iter())
-                            .for_each(|(o, &v)| *o += wv * v);
-                    }
-                }
-                pos += len;
+    const CHUNK: usize = 4096;
+    // chunks of each output row, in parallel
+    let per_row = t_out.div_ceil(CHUNK);
+    let y_ptr = SharedOut(y.as_mut_ptr());
+    (0..g.c_out * per_row).into_par_iter().for_each_init(
+        || vec![0f32; CHUNK],
+        |buf, task| {
+            let (co, t0) = (task / per_row, task % per_row * CHUNK);
+            let len = CHUNK.min(t_out - t0);
+            let y_ptr = &y_ptr;
+            // SAFETY: task (co, t0) is the only writer of y[co][t0..t0+len].
+            let o = unsafe { std::slice::from_raw_parts_mut(y_ptr.0.add(co * t_out + t0), len) };
+            let b = bias.map_or(0.0, |b| b[co]);
+            match residual {
+                Some(r) => o
+                    .iter_mut()
+                    .zip(&r[co * t_out + t0..])
+                    .for_each(|(o, &r)| *o = r + b),
+                None => o.fill(b),
             }
-        });
+            for ci in 0..g.c_in {
+                let xrow = &x[ci * g.t_in..(ci + 1) * g.t_in];
+                for kk in 0..g.k {
+                    let wv = w[(co * g.c_in + ci) * g.k + kk];
+                    let off = (kk * g.dilation) as isize - g.padding as isize;
+                    let src = &mut buf[..len];
+                    gather_row(src, xrow, t0, 1, off, slope);
+                    o.iter_mut()
+                        .zip(src.iter())
+                        .for_each(|(o, &v)| *o += wv * v);
+                }
+            }
+        },
+    );
 }
 
 /// Writes `bias[co] (+ residual[co][t])` into a `(c_out, len)` block of a
 /// row-major matrix with row stride `stride`.
 ///
 /// # Safety
-/// `dst` must be valid for the block; `residual` (row stride `stride`)
-/// must hold `c_out` rows of at least `len` values.
+/// `dst` must be valid for the block and written by nobody else meanwhile;
+/// `residual` (row stride `stride`) must hold `c_out` rows of at least
+/// `len` values.
 unsafe fn init_output(
     dst: *mut f32,
     stride: usize,
@@ -280,62 +501,24 @@ unsafe fn init_output(
     }
 }
 
-/// Geometry of a transposed 1-D convolution (groups = 1, dilation = 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvTransposeGeom {
-    /// Input channels.
-    pub c_in: usize,
-    /// Output channels.
-    pub c_out: usize,
-    /// Kernel taps.
-    pub k: usize,
-    /// Input length.
-    pub t_in: usize,
-    /// Padding removed from each side of the full output.
-    pub padding: usize,
-    /// Extra samples at the end.
-    pub output_padding: usize,
-    /// Stride (upsampling factor).
-    pub stride: usize,
-}
-
-impl ConvTransposeGeom {
-    /// Output length.
-    pub fn t_out(&self) -> usize {
-        ((self.t_in.saturating_sub(1)) * self.stride + self.k + self.output_padding)
-            .saturating_sub(2 * self.padding)
-    }
-}
-
-/// `y = conv_transpose1d(act(x)) + bias` for one batch item.
-///
-/// `x`: `(c_in, t_in)`; `w`: `(c_in, c_out, k)` (PyTorch layout); returns
-/// `(c_out, t_out)`.
-pub fn conv_transpose1d(
-    x: &[f32],
+/// Rearranges transposed-conv weights `(c_in, c_out, k)` for
+/// [`conv_transpose1d`]: row `(r, co)` (phase-major), column `(ci, j)`
+/// holds `w[ci, co, r + j * stride]` (zero past the kernel).
+pub fn polyphase_weights(
     w: &[f32],
-    bias: Option<&[f32]>,
-    g: ConvTransposeGeom,
-    pre_leaky_relu: Option<f32>,
+    c_in: usize,
+    c_out: usize,
+    k: usize,
+    stride: usize,
 ) -> Vec<f32> {
-    let (s, k, c_in, c_out) = (g.stride, g.k, g.c_in, g.c_out);
-    let t_out = g.t_out();
-    let mut y = vec![0f32; c_out * t_out];
-    if t_out == 0 {
-        return y;
-    }
-    // Output sample o gets w[ci, co, kk] * x[ci, q] for o + padding = q*s + kk.
-    // With kk = r + j*s (r the phase, j < taps): o + padding = (q + j)*s + r,
-    // so for p = (o + padding) / s, y[co, o] = sum_{ci,j} w[ci,co,r+j*s] x[ci, p-j].
-    let taps = k.div_ceil(s);
+    let taps = k.div_ceil(stride);
     let rows = c_in * taps;
-    // Combined weights: row (r, co), column (ci, j).
-    let mut wc = vec![0f32; s * c_out * rows];
-    for r in 0..s {
+    let mut wc = vec![0f32; stride * c_out * rows];
+    for r in 0..stride {
         for co in 0..c_out {
             for ci in 0..c_in {
                 for j in 0..taps {
-                    let kk = r + j * s;
+                    let kk = r + j * stride;
                     if kk < k {
                         wc[(r * c_out + co) * rows + ci * taps + j] = w[(ci * c_out + co) * k + kk];
                     }
@@ -343,18 +526,43 @@ pub fn conv_transpose1d(
             }
         }
     }
+    wc
+}
+
+/// Portable `y = conv_transpose1d(act(x)) + bias` for one batch item, with
+/// weights from [`polyphase_weights`]; `x`: `(c_in, t_in)`, `y`: `(c_out,
+/// t_out)`.
+pub fn conv_transpose1d(
+    x: &[f32],
+    wc: &[f32],
+    bias: Option<&[f32]>,
+    g: ConvTransposeGeom,
+    slope: Option<f32>,
+    y: &mut [f32],
+) {
+    let (s, c_in, c_out) = (g.stride, g.c_in, g.c_out);
+    let t_out = g.t_out();
+    assert_eq!(x.len(), c_in * g.t_in, "input shape");
+    assert_eq!(y.len(), c_out * t_out, "output shape");
+    if t_out == 0 {
+        return;
+    }
+    // Output sample o gets w[ci, co, kk] * x[ci, q] for o + padding = q*s + kk.
+    // With kk = r + j*s (r the phase, j < taps): o + padding = (q + j)*s + r,
+    // so for p = (o + padding) / s, y[co, o] = sum_{ci,j} w[ci,co,r+j*s] x[ci, p-j].
+    let taps = g.k.div_ceil(s);
+    let rows = c_in * taps;
+    assert_eq!(wc.len(), s * c_out * rows, "weight shape");
     // Frames p cover o in [0, t_out): p from padding / s to (t_out - 1 + padding) / s.
     let p0 = g.padding / s;
-    let p_end = (t_out - 1 + g.padding) / s + 1;
-    let n_p = p_end - p0;
-    let tile = (TILE_VALUES / rows.max(1)).clamp(16, 2048);
-    let n_tiles = n_p.div_ceil(tile);
-    let (tile, inner_par) = if n_tiles < 2 * rayon::current_num_threads() {
+    let n_p = (t_out - 1 + g.padding) / s + 1 - p0;
+    let tile = (TILE_VALUES / rows).clamp(16, 2048);
+    let (tile, inner_par) = if n_p.div_ceil(tile) < 2 * rayon::current_num_threads() {
         (n_p, Parallelism::Rayon(0))
     } else {
         (tile, Parallelism::None)
     };
-    let y_ptr = SendPtr(y.as_mut_ptr());
+    let y_ptr = SharedOut(y.as_mut_ptr());
     let run_tile = |i0: usize, bufs: &mut (Vec<f32>, Vec<f32>)| {
         let len = tile.min(n_p - i0);
         let (cols, z) = bufs;
@@ -367,7 +575,7 @@ pub fn conv_transpose1d(
                 for (i, d) in dst.iter_mut().enumerate() {
                     let src = (p0 + i0 + i) as isize - j as isize;
                     if src >= 0 && (src as usize) < g.t_in {
-                        *d = leaky(xrow[src as usize], pre_leaky_relu);
+                        *d = leaky(xrow[src as usize], slope);
                     }
                 }
             }
@@ -408,9 +616,10 @@ pub fn conv_transpose1d(
                 for (i, &v) in zrow.iter().enumerate() {
                     let o = ((p0 + i0 + i) * s + r) as isize - g.padding as isize;
                     if o >= 0 && (o as usize) < t_out {
-                        // SAFETY: each (co, o) belongs to exactly one frame p
-                        // and phase r, so tiles never write the same sample.
-                        unsafe { *y_ptr.get().add(co * t_out + o as usize) = v + b };
+                        // SAFETY: in bounds; each (co, o) belongs to exactly
+                        // one frame p and phase r, so tiles never write the
+                        // same sample.
+                        unsafe { *y_ptr.0.add(co * t_out + o as usize) = v + b };
                     }
                 }
             }
@@ -425,43 +634,46 @@ pub fn conv_transpose1d(
             .into_par_iter()
             .for_each_init(|| (Vec::new(), Vec::new()), |bufs, i0| run_tile(i0, bufs));
     }
-    y
 }
 
-/// Depthwise conv1d (`groups == c_in == c_out`): `x` `(c, t_in)`, `w`
-/// `(c, 1, k)`; returns `(c, t_out)`.
-pub fn depthwise_conv1d(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: ConvGeom) -> Vec<f32> {
+/// Depthwise `y = conv1d(act(x)) + bias (+ residual)` (`groups == c_in ==
+/// c_out`, one input channel per group): `x` `(c, t_in)`, `w` `(c, 1, k)`,
+/// `residual` and `y` `(c, t_out)`.
+pub fn depthwise_conv1d(
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    residual: Option<&[f32]>,
+    g: ConvGeom,
+    slope: Option<f32>,
+    y: &mut [f32],
+) {
     let t_out = g.t_out();
-    let mut y = vec![0f32; g.c_out * t_out];
-    y.par_chunks_mut(t_out.max(1))
-        .enumerate()
-        .for_each(|(c, row)| {
-            let xrow = &x[c * g.t_in..(c + 1) * g.t_in];
-            let wrow = &w[c * g.k..(c + 1) * g.k];
-            let b = bias.map_or(0.0, |b| b[c]);
-            for (t, out) in row.iter_mut().enumerate() {
-                let mut acc = 0f32;
-                for (kk, &wv) in wrow.iter().enumerate() {
-                    let src = (t * g.stride + kk * g.dilation) as isize - g.padding as isize;
-                    if src >= 0 && (src as usize) < g.t_in {
-                        acc += wv * xrow[src as usize];
-                    }
-                }
-                *out = acc + b;
-            }
-        });
-    y
-}
-
-/// A raw pointer that may cross threads; users guarantee disjoint writes.
-struct SendPtr(*mut f32);
-// SAFETY: only used for writes to disjoint regions (see each use).
-unsafe impl Sync for SendPtr {}
-unsafe impl Send for SendPtr {}
-
-impl SendPtr {
-    /// The pointer; a method so closures capture the whole `Sync` wrapper.
-    fn get(&self) -> *mut f32 {
-        self.0
+    assert_eq!(x.len(), g.c_in * g.t_in, "input shape");
+    assert_eq!(w.len(), g.c_out * g.k, "weight shape");
+    assert_eq!(y.len(), g.c_out * t_out, "output shape");
+    if t_out == 0 {
+        return;
     }
+    y.par_chunks_mut(t_out).enumerate().for_each(|(c, row)| {
+        let xrow = &x[c * g.t_in..(c + 1) * g.t_in];
+        let wrow = &w[c * g.k..(c + 1) * g.k];
+        let b = bias.map_or(0.0, |b| b[c]);
+        for (t, out) in row.iter_mut().enumerate() {
+            let mut acc = 0f32;
+            for (kk, &wv) in wrow.iter().enumerate() {
+                let src = (t * g.stride + kk * g.dilation) as isize - g.padding as isize;
+                if src >= 0 && (src as usize) < g.t_in {
+                    acc += wv * leaky(xrow[src as usize], slope);
+                }
+            }
+            *out = acc + b + residual.map_or(0.0, |r| r[c * t_out + t]);
+        }
+    });
 }
+
+/// An output pointer shared by parallel tasks that write disjoint parts.
+struct SharedOut(*mut f32);
+// SAFETY: only used for writes to disjoint regions (see each use).
+unsafe impl Sync for SharedOut {}
+unsafe impl Send for SharedOut {}

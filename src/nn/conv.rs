@@ -6,6 +6,7 @@
 //! depthwise, transposed convs with groups or dilation) they run candle's
 //! own ops, which the CPU kernels are tested against.
 
+use std::mem::MaybeUninit;
 use std::sync::{Arc, OnceLock};
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Module, Result, Shape, Tensor};
@@ -30,6 +31,19 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
         candle_core::bail!("conv kernel: operand is not contiguous")
     };
     Ok(&s.as_slice::<f32>()?[start..end])
+}
+
+/// A vector of `n` values that `write` fills: the kernels write every
+/// element of their output, so it is not zeroed first.
+fn write_all(n: usize, write: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut y = Vec::with_capacity(n);
+    if n > 0 {
+        write(&mut y.spare_capacity_mut()[..n]);
+    }
+    // SAFETY: `write` initialized all n elements (the kernels' contract,
+    // checked by `kernels_write_every_output` below).
+    unsafe { y.set_len(n) };
+    y
 }
 
 fn leaky_relu(x: &Tensor, slope: Option<f64>) -> Result<Tensor> {
@@ -211,14 +225,13 @@ impl Conv1dOp<'_> {
     fn run(&self, x: &[f32], residual: Option<&[f32]>) -> Result<(CpuStorage, Shape)> {
         let (g, b) = (self.g, self.batch);
         let (n_in, n_out) = (g.c_in * g.t_in, g.c_out * g.t_out());
-        let mut y = vec![0f32; b * n_out];
-        if n_out > 0 {
+        let y = write_all(b * n_out, |y| {
             for (i, yb) in y.chunks_exact_mut(n_out).enumerate() {
                 let r = residual.map(|r| &r[i * n_out..(i + 1) * n_out]);
                 let xb = &x[i * n_in..(i + 1) * n_in];
                 self.kernel.forward(xb, r, g, self.slope, yb);
             }
-        }
+        });
         Ok((CpuStorage::F32(y), Shape::from((b, g.c_out, g.t_out()))))
     }
 }
@@ -397,13 +410,12 @@ impl CustomOp1 for ConvTranspose1dOp<'_> {
         let x = f32_slice(s, l)?;
         let (g, b) = (self.g, self.batch);
         let (n_in, n_out) = (g.c_in * g.t_in, g.c_out * g.t_out());
-        let mut y = vec![0f32; b * n_out];
-        if n_out > 0 {
+        let y = write_all(b * n_out, |y| {
             for (i, yb) in y.chunks_exact_mut(n_out).enumerate() {
                 self.kernel
                     .forward(&x[i * n_in..(i + 1) * n_in], g, self.slope, yb);
             }
-        }
+        });
         Ok((CpuStorage::F32(y), Shape::from((b, g.c_out, g.t_out()))))
     }
 }
@@ -645,21 +657,27 @@ mod tests {
         (2, 12, 3, 6, 25, 2, 2, 1),
     ];
 
+    fn transpose_case(i: usize, &(_, ci, co, k, _, s, p, op): &TransposeCase) -> ConvTranspose1d {
+        let seed = 100 * i as u64;
+        ConvTranspose1d::from_tensors(
+            rand(&[ci, co, k], seed + 1),
+            (i % 4 != 3).then(|| rand(&[co], seed + 2)),
+            ConvTranspose1dConfig {
+                padding: p,
+                output_padding: op,
+                stride: s,
+                dilation: 1,
+                groups: 1,
+            },
+        )
+    }
+
     #[test]
     fn conv_transpose1d_matches_candle() {
-        for (i, &(b, ci, co, k, t, s, p, op)) in TRANSPOSE_CASES.iter().enumerate() {
+        for (i, case) in TRANSPOSE_CASES.iter().enumerate() {
+            let &(b, ci, _, _, t, _, _, _) = case;
             let seed = 100 * i as u64;
-            let conv = ConvTranspose1d::from_tensors(
-                rand(&[ci, co, k], seed + 1),
-                (i % 4 != 3).then(|| rand(&[co], seed + 2)),
-                ConvTranspose1dConfig {
-                    padding: p,
-                    output_padding: op,
-                    stride: s,
-                    dilation: 1,
-                    groups: 1,
-                },
-            );
+            let conv = transpose_case(i, case);
             // every other case reads a non-contiguous input
             let x = if i % 2 == 0 {
                 rand(&[b, ci, t], seed)
@@ -678,6 +696,50 @@ mod tests {
                 let got = fast.forward_fused(&x, Some(0.1)).unwrap();
                 let e = rel_diff(&got, &want_fused);
                 assert!(e <= TOL, "fused case {i} {backend:?}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn kernels_write_every_output() {
+        // The ops hand the kernels uninitialized outputs: poison them with
+        // NaN and check that every element gets written.
+        let poisoned = |n| vec![MaybeUninit::new(f32::NAN); n];
+        // SAFETY: the buffers were initialized (with NaN) when made.
+        let all_finite =
+            |y: &[MaybeUninit<f32>]| y.iter().all(|v| unsafe { v.assume_init() }.is_finite());
+        for backend in backends() {
+            for (i, case) in CONV_CASES.iter().enumerate() {
+                let &(_, c_in, c_out, k, t_in, padding, stride, dilation, _, _) = case;
+                let kernel = conv_case(i, case).prepare(backend).unwrap();
+                let g = ConvGeom {
+                    c_in,
+                    c_out,
+                    k,
+                    t_in,
+                    padding,
+                    stride,
+                    dilation,
+                };
+                let mut y = poisoned(c_out * g.t_out());
+                kernel.forward(&vec![0.5; c_in * t_in], None, g, None, &mut y);
+                assert!(all_finite(&y), "case {i} {backend:?}");
+            }
+            for (i, case) in TRANSPOSE_CASES.iter().enumerate() {
+                let &(_, c_in, c_out, k, t_in, stride, padding, output_padding) = case;
+                let kernel = transpose_case(i, case).prepare(backend).unwrap();
+                let g = ConvTransposeGeom {
+                    c_in,
+                    c_out,
+                    k,
+                    t_in,
+                    padding,
+                    output_padding,
+                    stride,
+                };
+                let mut y = poisoned(c_out * g.t_out());
+                kernel.forward(&vec![0.5; c_in * t_in], g, Some(0.1), &mut y);
+                assert!(all_finite(&y), "transposed case {i} {backend:?}");
             }
         }
     }

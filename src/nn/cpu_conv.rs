@@ -24,6 +24,7 @@
 //! `candle` (candle's own ops), `portable`, `avx2` or `avx512` (when the
 //! CPU has it).
 
+use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
 use gemm::Parallelism;
@@ -189,22 +190,23 @@ impl Conv1dKernel {
     /// `y = conv1d(act(x)) + bias (+ residual)` for one batch item, `act`
     /// the leaky ReLU of `slope` when given. `g` must match the prepared
     /// weights; `x`: `(c_in, t_in)`, `residual` and `y`: `(c_out, t_out)`.
+    /// Every element of `y` is written.
     pub fn forward(
         &self,
         x: &[f32],
         residual: Option<&[f32]>,
         g: ConvGeom,
         slope: Option<f32>,
-        y: &mut [f32],
+        y: &mut [MaybeUninit<f32>],
     ) {
         match self {
             Self::Simd(p) => {
                 assert_eq!(g.stride, 1);
                 simd_conv::conv1d(p, x, residual, g.t_in, g.padding, g.dilation, slope, y)
             }
-            Self::Gemm { w, bias } => conv1d(x, w, bias.as_deref(), residual, g, slope, y),
+            Self::Gemm { w, bias } => conv1d(x, w, bias.as_deref(), residual, g, slope, zeroed(y)),
             Self::Depthwise { w, bias } => {
-                depthwise_conv1d(x, w, bias.as_deref(), residual, g, slope, y)
+                depthwise_conv1d(x, w, bias.as_deref(), residual, g, slope, zeroed(y))
             }
         }
     }
@@ -256,13 +258,28 @@ impl ConvTranspose1dKernel {
 
     /// `y = conv_transpose1d(act(x)) + bias` for one batch item; `g` must
     /// match the prepared weights, `x`: `(c_in, t_in)`, `y`: `(c_out,
-    /// t_out)`.
-    pub fn forward(&self, x: &[f32], g: ConvTransposeGeom, slope: Option<f32>, y: &mut [f32]) {
+    /// t_out)`, every element written.
+    pub fn forward(
+        &self,
+        x: &[f32],
+        g: ConvTransposeGeom,
+        slope: Option<f32>,
+        y: &mut [MaybeUninit<f32>],
+    ) {
         match self {
             Self::Simd(p) => simd_conv::conv_transpose1d(p, x, g.t_in, g.padding, slope, y),
-            Self::Gemm { w, bias } => conv_transpose1d(x, w, bias.as_deref(), g, slope, y),
+            Self::Gemm { w, bias } => conv_transpose1d(x, w, bias.as_deref(), g, slope, zeroed(y)),
         }
     }
+}
+
+/// Zeroes `y` and views it as initialized, for the kernels that accumulate
+/// into their output.
+fn zeroed(y: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    y.fill(MaybeUninit::new(0.0));
+    // SAFETY: every element was just initialized, and MaybeUninit<f32> has
+    // the layout of f32.
+    unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
 
 /// Target size of one tile's im2col block, in f32 values (~256 KiB): fits
@@ -639,6 +656,11 @@ pub fn conv_transpose1d(
 /// Depthwise `y = conv1d(act(x)) + bias (+ residual)` (`groups == c_in ==
 /// c_out`, one input channel per group): `x` `(c, t_in)`, `w` `(c, 1, k)`,
 /// `residual` and `y` `(c, t_out)`.
+///
+/// Each row accumulates its taps as whole shifted rows, `y[lo..hi] += w_k *
+/// x[lo + off_k..]`, which vectorizes. The duration predictor's convs are
+/// small (192 x ~100), so rows are batched into tasks of ~16k
+/// multiply-adds.
 pub fn depthwise_conv1d(
     x: &[f32],
     w: &[f32],
@@ -655,21 +677,50 @@ pub fn depthwise_conv1d(
     if t_out == 0 {
         return;
     }
-    y.par_chunks_mut(t_out).enumerate().for_each(|(c, row)| {
-        let xrow = &x[c * g.t_in..(c + 1) * g.t_in];
-        let wrow = &w[c * g.k..(c + 1) * g.k];
-        let b = bias.map_or(0.0, |b| b[c]);
-        for (t, out) in row.iter_mut().enumerate() {
-            let mut acc = 0f32;
-            for (kk, &wv) in wrow.iter().enumerate() {
-                let src = (t * g.stride + kk * g.dilation) as isize - g.padding as isize;
-                if src >= 0 && (src as usize) < g.t_in {
-                    acc += wv * leaky(xrow[src as usize], slope);
+    let rows_per_task = (16384 / (t_out * g.k)).max(1);
+    y.par_chunks_mut(t_out)
+        .enumerate()
+        .with_min_len(rows_per_task)
+        .for_each_init(Vec::new, |act, (c, row)| {
+            let xrow = &x[c * g.t_in..(c + 1) * g.t_in];
+            let xrow = match slope {
+                Some(_) => {
+                    act.clear();
+                    act.extend(xrow.iter().map(|&v| leaky(v, slope)));
+                    &act[..]
+                }
+                None => xrow,
+            };
+            let b = bias.map_or(0.0, |b| b[c]);
+            match residual {
+                Some(r) => row
+                    .iter_mut()
+                    .zip(&r[c * t_out..(c + 1) * t_out])
+                    .for_each(|(o, &r)| *o = b + r),
+                None => row.fill(b),
+            }
+            for (kk, &wv) in w[c * g.k..(c + 1) * g.k].iter().enumerate() {
+                let off = (kk * g.dilation) as isize - g.padding as isize;
+                if g.stride == 1 {
+                    // outputs t with 0 <= t + off < t_in
+                    let lo = (-off).clamp(0, t_out as isize) as usize;
+                    let hi = (g.t_in as isize - off).clamp(lo as isize, t_out as isize) as usize;
+                    if hi > lo {
+                        let src = &xrow[(lo as isize + off) as usize..];
+                        for (o, &v) in row[lo..hi].iter_mut().zip(src) {
+                            *o += wv * v;
+                        }
+                    }
+                } else {
+                    for (t, o) in row.iter_mut().enumerate() {
+                        let src = (t * g.stride) as isize + off;
+                        if src >= 0 && (src as usize) < g.t_in {
+                            *o += wv * xrow[src as usize];
+                        }
+                    }
                 }
             }
-            *out = acc + b + residual.map_or(0.0, |r| r[c * t_out + t]);
-        }
-    });
+        });
 }
 
 /// An output pointer shared by parallel tasks that write disjoint parts.

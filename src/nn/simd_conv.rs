@@ -26,6 +26,7 @@
 //! Measured on 2 Sapphire Rapids cores (see `examples/bench_conv.rs`):
 //! 130-200 GFLOP/s on the HiFi-GAN shapes against candle's ~12.
 
+use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
@@ -584,6 +585,23 @@ fn fill_rows(
     fill_rows_body(buf, x, c_in, t_in, start, row_len, slope)
 }
 
+/// Runs `f` on this thread's scratch buffers (an input chunk and an output
+/// block), kept between calls: per-task buffers were allocated and zeroed
+/// anew for every task.
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
+    thread_local! {
+        static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    }
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => {
+            let (buf, block) = &mut *s;
+            f(buf, block)
+        }
+        // not reached (tasks do not nest), but stay correct if they do
+        Err(_) => f(&mut Vec::new(), &mut Vec::new()),
+    })
+}
+
 /// Runs every micro-tile of `p` over kernel positions `q < n_q`, where tap
 /// `kk` of position `q` reads input sample `q + x_off + kk * dil`.
 /// `direct(cb, q0, rows)` says where a tile's result goes when it can be
@@ -609,9 +627,9 @@ fn run(
     let n_cb = p.ch.div_ceil(p.co);
     let cb_per_group = n_cb.div_ceil(MIN_TASKS.div_ceil(n_chunks).clamp(1, n_cb));
     let groups = n_cb.div_ceil(cb_per_group);
-    (0..n_chunks * groups).into_par_iter().for_each_init(
-        || (Vec::new(), vec![0f32; p.co * tw]),
-        |(buf, block), task| {
+    (0..n_chunks * groups).into_par_iter().for_each(|task| {
+        with_scratch(|buf, block| {
+            block.resize(p.co * tw, 0.0);
             let (chunk, group) = (task / groups, task % groups);
             let t0 = chunk * tiles_per_chunk;
             let t1 = (t0 + tiles_per_chunk).min(n_tiles);
@@ -652,8 +670,8 @@ fn run(
                     }
                 }
             }
-        },
-    );
+        })
+    });
 }
 
 /// Stride-1 conv1d of one batch item with weights from

@@ -622,17 +622,24 @@ fn run(
     let tw = p.tw;
     let span = dil * (p.taps - 1);
     let n_tiles = n_q.div_ceil(tw);
-    let n_chunks = n_tiles.div_ceil((CHUNK_BYTES / (p.c_in * 4 * tw)).max(1));
-    let tiles_per_chunk = n_tiles.div_ceil(n_chunks);
+    let mut n_chunks = n_tiles.div_ceil((CHUNK_BYTES / (p.c_in * 4 * tw)).max(1));
     let n_cb = p.ch.div_ceil(p.co);
     let cb_per_group = n_cb.div_ceil(MIN_TASKS.div_ceil(n_chunks).clamp(1, n_cb));
     let groups = n_cb.div_ceil(cb_per_group);
+    if groups == 1 && n_chunks < 4 * rayon::current_num_threads() {
+        // few equal tasks: make them a multiple of the thread count (9
+        // chunks on 2 threads leave one thread idle for a ninth of the time)
+        n_chunks = n_chunks
+            .next_multiple_of(rayon::current_num_threads())
+            .min(n_tiles);
+    }
     (0..n_chunks * groups).into_par_iter().for_each(|task| {
         with_scratch(|buf, block| {
             block.resize(p.co * tw, 0.0);
             let (chunk, group) = (task / groups, task % groups);
-            let t0 = chunk * tiles_per_chunk;
-            let t1 = (t0 + tiles_per_chunk).min(n_tiles);
+            // chunk sizes differ by at most one tile
+            let t0 = chunk * n_tiles / n_chunks;
+            let t1 = (chunk + 1) * n_tiles / n_chunks;
             let q_start = t0 * tw;
             // every tile of the chunk reads up to tw - 1 + span past its start
             let row_len = (t1 - t0) * tw + span;

@@ -81,14 +81,16 @@ impl Isa {
     }
 
     /// `(CO, NV)`: output channels and vectors of samples per micro-tile.
-    /// `CO * NV` accumulators + `NV` inputs + 1 weight fit the register
-    /// file; a single output channel (HiFi-GAN's `conv_post`) gets 8
-    /// vectors so that 8 independent FMA chains hide the FMA latency.
+    /// `CO * NV` accumulators + `NV` inputs + 1 weight must fit the
+    /// register file: 24 + 3 + 1 of 32 `zmm`; with AVX2, 8 + 2 + 1 of 16
+    /// `ymm` (4 x 3 spilled an accumulator and ran ~20 % slower). A single
+    /// output channel (HiFi-GAN's `conv_post`) gets 8 vectors so that 8
+    /// independent FMA chains hide the FMA latency.
     fn blocking(self, channels: usize) -> (usize, usize) {
         match (self, channels) {
             (_, 0..=3) => (1, 8),
             (Self::Avx512, _) => (8, 3),
-            (Self::Avx2, _) => (4, 3),
+            (Self::Avx2, _) => (4, 2),
         }
     }
 }
@@ -238,7 +240,7 @@ impl PackedConv {
         match (self.isa, self.co) {
             (Isa::Avx512, 8) => x86::tile_avx512::<8, 3>(xp, row_len, c_in, taps, dil, w, out),
             (Isa::Avx512, 1) => x86::tile_avx512::<1, 8>(xp, row_len, c_in, taps, dil, w, out),
-            (Isa::Avx2, 4) => x86::tile_avx2::<4, 3>(xp, row_len, c_in, taps, dil, w, out),
+            (Isa::Avx2, 4) => x86::tile_avx2::<4, 2>(xp, row_len, c_in, taps, dil, w, out),
             (Isa::Avx2, 1) => x86::tile_avx2::<1, 8>(xp, row_len, c_in, taps, dil, w, out),
             _ => unreachable!("blocking() only returns the sizes above"),
         }

@@ -26,6 +26,9 @@
 //! Measured on 2 Sapphire Rapids cores (see `examples/bench_conv.rs`):
 //! 130-200 GFLOP/s on the HiFi-GAN shapes against candle's ~12.
 
+// Off x86-64 no instruction set is available and the kernels are unused.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
@@ -584,7 +587,10 @@ fn fill_rows(
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    fill_rows_body(buf, x, c_in, t_in, start, row_len, slope)
+    {
+        let _ = isa;
+        fill_rows_body(buf, x, c_in, t_in, start, row_len, slope)
+    }
 }
 
 /// Runs `f` on this thread's scratch buffers (an input chunk and an output

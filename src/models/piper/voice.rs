@@ -234,9 +234,9 @@ impl PiperVoice {
             .as_ref()
             .map(|e| e.voice.as_str())
             .unwrap_or("en-us");
-        let sentences = self
-            .phonemizer
-            .phonemize_with_clusters(voice, text, &self.config.vowel_clusters)?;
+        let sentences =
+            self.phonemizer
+                .phonemize_with_clusters(voice, text, &self.config.vowel_clusters)?;
         Ok(sentences
             .into_iter()
             .filter(|s| s.iter().any(|p| !p.trim().is_empty()))

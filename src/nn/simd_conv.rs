@@ -821,13 +821,20 @@ pub fn conv_transpose1d(
                 let c = cb * co + j;
                 let (o_c, r) = (c / s, c % s);
                 let b = p.bias[c];
-                for (i, &v) in block[j * tw..j * tw + n].iter().enumerate() {
-                    let o = ((p0 + q0 + i) * s + r) as isize - padding as isize;
-                    if o >= 0 && (o as usize) < t_out {
-                        // SAFETY: in bounds; each output sample has exactly
-                        // one (frame, phase), computed by this tile only.
-                        unsafe { yp.get().add(o_c * t_out + o as usize).write(v + b) };
-                    }
+                // sample i goes to o = base + i * s; the bounds on i keep
+                // 0 <= o < t_out, so the loop has no branch (the layout
+                // of all tiles where s does not divide the channel block,
+                // e.g. stride 8 with AVX2)
+                let base = ((p0 + q0) * s + r) as isize - padding as isize;
+                let lo = ((-base).max(0) as usize).div_ceil(s);
+                let hi = ((t_out as isize - base).max(0) as usize).div_ceil(s);
+                let row = o_c * t_out;
+                for i in lo.min(n)..hi.min(n) {
+                    let o = (base + (i * s) as isize) as usize;
+                    // SAFETY: o < t_out by the bounds above; each output
+                    // sample has exactly one (frame, phase), computed by
+                    // this tile only.
+                    unsafe { yp.get().add(row + o).write(block[j * tw + i] + b) };
                 }
             }
         },

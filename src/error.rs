@@ -4,6 +4,7 @@
 //! it; the C ABI and the Python module map these to stable codes/exceptions.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -77,10 +78,148 @@ pub enum Error {
     /// Writing a WAV file failed.
     #[error("wav: {0}")]
     Wav(#[from] hound::Error),
+    /// The text has nothing a voice can say (only punctuation, symbols,
+    /// emoji or control characters).
+    #[error("text has nothing to speak: only punctuation, symbols, emoji or control characters")]
+    NothingToSpeak,
+    /// The text is longer than the engine's `max_text_bytes`.
+    #[error("text is {len} bytes, over the limit of {max} bytes")]
+    TextTooLong {
+        /// Length of the rejected text in bytes.
+        len: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// Text handed over from C or Python is not valid UTF-8 or contains
+    /// an interior NUL.
+    #[error("invalid text: {0}")]
+    InvalidText(String),
+    /// A pointer or argument from C is NULL or otherwise unusable.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The request queue is full: retry later or raise `queue_limit`.
+    #[error("engine busy: {pending} requests already queued (queue_limit = {limit})")]
+    Busy {
+        /// Requests queued or running when this one arrived.
+        pending: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The request was cancelled before it finished.
+    #[error("request cancelled")]
+    Cancelled,
+    /// Loading a model failed; every request waiting for it gets this
+    /// error and the next request tries to load again.
+    #[error("loading model {model}: {source}")]
+    ModelLoad {
+        /// The model that failed to load.
+        model: String,
+        /// Why (shared by all the requests it failed).
+        #[source]
+        source: Arc<Error>,
+    },
+    /// A chunk callback panicked (Rust) or raised (Python); the request was
+    /// cancelled.
+    #[error("chunk callback failed: {0}")]
+    CallbackFailed(String),
+    /// The engine was shut down while the request was in flight.
+    #[error("engine is shut down")]
+    EngineClosed,
+    /// The request asks for something this build or model cannot do
+    /// (a CUDA device without the `cuda` feature, voice cloning on a Piper
+    /// voice, …).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// A reference recording for voice cloning is unusable.
+    #[error("reference audio: {0}")]
+    ReferenceAudio(String),
+    /// A bug: an invariant broke or a panic was caught at an API boundary.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Stable integer codes for [`Error`], shared by the C ABI (`TTS_ERR_*`)
+/// and the Python exception hierarchy. Numbers never change meaning; new
+/// codes are appended.
+#[repr(i32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// Success.
+    Ok = 0,
+    /// NULL pointer or unusable argument.
+    InvalidArgument = 1,
+    /// Invalid UTF-8 or interior NUL in text.
+    InvalidText = 2,
+    /// Empty or whitespace-only text.
+    EmptyText = 3,
+    /// Nothing speakable in the text.
+    NothingToSpeak = 4,
+    /// Text over `max_text_bytes`.
+    TextTooLong = 5,
+    /// A parameter is NaN or out of range.
+    InvalidParameter = 6,
+    /// Unknown voice name, or no voice installed.
+    VoiceNotFound = 7,
+    /// Speaker id out of range.
+    SpeakerOutOfRange = 8,
+    /// A file could not be read or written.
+    Io = 9,
+    /// A model or voice file is corrupt or of the wrong kind.
+    ModelFormat = 10,
+    /// The phonemizer failed.
+    Phonemizer = 11,
+    /// Inference failed.
+    Model = 12,
+    /// Queue full.
+    Busy = 13,
+    /// Request cancelled.
+    Cancelled = 14,
+    /// A chunk callback panicked or raised.
+    CallbackFailed = 15,
+    /// Engine shut down.
+    EngineClosed = 16,
+    /// Not supported by this build or model.
+    Unsupported = 17,
+    /// Unusable reference audio.
+    ReferenceAudio = 18,
+    /// A bug (caught panic, broken invariant).
+    Internal = 99,
 }
 
 impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// The stable code of this error (a failed model load reports the
+    /// code of its cause).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Io { .. } | Error::Wav(_) => ErrorCode::Io,
+            Error::VoiceConfig { .. } | Error::OnnxFormat { .. } | Error::NotPiperVoice { .. } => {
+                ErrorCode::ModelFormat
+            }
+            Error::VoiceNotFound(_) => ErrorCode::VoiceNotFound,
+            Error::EmptyText => ErrorCode::EmptyText,
+            Error::InvalidParameter { .. } => ErrorCode::InvalidParameter,
+            Error::SpeakerOutOfRange { .. } => ErrorCode::SpeakerOutOfRange,
+            Error::Phonemizer(_) => ErrorCode::Phonemizer,
+            Error::Model(_) => ErrorCode::Model,
+            Error::NothingToSpeak => ErrorCode::NothingToSpeak,
+            Error::TextTooLong { .. } => ErrorCode::TextTooLong,
+            Error::InvalidText(_) => ErrorCode::InvalidText,
+            Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Error::Busy { .. } => ErrorCode::Busy,
+            Error::Cancelled => ErrorCode::Cancelled,
+            Error::ModelLoad { source, .. } => source.code(),
+            Error::CallbackFailed(_) => ErrorCode::CallbackFailed,
+            Error::EngineClosed => ErrorCode::EngineClosed,
+            Error::Unsupported(_) => ErrorCode::Unsupported,
+            Error::ReferenceAudio(_) => ErrorCode::ReferenceAudio,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,

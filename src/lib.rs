@@ -17,6 +17,7 @@
 //! ```
 
 pub mod audio;
+pub mod engine;
 pub mod error;
 pub mod models;
 pub mod nn;
@@ -26,6 +27,7 @@ pub mod phonemize;
 pub mod text;
 
 pub use candle_core as candle;
-pub use error::{Error, Result};
+pub use engine::{Engine, EngineConfig, RequestOptions, VoiceSpec};
+pub use error::{Error, ErrorCode, Result};
 #[cfg(feature = "espeak")]
 pub use models::piper::{PiperVoice, SentenceAudio, SynthesisParams};

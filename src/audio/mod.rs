@@ -1,5 +1,16 @@
-//! Audio output: sample conversion and WAV files.
+//! Audio output: sample formats, joining sentences, resampling, WAV.
+//!
+//! - [`format`]: f32 / i16 samples;
+//! - [`join`]: silence or cross-fade between sentences;
+//! - [`resample`]: streaming rate conversion;
+//! - [`output`]: the per-request pipeline of the three;
+//! - [`wav`]: WAV files and the streaming header for pipes.
 
+pub mod format;
+pub mod join;
+pub mod output;
+pub mod resample;
 pub mod wav;
 
+pub use format::{SampleFormat, Samples};
 pub use wav::{f32_to_i16, write_wav, WavStreamWriter};

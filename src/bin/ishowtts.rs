@@ -3,16 +3,25 @@
 //! ```text
 //! ishowtts say "Hello there." -o hello.wav
 //! echo "Long text…" | ishowtts say -o long.wav --voice path/to/voice.onnx
+//! ishowtts say "Streamed to a player." --sample-rate 16000 -o - | aplay
 //! ```
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
-use ishowtts::audio::WavStreamWriter;
-use ishowtts::{Error, PiperVoice, SynthesisParams};
+use ishowtts::audio::format::SampleFormat;
+use ishowtts::audio::join::SentenceGap;
+use ishowtts::audio::wav::{samples_to_le_bytes, streaming_wav_header, WavFileWriter};
+use ishowtts::candle::Device;
+use ishowtts::engine::{
+    CacheLimits, Chunk, Engine, EngineConfig, RequestOptions, SynthesisOptions, VoiceSpec,
+};
+use ishowtts::models::piper::backend::PiperLoader;
+use ishowtts::{Error, PiperVoice};
 
 #[derive(Parser)]
 #[command(
@@ -27,7 +36,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Speak text (an argument, or standard input) into a 16-bit WAV file.
+    /// Speak text (an argument, or standard input) into a WAV file or stdout.
     Say(SayArgs),
     /// Print a voice's configuration and network hyper-parameters.
     Info(VoiceArgs),
@@ -48,7 +57,8 @@ struct VoiceArgs {
 struct SayArgs {
     /// Text to speak; read from standard input when absent or `-`.
     text: Option<String>,
-    /// Output WAV file.
+    /// Output WAV file; `-` streams a WAV to standard output (header with
+    /// unknown length, then samples as each sentence is ready).
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
     #[command(flatten)]
@@ -56,8 +66,16 @@ struct SayArgs {
     /// Speaker id of a multi-speaker voice.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     speaker: Option<i64>,
-    /// Speaking-rate factor, >1 is slower (voice default: usually 1.0).
+    /// Speaking rate, >1 is faster (default 1: the voice's own pace).
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    speed: Option<f32>,
+    /// Piper's duration factor, >1 is slower (the inverse of --speed).
+    #[arg(
+        long,
+        value_name = "X",
+        allow_negative_numbers = true,
+        conflicts_with = "speed"
+    )]
     length_scale: Option<f32>,
     /// Voice variation, 0 for the flattest (voice default: usually 0.667).
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
@@ -68,6 +86,22 @@ struct SayArgs {
     /// Seed for reproducible output.
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// Output sample rate (8000, 16000, 22050, 24000, 44100, 48000);
+    /// default: the voice's own.
+    #[arg(long, value_name = "HZ")]
+    sample_rate: Option<u32>,
+    /// Write 32-bit float samples instead of 16-bit integers.
+    #[arg(long)]
+    float: bool,
+    /// Silence between sentences, in milliseconds.
+    #[arg(long, value_name = "MS", conflicts_with = "crossfade_ms")]
+    silence_ms: Option<u64>,
+    /// Cross-fade between sentences, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    crossfade_ms: Option<u64>,
+    /// Cut the first sentence short at a clause to start audio sooner.
+    #[arg(long)]
+    short_first: bool,
     /// No progress lines.
     #[arg(short, long)]
     quiet: bool,
@@ -100,16 +134,28 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_voice(args: &VoiceArgs) -> Result<PiperVoice, Error> {
-    let model = match &args.voice {
-        Some(v) => v.clone(),
-        None => ishowtts::paths::default_voice()?,
-    };
-    let config = args
-        .config
+fn model_path(args: &VoiceArgs) -> Result<PathBuf, Error> {
+    match &args.voice {
+        Some(v) => Ok(v.clone()),
+        None => ishowtts::paths::default_voice(),
+    }
+}
+
+fn config_path(args: &VoiceArgs, model: &std::path::Path) -> PathBuf {
+    args.config
         .clone()
-        .unwrap_or_else(|| ishowtts::models::piper::voice::config_path_for(&model));
-    PiperVoice::load_with(&model, &config, &ishowtts::candle::Device::Cpu)
+        .unwrap_or_else(|| ishowtts::models::piper::voice::config_path_for(model))
+}
+
+fn load_voice(args: &VoiceArgs) -> Result<PiperVoice, Error> {
+    let model = model_path(args)?;
+    PiperVoice::load_with(&model, &config_path(args, &model), &Device::Cpu)
+}
+
+fn voice_spec(args: &VoiceArgs) -> Result<VoiceSpec, Error> {
+    let model = model_path(args)?;
+    let loader = PiperLoader::with_config(&model, &config_path(args, &model))?;
+    Ok(VoiceSpec::new(Arc::new(loader)))
 }
 
 fn read_text(arg: Option<String>) -> Result<String, Error> {
@@ -137,39 +183,118 @@ fn read_text(arg: Option<String>) -> Result<String, Error> {
     }
 }
 
-fn say(args: SayArgs) -> Result<(), Error> {
-    let text = read_text(args.text)?;
-    let started = Instant::now();
-    let voice = load_voice(&args.voice)?;
-    let params = SynthesisParams {
-        speaker_id: args.speaker,
-        noise_scale: args.noise_scale,
-        length_scale: args.length_scale,
-        noise_w: args.noise_w,
-        seed: args.seed,
+fn request_options(args: &SayArgs) -> Result<RequestOptions, Error> {
+    let speed = match args.length_scale {
+        Some(ls) if !(ls.is_finite() && (0.1..=10.0).contains(&ls)) => {
+            return Err(Error::InvalidParameter {
+                name: "length_scale",
+                value: ls.to_string(),
+                reason: "must be a finite number in [0.1, 10]",
+            })
+        }
+        Some(ls) => Some(1.0 / ls),
+        None => args.speed,
     };
-    // validate everything before the output file is created
-    let sentences = voice.synthesize(&text, &params)?;
-    let mut wav = WavStreamWriter::create(&args.output, voice.sample_rate())?;
+    let gap = match (args.silence_ms, args.crossfade_ms) {
+        (Some(ms), _) => SentenceGap::Silence(Duration::from_millis(ms)),
+        (None, Some(ms)) => SentenceGap::Crossfade(Duration::from_millis(ms)),
+        (None, None) => SentenceGap::None,
+    };
+    Ok(RequestOptions {
+        voice: None,
+        synthesis: SynthesisOptions {
+            speed,
+            noise_scale: args.noise_scale,
+            noise_w: args.noise_w,
+            speaker: args.speaker,
+            seed: args.seed,
+        },
+        sample_rate: args.sample_rate,
+        format: if args.float {
+            SampleFormat::F32
+        } else {
+            SampleFormat::I16
+        },
+        gap,
+        short_first_chunk: args.short_first,
+        use_cache: false,
+    })
+}
+
+/// Where the audio goes: a WAV file (header fixed at the end) or standard
+/// output (a streaming header, then raw samples as they come).
+enum Sink {
+    File(WavFileWriter),
+    Stdout(std::io::StdoutLock<'static>, SampleFormat),
+}
+
+impl Sink {
+    fn write(&mut self, chunk: &Chunk, first: bool) -> Result<(), Error> {
+        match self {
+            Sink::File(w) => w.write(&chunk.samples),
+            Sink::Stdout(out, format) => {
+                let io = |e| Error::io("<stdout>", e);
+                if first {
+                    out.write_all(&streaming_wav_header(chunk.sample_rate, *format))
+                        .map_err(io)?;
+                }
+                out.write_all(&samples_to_le_bytes(&chunk.samples))
+                    .map_err(io)?;
+                out.flush().map_err(io)
+            }
+        }
+    }
+}
+
+fn say(args: SayArgs) -> Result<(), Error> {
+    let text = read_text(args.text.clone())?;
+    let started = Instant::now();
+    let options = request_options(&args)?;
+    let engine = Engine::new(EngineConfig {
+        output_cache: CacheLimits::DISABLED,
+        ..Default::default()
+    })?;
+    engine.add_voice("voice", voice_spec(&args.voice)?)?;
+    // Text and options are checked here, before the output file exists.
+    let stream = engine.stream(&text, &options)?;
+    let to_stdout = args.output.as_os_str() == "-";
+    let mut sink: Option<Sink> = None;
     let (mut audio_s, mut synth_s, mut count) = (0.0f64, 0.0f64, 0usize);
-    for sentence in sentences {
-        let s = sentence?;
-        wav.write(&s.samples)?;
-        audio_s += s.duration().as_secs_f64();
-        synth_s += s.synthesis_time.as_secs_f64();
+    for chunk in stream {
+        let chunk = chunk?;
+        let first = sink.is_none();
+        let sink = match &mut sink {
+            Some(s) => s,
+            None => sink.insert(if to_stdout {
+                Sink::Stdout(std::io::stdout().lock(), options.format)
+            } else {
+                Sink::File(WavFileWriter::create(
+                    &args.output,
+                    chunk.sample_rate,
+                    options.format,
+                )?)
+            }),
+        };
+        sink.write(&chunk, first)?;
+        let secs = chunk.duration().as_secs_f64();
+        let synth = chunk.timings.synthesis.as_secs_f64();
+        audio_s += secs;
+        synth_s += synth;
         count += 1;
         if !args.quiet {
             eprintln!(
                 "[sentence {}] {:.2} s of audio in {:.3} s (RTF {:.3}); {:.1} s total",
-                s.index + 1,
-                s.duration().as_secs_f64(),
-                s.synthesis_time.as_secs_f64(),
-                s.synthesis_time.as_secs_f64() / s.duration().as_secs_f64().max(1e-9),
+                chunk.sentence_index + 1,
+                secs,
+                synth,
+                synth / secs.max(1e-9),
                 audio_s,
             );
         }
     }
-    wav.finish()?;
+    if let Some(Sink::File(w)) = sink {
+        w.finish()?;
+    }
     if !args.quiet {
         eprintln!(
             "wrote {} ({count} sentence(s), {audio_s:.2} s of audio, synthesis RTF {:.3}, {:.2} s wall)",

@@ -1,3 +1,13 @@
-//! Text handling ahead of the phonemizer.
+//! Text handling ahead of the model: sentence splitting ([`split`]),
+//! normalization of numbers and symbols ([`normalize`]), the language that
+//! picks the rules ([`language`]), and cutting long input for the
+//! phonemizer ([`blocks`]).
 
 pub mod blocks;
+pub mod language;
+pub mod normalize;
+pub mod split;
+
+pub use language::Language;
+pub use normalize::normalize;
+pub use split::{split_sentences, SplitOptions};

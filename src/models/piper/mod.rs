@@ -14,6 +14,8 @@
 //!   hyper-parameters: [`config`]; phonemizer and request API: `voice`.
 
 pub mod attention;
+#[cfg(feature = "espeak")]
+pub mod backend;
 pub mod config;
 pub mod decoder;
 pub mod duration;

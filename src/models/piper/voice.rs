@@ -210,7 +210,8 @@ impl PiperVoice {
         self.model.config().n_speakers.max(self.config.num_speakers)
     }
 
-    fn speaker(&self, params: &SynthesisParams) -> Result<i64> {
+    /// The speaker a request speaks with, checked against the model.
+    pub fn speaker(&self, params: &SynthesisParams) -> Result<i64> {
         let n = self.model.config().n_speakers;
         let id = params.speaker_id.unwrap_or(if n > 1 {
             self.config.default_speaker_id

@@ -197,7 +197,7 @@ impl Worker {
     /// Serves one sentence of `job`; returns the job if it has more.
     fn serve(&mut self, mut job: Job) -> Option<Job> {
         if job.cancel.is_cancelled() {
-            self.finish(job, Err(Error::Cancelled));
+            self.finish(job, Error::Cancelled);
             return None;
         }
         let span = tracing::info_span!("sentence", request = job.id, index = job.next);
@@ -206,13 +206,13 @@ impl Worker {
         let model = job.voice.model_key();
         if let Err(e) = self.ensure_loaded(&model, &job.voice) {
             self.fail_model_waiters(&model, &e);
-            self.finish(job, Err(e));
+            self.finish(job, e);
             return None;
         }
         let prompt = match self.prompt_for(&job.voice) {
             Ok(p) => p,
             Err(e) => {
-                self.finish(job, Err(e));
+                self.finish(job, e);
                 return None;
             }
         };
@@ -227,7 +227,7 @@ impl Worker {
             match stage {
                 Ok(s) => job.output = Some(s),
                 Err(e) => {
-                    self.finish(job, Err(e));
+                    self.finish(job, e);
                     return None;
                 }
             }
@@ -260,7 +260,7 @@ impl Worker {
                     // A panicking model may hold broken state: reload it.
                     self.unload(|k| k == model);
                 }
-                self.finish(job, Err(e));
+                self.finish(job, e);
                 return None;
             }
         };
@@ -299,18 +299,28 @@ impl Worker {
                 rec.push(chunk.clone());
             }
         }
+        if is_last {
+            // Book-keeping before the reader sees the end, so a request
+            // made right after finds the cache entry and the counters.
+            if let (Some(key), Some(chunks)) = (job.cache_key, job.recorded.take()) {
+                let bytes = job.recorded_bytes;
+                self.shared
+                    .lock_cache()
+                    .insert(key, CachedAudio { chunks, bytes });
+            }
+            self.shared.metrics.request_ended(Outcome::Completed);
+        }
         job.unread.fetch_add(1, Ordering::SeqCst);
         if job.tx.send(Event::Chunk(chunk)).is_err() {
             // The reader is gone without cancelling (it cannot: dropping a
             // stream cancels). Treat as cancelled.
             job.cancel.cancel();
         }
-        job.next += 1;
-        job.ready_since = Instant::now();
         if is_last {
-            self.finish(job, Ok(()));
             return None;
         }
+        job.next += 1;
+        job.ready_since = Instant::now();
         Some(job)
     }
 
@@ -357,7 +367,7 @@ impl Worker {
                 model: model.to_owned(),
                 source: source.clone(),
             };
-            self.finish(job, Err(e));
+            self.finish(job, e);
         }
     }
 
@@ -391,28 +401,21 @@ impl Worker {
         Ok(Some(prompt))
     }
 
-    /// Ends a request: tells its reader, counts it, caches its audio.
-    fn finish(&mut self, job: Job, result: Result<()>) {
-        let outcome = match result {
-            Ok(()) => {
-                if let (Some(key), Some(chunks)) = (job.cache_key, job.recorded) {
-                    let bytes = job.recorded_bytes;
-                    self.shared
-                        .lock_cache()
-                        .insert(key, CachedAudio { chunks, bytes });
-                }
-                Outcome::Completed
+    /// Ends a request early: tells its reader why, counts it.
+    fn finish(&mut self, job: Job, error: Error) {
+        // Counted before the reader hears, so its next look at the metrics
+        // includes this request.
+        let event = match error {
+            Error::Cancelled => {
+                self.shared.metrics.request_ended(Outcome::Cancelled);
+                Event::Cancelled
             }
-            Err(Error::Cancelled) => {
-                let _ = job.tx.send(Event::Cancelled);
-                Outcome::Cancelled
-            }
-            Err(e) => {
+            e => {
                 tracing::debug!(request = job.id, "request failed: {e}");
-                let _ = job.tx.send(Event::Failed(e));
-                Outcome::Failed
+                self.shared.metrics.request_ended(Outcome::Failed);
+                Event::Failed(e)
             }
         };
-        self.shared.metrics.request_ended(outcome);
+        let _ = job.tx.send(event);
     }
 }

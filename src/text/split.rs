@@ -159,7 +159,16 @@ fn terminator_end(chars: &[(usize, char)], i: usize) -> Option<usize> {
     let cjk = is_cjk_terminator(chars[i].1) || chars[j - 1].1 == '。';
     match chars.get(j) {
         None => Some(j),
-        Some(&(_, next)) if next.is_whitespace() || cjk || is_cjk(next) => Some(j),
+        Some(&(_, next)) if cjk || is_cjk(next) => Some(j),
+        Some(&(_, next)) if next.is_whitespace() => {
+            // `"Is it true?" she asked.`: a lowercase word after a quoted
+            // question or exclamation continues the sentence.
+            let after = chars[j..].iter().find(|&&(_, c)| !c.is_whitespace());
+            match after {
+                Some(&(_, c)) if c.is_lowercase() && is_closer(chars[j - 1].1) => None,
+                _ => Some(j),
+            }
+        }
         _ => None,
     }
 }
@@ -180,8 +189,9 @@ fn ellipsis_end(chars: &[(usize, char)], _i: usize, after: usize) -> Option<usiz
     }
     match chars.get(k) {
         None => Some(j),
+        // An ellipsis inside Chinese text ("嗯……我想想") is a pause, not an
+        // end: only whitespace and a new sentence after it end one.
         Some(&(_, next)) if k > j && starts_sentence(next) => Some(j),
-        Some(&(_, next)) if is_cjk(next) => Some(j),
         _ => None,
     }
 }
@@ -224,7 +234,10 @@ fn period_end(text: &str, chars: &[(usize, char)], i: usize) -> Option<usize> {
         k += 1;
     }
     let following = chars.get(k).map(|&(_, c)| c);
-    let capital_follows = following.is_none_or(starts_sentence);
+    // After an abbreviation only a capitalised word (or a quote) starts a
+    // new sentence: "Fig. 3", "no. 5" and "p.m. today" continue.
+    let capital_follows =
+        following.is_none_or(|c| c.is_uppercase() || matches!(c, '"' | '“') || is_cjk(c));
     if TITLES.contains(&lower.as_str()) {
         return None;
     }

@@ -112,11 +112,11 @@ fn re(pattern: &str) -> Regex {
 
 static ISO_DATE: LazyLock<Regex> = LazyLock::new(|| re(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})"));
 static YEAR: LazyLock<Regex> = LazyLock::new(|| re(r"(\d{2,4})年"));
-static MONTH_DAY: LazyLock<Regex> = LazyLock::new(|| re(r"(\d{1,2})(月|日|号)"));
+static MONTH_DAY: LazyLock<Regex> = LazyLock::new(|| re(r"(^|\D)(\d{1,2})(月|日|号)"));
 static TIME: LazyLock<Regex> = LazyLock::new(|| re(r"(\d{1,2}):(\d{2})"));
 static PERCENT: LazyLock<Regex> = LazyLock::new(|| re(r"(\d+(?:\.\d+)?)\s?[%％]"));
 static CURRENCY: LazyLock<Regex> = LazyLock::new(|| re(r"[¥￥](\d[\d,]*(?:\.\d+)?)"));
-static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| re(r"(^|[^\d\w])[-−](\d)"));
+static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| re(r"(^|[^0-9A-Za-z])[-−](\d)"));
 static LONG_DIGITS: LazyLock<Regex> = LazyLock::new(|| re(r"\d{7,}"));
 static NUMBER: LazyLock<Regex> =
     LazyLock::new(|| re(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"));
@@ -142,7 +142,12 @@ pub fn normalize_zh(text: &str) -> String {
     });
     let t = YEAR.replace_all(&t, |c: &Captures| format!("{}年", digits_zh(&c[1])));
     let t = MONTH_DAY.replace_all(&t, |c: &Captures| {
-        format!("{}{}", cardinal_zh(c[1].parse().unwrap_or(0)), &c[2])
+        format!(
+            "{}{}{}",
+            &c[1],
+            cardinal_zh(c[2].parse().unwrap_or(0)),
+            &c[3]
+        )
     });
     let t = TIME.replace_all(&t, |c: &Captures| {
         let h: u64 = c[1].parse().unwrap_or(0);

@@ -189,7 +189,7 @@ fn long_sentences_are_cut_at_clauses() {
     // Chinese clause marks.
     let zh = "我们今天讨论的内容很多，包括天气、交通和饮食，还有明天的计划；请大家认真听讲，不要走神，谢谢大家的配合";
     let parts = split_with(
-        &zh,
+        zh,
         &SplitOptions {
             max_chars: 20,
             ..Default::default()

@@ -21,7 +21,7 @@ done
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # 1. system packages ---------------------------------------------------------
-APT_PKGS=(cmake clang libclang-dev libsonic-dev pkg-config)
+APT_PKGS=(cmake clang libclang-dev libsonic-dev pkg-config valgrind g++)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up (idempotent), formatting and lint checks,
 # the Rust tests (unit, parity against the piper/onnxruntime fixtures,
-# bad input), and the ASR round trip against piper-tts.
+# engine scheduling, text front end, bad input), the C ABI from C and C++
+# (also under valgrind), and the ASR round trip against piper-tts.
 # Everything runs in the release profile so each crate is built once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +11,10 @@ cd "$(dirname "$0")/.."
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --release --locked --all-targets -- -D warnings
+cargo clippy --release --locked --all-targets -p ishowtts -p ishowtts-capi -- -D warnings
 echo "== cargo test"
-cargo test --release --locked
+cargo test --release --locked -p ishowtts -p ishowtts-capi
+echo "== C ABI (C, C++, valgrind)"
+./scripts/test_capi.sh
 echo "== ASR round trip (pytest)"
 .venv-test/bin/python -m pytest -q tests/python

@@ -244,10 +244,16 @@ fn period_end(text: &str, chars: &[(usize, char)], i: usize) -> Option<usize> {
     if NEVER_END.contains(&lower.as_str()) {
         return None;
     }
-    // An initial ("J. R. R. Tolkien").
+    // An initial ("J. R. R. Tolkien", "John F. Kennedy"): a single capital
+    // first in the text, or after a capitalised word or another initial.
+    // After a lowercase word ("made in C. Then…") it ends the sentence.
     let mut wc = word.chars();
     if let (Some(first), None) = (wc.next(), wc.next()) {
-        if first.is_uppercase() {
+        let before = text[..word_start].trim_end();
+        let prev_word = before.rsplit(char::is_whitespace).next().unwrap_or("");
+        let name_like =
+            prev_word.is_empty() || prev_word.chars().next().is_some_and(char::is_uppercase);
+        if first.is_uppercase() && name_like {
             return None;
         }
     }

@@ -1,0 +1,360 @@
+//! The engine handle: creation from `tts_engine_params`, voices, metrics.
+
+use std::ffi::{c_char, c_int};
+use std::path::Path;
+use std::time::Duration;
+
+use ishowtts::engine::{CacheLimits, DeviceSpec, Engine, EngineConfig, VoiceSpec};
+use ishowtts::Error;
+
+use crate::error::TTS_OK;
+use crate::error::{guard, guard_value, invalid, opt_str_arg, read_sized, str_arg, write_sized};
+
+/// Run on the CPU.
+pub const TTS_DEVICE_CPU: i32 = 0;
+/// Run on the CUDA device `cuda_device` (needs a build with CUDA).
+pub const TTS_DEVICE_CUDA: i32 = 1;
+
+/// `speaker` of `tts_engine_add_piper_voice`: the voice's own default.
+/// (Defined by hand in the header, as `(-1)`: cbindgen drops the
+/// parentheses a negative macro needs.)
+pub(crate) const TTS_SPEAKER_DEFAULT: i64 = -1;
+
+/// An engine: the models, their worker thread and the caches. Any number
+/// of threads may use one engine at once.
+pub struct TtsEngine {
+    pub(crate) engine: Engine,
+}
+
+/// Engine settings. Start from `tts_engine_default_params()` (which sets
+/// `struct_size`) and change what you need.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct TtsEngineParams {
+    /// `sizeof(tts_engine_params)` as the caller was compiled with.
+    pub struct_size: usize,
+    /// Piper voice model (`.onnx`, its `.onnx.json` beside it), registered
+    /// as "default". NULL: the installed default voice (`$ISHOWTTS_VOICE`,
+    /// else `en_US-joe-medium.onnx` in the models directory). Read during
+    /// `tts_engine_new` only.
+    pub voice_path: *const c_char,
+    /// `TTS_DEVICE_CPU` or `TTS_DEVICE_CUDA`.
+    pub device: i32,
+    /// CUDA ordinal when `device` is `TTS_DEVICE_CUDA`.
+    pub cuda_device: i32,
+    /// Output cache: most entries kept (0 disables the cache).
+    pub cache_max_entries: u64,
+    /// Output cache: most bytes of audio kept (0 disables the cache).
+    pub cache_max_bytes: u64,
+    /// Unload models after this many milliseconds without work; 0: never.
+    pub idle_unload_ms: u64,
+    /// Most requests queued or running at once (at least 1); more fail with
+    /// `TTS_ERR_BUSY`.
+    pub queue_limit: u32,
+    /// Nonzero: rewrite numbers, dates, currency… into words.
+    pub normalize_text: i32,
+    /// Longest text accepted, in bytes (at least 1); longer fails with
+    /// `TTS_ERR_TEXT_TOO_LONG`.
+    pub max_text_bytes: u64,
+}
+
+/// `struct_size` of every released `tts_engine_params` layout, oldest
+/// first. When appending fields, append the new size; never remove one.
+const ENGINE_PARAMS_SIZES: &[usize] = &[std::mem::size_of::<TtsEngineParams>()];
+
+/// A snapshot of an engine's counters. Set `struct_size` to
+/// `sizeof(tts_metrics)` before calling `tts_engine_metrics`. Times are in
+/// seconds; percentiles cover a recent window.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct TtsMetrics {
+    /// `sizeof(tts_metrics)` as the caller was compiled with.
+    pub struct_size: usize,
+    /// Requests queued or running.
+    pub queue_depth: u64,
+    /// Sentences waiting for the model.
+    pub pending_sentences: u64,
+    /// Requests accepted.
+    pub requests: u64,
+    /// Requests that delivered all their audio.
+    pub completed: u64,
+    /// Requests that failed.
+    pub failed: u64,
+    /// Requests cancelled.
+    pub cancelled: u64,
+    /// Requests refused with `TTS_ERR_BUSY`.
+    pub rejected_busy: u64,
+    /// Time to first audio: median.
+    pub ttfa_p50: f64,
+    /// Time to first audio: 90th percentile.
+    pub ttfa_p90: f64,
+    /// Time to first audio: 99th percentile.
+    pub ttfa_p99: f64,
+    /// Model time per sentence: median.
+    pub sentence_p50: f64,
+    /// Model time per sentence: 90th percentile.
+    pub sentence_p90: f64,
+    /// Model time per sentence: 99th percentile.
+    pub sentence_p99: f64,
+    /// Queue wait per sentence: median.
+    pub queue_wait_p50: f64,
+    /// Model time over audio time, all sentences so far.
+    pub real_time_factor: f64,
+    /// Seconds of audio synthesized.
+    pub audio_seconds: f64,
+    /// Output cache hits.
+    pub cache_hits: u64,
+    /// Output cache misses.
+    pub cache_misses: u64,
+    /// Output cache evictions.
+    pub cache_evictions: u64,
+    /// Output cache entries held.
+    pub cache_entries: u64,
+    /// Output cache bytes held.
+    pub cache_bytes: u64,
+    /// Model loads that succeeded.
+    pub model_loads: u64,
+    /// Model loads that failed.
+    pub model_load_failures: u64,
+    /// Model unloads (idle or voice removed).
+    pub model_unloads: u64,
+    /// Models loaded now.
+    pub models_loaded: u64,
+}
+
+/// `struct_size` of every released `tts_metrics` layout (as above).
+const METRICS_SIZES: &[usize] = &[std::mem::size_of::<TtsMetrics>()];
+
+/// # Safety
+/// `p` is NULL or a pointer from `tts_engine_new` not yet freed.
+pub(crate) unsafe fn engine_ref<'a>(p: *const TtsEngine) -> Result<&'a Engine, Error> {
+    // SAFETY: by this function's contract.
+    unsafe { p.as_ref() }
+        .map(|e| &e.engine)
+        .ok_or_else(|| invalid("engine is NULL"))
+}
+
+fn defaults() -> TtsEngineParams {
+    let d = EngineConfig::default();
+    TtsEngineParams {
+        struct_size: std::mem::size_of::<TtsEngineParams>(),
+        voice_path: std::ptr::null(),
+        device: TTS_DEVICE_CPU,
+        cuda_device: 0,
+        cache_max_entries: d.output_cache.max_entries as u64,
+        cache_max_bytes: d.output_cache.max_bytes as u64,
+        idle_unload_ms: d.idle_unload.map_or(0, |t| t.as_millis() as u64),
+        queue_limit: d.queue_limit as u32,
+        normalize_text: d.normalize_text as i32,
+        max_text_bytes: d.max_text_bytes as u64,
+    }
+}
+
+/// Default engine settings: the installed default voice, CPU, a 64 MiB
+/// output cache, no idle unload, a queue of 64 requests.
+#[no_mangle]
+pub extern "C" fn tts_engine_default_params() -> TtsEngineParams {
+    guard_value(refused(), defaults)
+}
+
+/// What `tts_engine_default_params` returns should it ever fail: a struct
+/// every function refuses (`struct_size` 0).
+fn refused() -> TtsEngineParams {
+    TtsEngineParams {
+        struct_size: 0,
+        voice_path: std::ptr::null(),
+        device: TTS_DEVICE_CPU,
+        cuda_device: 0,
+        cache_max_entries: 0,
+        cache_max_bytes: 0,
+        idle_unload_ms: 0,
+        queue_limit: 0,
+        normalize_text: 0,
+        max_text_bytes: 0,
+    }
+}
+
+fn to_usize(v: u64, name: &'static str) -> Result<usize, Error> {
+    usize::try_from(v).map_err(|_| Error::InvalidParameter {
+        name,
+        value: v.to_string(),
+        reason: "does not fit this platform's size_t",
+    })
+}
+
+fn config(p: &TtsEngineParams) -> Result<EngineConfig, Error> {
+    let device = match p.device {
+        TTS_DEVICE_CPU => DeviceSpec::Cpu,
+        TTS_DEVICE_CUDA => DeviceSpec::Cuda(usize::try_from(p.cuda_device).map_err(|_| {
+            Error::InvalidParameter {
+                name: "cuda_device",
+                value: p.cuda_device.to_string(),
+                reason: "must be a device ordinal (0 or more)",
+            }
+        })?),
+        d => {
+            return Err(invalid(format!(
+                "device is {d}: use TTS_DEVICE_CPU or TTS_DEVICE_CUDA"
+            )))
+        }
+    };
+    Ok(EngineConfig {
+        device,
+        output_cache: CacheLimits {
+            max_entries: to_usize(p.cache_max_entries, "cache_max_entries")?,
+            max_bytes: to_usize(p.cache_max_bytes, "cache_max_bytes")?,
+        },
+        idle_unload: (p.idle_unload_ms > 0).then(|| Duration::from_millis(p.idle_unload_ms)),
+        queue_limit: p.queue_limit as usize,
+        max_text_bytes: to_usize(p.max_text_bytes, "max_text_bytes")?,
+        normalize_text: p.normalize_text != 0,
+        ..EngineConfig::default()
+    })
+}
+
+/// Creates an engine and registers its first voice as "default" (only the
+/// voice's config is read now; the weights load on the first request). On
+/// success writes the handle to `*out`; free it with `tts_engine_free`.
+#[no_mangle]
+pub unsafe extern "C" fn tts_engine_new(
+    params: *const TtsEngineParams,
+    out: *mut *mut TtsEngine,
+) -> c_int {
+    guard(|| {
+        if out.is_null() {
+            return Err(invalid("out is NULL"));
+        }
+        // SAFETY: params is NULL or the caller's struct (tts.h).
+        let p = unsafe { read_sized(params, defaults(), ENGINE_PARAMS_SIZES, "params") }?;
+        let config = config(&p)?;
+        // SAFETY: voice_path is NULL or a C string (tts.h).
+        let spec = match unsafe { opt_str_arg(p.voice_path, "voice_path") }? {
+            Some(path) => VoiceSpec::piper(path)?,
+            None => VoiceSpec::piper_default()?,
+        };
+        let engine = Engine::new(config)?;
+        engine.add_voice("default", spec)?;
+        let handle = Box::into_raw(Box::new(TtsEngine { engine }));
+        // SAFETY: out is non-NULL (checked above) and writable (tts.h).
+        unsafe { out.write(handle) };
+        Ok(TTS_OK)
+    })
+}
+
+/// Frees an engine; NULL is ignored. No call on the engine may be running
+/// (in any thread) and none may follow. Streams still open end with
+/// `TTS_ERR_ENGINE_CLOSED`; free them too.
+#[no_mangle]
+pub unsafe extern "C" fn tts_engine_free(engine: *mut TtsEngine) {
+    guard(|| {
+        if !engine.is_null() {
+            // SAFETY: the pointer came from tts_engine_new and is freed once.
+            drop(unsafe { Box::from_raw(engine) });
+        }
+        Ok(TTS_OK)
+    });
+}
+
+/// Registers the Piper voice `name` from `model_path` (its `.onnx.json`
+/// beside it), replacing a voice of that name; requests already running
+/// keep the voice they started with. `speaker`: the default speaker of a
+/// multi-speaker voice, or `TTS_SPEAKER_DEFAULT`.
+#[no_mangle]
+pub unsafe extern "C" fn tts_engine_add_piper_voice(
+    engine: *const TtsEngine,
+    name: *const c_char,
+    model_path: *const c_char,
+    speaker: i64,
+) -> c_int {
+    guard(|| {
+        // SAFETY: arguments as tts.h states.
+        let e = unsafe { engine_ref(engine) }?;
+        // SAFETY: as above.
+        let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: as above.
+        let path = unsafe { str_arg(model_path, "model_path") }?;
+        let mut spec = VoiceSpec::piper(Path::new(path))?;
+        if speaker != TTS_SPEAKER_DEFAULT {
+            spec = spec.with_speaker(speaker);
+        }
+        e.add_voice(name, spec)?;
+        Ok(TTS_OK)
+    })
+}
+
+/// Removes the voice `name`; its model is unloaded once unused.
+#[no_mangle]
+pub unsafe extern "C" fn tts_engine_remove_voice(
+    engine: *const TtsEngine,
+    name: *const c_char,
+) -> c_int {
+    guard(|| {
+        // SAFETY: arguments as tts.h states.
+        let e = unsafe { engine_ref(engine) }?;
+        // SAFETY: as above.
+        let name = unsafe { str_arg(name, "name") }?;
+        e.remove_voice(name)?;
+        Ok(TTS_OK)
+    })
+}
+
+/// Makes `name` the voice of requests that name none.
+#[no_mangle]
+pub unsafe extern "C" fn tts_engine_set_default_voice(
+    engine: *const TtsEngine,
+    name: *const c_char,
+) -> c_int {
+    guard(|| {
+        // SAFETY: arguments as tts.h states.
+        let e = unsafe { engine_ref(engine) }?;
+        // SAFETY: as above.
+        let name = unsafe { str_arg(name, "name") }?;
+        e.set_default_voice(name)?;
+        Ok(TTS_OK)
+    })
+}
+
+/// Fills `*out` with a snapshot of the engine's counters; the caller sets
+/// `out->struct_size` first. Cheap, and callable from a chunk callback.
+#[no_mangle]
+pub unsafe extern "C" fn tts_engine_metrics(
+    engine: *const TtsEngine,
+    out: *mut TtsMetrics,
+) -> c_int {
+    guard(|| {
+        // SAFETY: arguments as tts.h states.
+        let e = unsafe { engine_ref(engine) }?;
+        let m = e.metrics();
+        let c = TtsMetrics {
+            struct_size: std::mem::size_of::<TtsMetrics>(),
+            queue_depth: m.queue_depth as u64,
+            pending_sentences: m.pending_sentences as u64,
+            requests: m.requests,
+            completed: m.completed,
+            failed: m.failed,
+            cancelled: m.cancelled,
+            rejected_busy: m.rejected_busy,
+            ttfa_p50: m.time_to_first_audio.p50,
+            ttfa_p90: m.time_to_first_audio.p90,
+            ttfa_p99: m.time_to_first_audio.p99,
+            sentence_p50: m.sentence_synthesis.p50,
+            sentence_p90: m.sentence_synthesis.p90,
+            sentence_p99: m.sentence_synthesis.p99,
+            queue_wait_p50: m.queue_wait.p50,
+            real_time_factor: m.real_time_factor,
+            audio_seconds: m.audio_seconds,
+            cache_hits: m.output_cache.hits,
+            cache_misses: m.output_cache.misses,
+            cache_evictions: m.output_cache.evictions,
+            cache_entries: m.output_cache.entries as u64,
+            cache_bytes: m.output_cache.bytes as u64,
+            model_loads: m.model_loads,
+            model_load_failures: m.model_load_failures,
+            model_unloads: m.model_unloads,
+            models_loaded: m.models_loaded as u64,
+        };
+        // SAFETY: out is NULL or the caller's struct (tts.h).
+        unsafe { write_sized(out, &c, METRICS_SIZES, "out") }?;
+        Ok(TTS_OK)
+    })
+}

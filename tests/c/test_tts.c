@@ -1,0 +1,702 @@
+/* Plain-C tests of libtts through include/tts.h: the API end to end and
+ * every bad input of the brief that C can produce, each followed by a good
+ * request on the same engine.
+ *
+ * Run from the repository root: the default voice is found in ./models
+ * (or $ISHOWTTS_VOICE). TTS_TEST_QUICK=1 runs a reduced set that makes
+ * only a few model calls (for valgrind, where each one costs seconds). */
+#define _DEFAULT_SOURCE /* usleep, mkstemps, mkdtemp */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tts.h"
+
+static int failures = 0;
+static int checks = 0;
+static int quick = 0;
+
+#define CHECK(cond)                                                              \
+  do {                                                                           \
+    checks++;                                                                    \
+    if (!(cond)) {                                                               \
+      failures++;                                                                \
+      fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__,    \
+              __LINE__, #cond, tts_last_error());                                \
+    }                                                                            \
+  } while (0)
+
+/* `expr` returns `want`; an error code also comes with a message. */
+#define CHECK_CODE(expr, want)                                                   \
+  do {                                                                           \
+    int got_ = (expr);                                                           \
+    int want_ = (want);                                                          \
+    checks++;                                                                    \
+    if (got_ != want_) {                                                         \
+      failures++;                                                                \
+      fprintf(stderr, "%s:%d: %s returned %s, want %s (last error: %s)\n",       \
+              __FILE__, __LINE__, #expr, tts_error_code_name(got_),              \
+              tts_error_code_name(want_), tts_last_error());                     \
+    } else if (want_ > TTS_OK && want_ < TTS_DONE && tts_last_error()[0] == 0) { \
+      failures++;                                                                \
+      fprintf(stderr, "%s:%d: %s: empty tts_last_error()\n", __FILE__, __LINE__, \
+              #expr);                                                            \
+    }                                                                            \
+  } while (0)
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------------ */
+/* A callback that checks the chunk sequence as it comes. */
+
+typedef struct {
+  size_t text_len;
+  int stop_after; /* return "stop" after this many chunks; 0: never */
+  int chunks;
+  size_t samples;
+  uint64_t next_offset;
+  size_t span_end;  /* end of the previous chunk's text span */
+  int order_ok;     /* indices, offsets and spans consistent */
+  int last_count;   /* chunks with is_last */
+  int last_is_last; /* the latest chunk had is_last */
+  uint32_t rate;
+  int format;
+  double sum; /* of the samples, to compare runs */
+  const tts_engine *engine;
+  int metrics_inside; /* call tts_engine_metrics from the callback */
+  int nested;         /* run a whole request from the callback */
+  int nested_code;
+} run_info;
+
+static void run_init(run_info *r, const char *text) {
+  memset(r, 0, sizeof *r);
+  r->order_ok = 1;
+  r->text_len = text ? strlen(text) : 0;
+  r->nested_code = -1;
+}
+
+static int on_chunk(const tts_chunk *c, void *user) {
+  run_info *r = (run_info *)user;
+  if (c->sentence_index != (uint64_t)r->chunks || c->sample_offset != r->next_offset ||
+      c->text_start < r->span_end || c->text_start >= c->text_end ||
+      c->text_end > r->text_len || r->last_count > 0 || c->request_id == 0 ||
+      (c->sample_count > 0 && c->samples == NULL))
+    r->order_ok = 0;
+  if (r->chunks > 0 && (c->sample_rate != r->rate || c->format != r->format)) r->order_ok = 0;
+  r->rate = c->sample_rate;
+  r->format = c->format;
+  r->span_end = c->text_end;
+  r->last_is_last = c->is_last != 0;
+  r->last_count += c->is_last != 0;
+  r->chunks++;
+  r->samples += c->sample_count;
+  r->next_offset += c->sample_count;
+  for (size_t i = 0; i < c->sample_count; i++)
+    r->sum += c->format == TTS_FORMAT_F32 ? (double)((const float *)c->samples)[i]
+                                          : ((const int16_t *)c->samples)[i] / 32768.0;
+  if (r->metrics_inside) {
+    tts_metrics m;
+    memset(&m, 0, sizeof m);
+    m.struct_size = sizeof m;
+    if (tts_engine_metrics(r->engine, &m) != TTS_OK || m.requests == 0) r->order_ok = 0;
+  }
+  if (r->nested) {
+    r->nested = 0; /* once */
+    run_info inner;
+    run_init(&inner, "Nested request.");
+    r->nested_code = tts_synthesize(r->engine, "Nested request.", NULL, on_chunk, &inner);
+    if (inner.chunks != 1 || !inner.order_ok) r->order_ok = 0;
+  }
+  return r->stop_after && r->chunks >= r->stop_after;
+}
+
+/* A well-formed, complete run: in order, exactly one is_last, on the last. */
+static int complete(const run_info *r) {
+  return r->order_ok && r->chunks > 0 && r->last_count == 1 && r->last_is_last;
+}
+
+static run_info run(const tts_engine *e, const char *text, const tts_request_params *p,
+                    int *code) {
+  run_info r;
+  run_init(&r, text);
+  r.engine = e;
+  *code = tts_synthesize(e, text, p, on_chunk, &r);
+  return r;
+}
+
+/* The engine still speaks a short sentence correctly. In quick mode it may
+ * come from the cache (each model call under valgrind costs seconds). */
+static void still_works_at(const tts_engine *e, int line) {
+  tts_request_params p = tts_request_default_params();
+  p.use_cache = quick;
+  int code;
+  run_info r = run(e, "Still working fine.", &p, &code);
+  checks++;
+  if (code != TTS_OK || r.chunks != 1 || r.samples < 10000 || !complete(&r)) {
+    failures++;
+    fprintf(stderr, "%s:%d: the engine no longer works: %s (%s), %d chunks, %zu samples\n",
+            __FILE__, line, tts_error_code_name(code), tts_last_error(), r.chunks,
+            r.samples);
+  }
+}
+#define still_works(e) still_works_at((e), __LINE__)
+
+/* `expr` fails with `want` and a message, and the engine goes on. */
+#define CHECK_FAILS(e, expr, want) \
+  do {                             \
+    CHECK_CODE(expr, want);        \
+    still_works(e);                \
+  } while (0)
+
+/* ------------------------------------------------------------------ */
+
+static void test_basics(void) {
+  CHECK(strlen(tts_version()) > 0);
+  CHECK(tts_abi_version() == TTS_ABI_VERSION);
+  CHECK(strcmp(tts_error_code_name(TTS_OK), "TTS_OK") == 0);
+  CHECK(strcmp(tts_error_code_name(TTS_ERR_BUSY), "TTS_ERR_BUSY") == 0);
+  CHECK(strcmp(tts_error_code_name(TTS_DONE), "TTS_DONE") == 0);
+  CHECK(strcmp(tts_error_code_name(12345), "TTS_UNKNOWN_CODE") == 0);
+
+  tts_request_params p = tts_request_default_params();
+  CHECK(p.struct_size == sizeof p && p.voice == NULL);
+  CHECK(isnan(p.speed) && isnan(p.noise_scale) && isnan(p.noise_w));
+  CHECK(!p.has_speaker && !p.has_seed && p.sample_rate == 0);
+  CHECK(p.format == TTS_FORMAT_F32 && p.gap == TTS_GAP_NONE && p.use_cache == 1);
+  tts_engine_params ep = tts_engine_default_params();
+  CHECK(ep.struct_size == sizeof ep && ep.voice_path == NULL && ep.device == TTS_DEVICE_CPU);
+  CHECK(ep.queue_limit > 0 && ep.max_text_bytes > 0 && ep.cache_max_entries > 0);
+  CHECK(TTS_SPEAKER_DEFAULT == -1);
+
+  uint8_t header[TTS_WAV_HEADER_SIZE];
+  CHECK_CODE(tts_wav_header(16000, TTS_FORMAT_I16, header), TTS_OK);
+  CHECK(memcmp(header, "RIFF", 4) == 0 && memcmp(header + 8, "WAVEfmt ", 8) == 0);
+  CHECK(memcmp(header + 36, "data", 4) == 0);
+  CHECK(header[24] == (16000 & 0xff) && header[25] == (16000 >> 8) && header[34] == 16);
+  CHECK_CODE(tts_wav_header(16000, 9, header), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(tts_wav_header(0, TTS_FORMAT_I16, header), TTS_ERR_INVALID_PARAMETER);
+  CHECK_CODE(tts_wav_header(16000, TTS_FORMAT_I16, NULL), TTS_ERR_INVALID_ARGUMENT);
+  /* A success clears the message. */
+  CHECK_CODE(tts_wav_header(16000, TTS_FORMAT_F32, header), TTS_OK);
+  CHECK(tts_last_error()[0] == 0 && header[34] == 32);
+}
+
+static void test_callback(const tts_engine *e) {
+  const char *text = "First sentence here. Then a second one! And a third?";
+  tts_request_params p = tts_request_default_params();
+  p.has_seed = 1;
+  p.seed = 7;
+  p.use_cache = 0;
+  int code;
+  run_info a = run(e, text, &p, &code);
+  CHECK_CODE(code, TTS_OK);
+  CHECK(a.chunks == 3 && complete(&a) && a.samples > 30000 && a.rate == 22050);
+  CHECK(a.format == TTS_FORMAT_F32);
+
+  /* Same seed, no cache: the same audio. */
+  run_info b = run(e, text, &p, &code);
+  CHECK_CODE(code, TTS_OK);
+  CHECK(b.samples == a.samples && fabs(b.sum - a.sum) < 1e-3);
+
+  /* The text as (pointer, length), not NUL-terminated. */
+  char buf[64];
+  memcpy(buf, "Counted bytes. Trailing garbage", 31);
+  run_info n;
+  run_init(&n, "Counted bytes.");
+  CHECK_CODE(tts_synthesize_n(e, buf, 14, &p, on_chunk, &n), TTS_OK);
+  CHECK(n.chunks == 1 && complete(&n));
+
+  /* Stopping from the callback: the rest is cancelled. */
+  tts_metrics m0, m1;
+  memset(&m0, 0, sizeof m0);
+  m0.struct_size = sizeof m0;
+  m1 = m0;
+  CHECK_CODE(tts_engine_metrics(e, &m0), TTS_OK);
+  run_info s;
+  run_init(&s, text);
+  s.stop_after = 1;
+  CHECK_CODE(tts_synthesize(e, text, &p, on_chunk, &s), TTS_STOPPED);
+  CHECK(s.chunks == 1 && s.order_ok && s.last_count == 0);
+  /* The worker counts the cancel when it sees it: wait a little. */
+  for (int i = 0; i < 200; i++) {
+    CHECK_CODE(tts_engine_metrics(e, &m1), TTS_OK);
+    if (m1.cancelled > m0.cancelled) break;
+    usleep(10000);
+  }
+  CHECK(m1.cancelled == m0.cancelled + 1);
+
+  /* i16 at 16 kHz: resampled inside, same length in time. */
+  p.format = TTS_FORMAT_I16;
+  p.sample_rate = 16000;
+  run_info c = run(e, text, &p, &code);
+  CHECK_CODE(code, TTS_OK);
+  double want = (double)a.samples * 16000.0 / 22050.0;
+  CHECK(c.chunks == 3 && complete(&c) && c.rate == 16000 && c.format == TTS_FORMAT_I16);
+  CHECK(fabs((double)c.samples - want) < 0.01 * want);
+
+  /* Calling into the engine from the callback does not deadlock. */
+  p = tts_request_default_params();
+  run_info r;
+  run_init(&r, text);
+  r.engine = e;
+  r.metrics_inside = 1;
+  r.nested = 1;
+  CHECK_CODE(tts_synthesize(e, text, &p, on_chunk, &r), TTS_OK);
+  CHECK(complete(&r) && r.chunks == 3);
+  CHECK_CODE(r.nested_code, TTS_OK);
+
+  /* A second voice name for the same model, then the default moved. */
+  const char *voice = getenv("ISHOWTTS_VOICE");
+  CHECK_CODE(tts_engine_add_piper_voice(e, "joe", voice ? voice : "models/en_US-joe-medium.onnx",
+                                        TTS_SPEAKER_DEFAULT),
+             TTS_OK);
+  p.voice = "joe";
+  run(e, "By name.", &p, &code);
+  CHECK_CODE(code, TTS_OK);
+  CHECK_CODE(tts_engine_set_default_voice(e, "joe"), TTS_OK);
+  CHECK_CODE(tts_engine_set_default_voice(e, "default"), TTS_OK);
+  CHECK_CODE(tts_engine_remove_voice(e, "joe"), TTS_OK);
+}
+
+typedef struct {
+  tts_stream *stream;
+  int delay_ms;
+  double cancelled_at;
+} cancel_arg;
+
+static void *cancel_later(void *arg) {
+  cancel_arg *c = (cancel_arg *)arg;
+  usleep((useconds_t)c->delay_ms * 1000);
+  c->cancelled_at = now_s();
+  tts_stream_cancel(c->stream);
+  return NULL;
+}
+
+static void test_stream(const tts_engine *e) {
+  const char *text = "Pull the first sentence. Pull the second sentence.";
+  tts_request_params p = tts_request_default_params();
+  p.has_seed = 1;
+  p.seed = 3;
+  p.use_cache = 0;
+  int code;
+  run_info pushed = run(e, text, &p, &code);
+  CHECK_CODE(code, TTS_OK);
+
+  /* To the end: the last chunk (is_last) comes before TTS_DONE. */
+  tts_stream *s = NULL;
+  CHECK_CODE(tts_stream_start(e, text, &p, &s), TTS_OK);
+  const tts_chunk *c = NULL;
+  size_t samples = 0;
+  double sum = 0;
+  int n = 0, last = 0, rc;
+  while ((rc = tts_stream_next(s, -1, &c)) == TTS_OK) {
+    CHECK(c->sentence_index == (uint64_t)n && c->sample_offset == samples && !last);
+    CHECK(c->text_end <= strlen(text));
+    for (size_t i = 0; i < c->sample_count; i++) sum += ((const float *)c->samples)[i];
+    samples += c->sample_count;
+    last = c->is_last;
+    n++;
+  }
+  CHECK_CODE(rc, TTS_DONE);
+  CHECK(n == 2 && last && samples == pushed.samples && fabs(sum - pushed.sum) < 1e-3);
+  static const tts_chunk untouched;
+  c = &untouched;
+  CHECK_CODE(tts_stream_next(s, 0, &c), TTS_DONE);
+  CHECK(c == &untouched); /* outputs are written only on success */
+  tts_stream_free(s);
+
+  /* The (pointer, length) variant. */
+  CHECK_CODE(tts_stream_start_n(e, "Short one. Ignored tail", 10, &p, &s), TTS_OK);
+  n = 0;
+  while ((rc = tts_stream_next(s, -1, &c)) == TTS_OK) n++;
+  CHECK_CODE(rc, TTS_DONE);
+  CHECK(n == 1);
+  tts_stream_free(s);
+
+  /* A timeout, then a cancel from another thread while this one waits. */
+  const char *long_text =
+      "One sentence to cancel. Another sentence to cancel. A third one here. A "
+      "fourth one here. And a fifth one. And a sixth one to finish.";
+  CHECK_CODE(tts_stream_start(e, long_text, &p, &s), TTS_OK);
+  rc = tts_stream_next(s, 0, &c);
+  CHECK(rc == TTS_TIMEOUT || rc == TTS_OK);
+  pthread_t t;
+  cancel_arg arg = {s, 150, 0};
+  CHECK(pthread_create(&t, NULL, cancel_later, &arg) == 0);
+  int got = 0;
+  while ((rc = tts_stream_next(s, -1, &c)) == TTS_OK) got++;
+  double stopped_at = now_s();
+  pthread_join(t, NULL);
+  CHECK_CODE(rc, TTS_STOPPED);
+  CHECK(got < 6);
+  /* Honoured between sentences: within about one sentence's model time. */
+  CHECK(stopped_at - arg.cancelled_at < 2.0);
+  CHECK_CODE(tts_stream_next(s, 0, &c), TTS_STOPPED);
+  CHECK_CODE(tts_stream_cancel(s), TTS_OK); /* again: nothing happens */
+  tts_stream_free(s);
+
+  /* Freeing an unfinished stream cancels it. */
+  CHECK_CODE(tts_stream_start(e, long_text, &p, &s), TTS_OK);
+  tts_stream_free(s);
+  still_works(e);
+}
+
+static void test_wav_and_metrics(const tts_engine *e) {
+  char path[] = "/tmp/tts-c-test-XXXXXX.wav";
+  int fd = mkstemps(path, 4);
+  CHECK(fd >= 0);
+  if (fd >= 0) close(fd);
+  tts_request_params p = tts_request_default_params();
+  p.format = TTS_FORMAT_I16;
+  p.sample_rate = 16000;
+  CHECK_CODE(tts_synthesize_to_wav(e, "Written to a file.", &p, path), TTS_OK);
+  struct stat st;
+  CHECK(stat(path, &st) == 0 && st.st_size > 44 + 2 * 8000);
+  FILE *f = fopen(path, "rb");
+  uint8_t h[44];
+  CHECK(f && fread(h, 1, 44, f) == 44);
+  if (f) fclose(f);
+  CHECK(memcmp(h, "RIFF", 4) == 0 && h[24] == (16000 & 0xff) && h[34] == 16);
+  unlink(path);
+  CHECK_FAILS(e, tts_synthesize_to_wav(e, "Hi there.", &p, "/nonexistent/dir/x.wav"),
+              TTS_ERR_IO);
+  CHECK_FAILS(e, tts_synthesize_to_wav(e, "Hi there.", &p, NULL), TTS_ERR_INVALID_ARGUMENT);
+
+  /* A repeated phrase comes from the cache. */
+  tts_metrics m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = sizeof m;
+  CHECK_CODE(tts_engine_metrics(e, &m), TTS_OK);
+  uint64_t hits = m.cache_hits;
+  int code;
+  run(e, "Cached phrase.", NULL, &code);
+  CHECK_CODE(code, TTS_OK);
+  run_info again = run(e, "Cached phrase.", NULL, &code);
+  CHECK_CODE(code, TTS_OK);
+  CHECK(complete(&again));
+  CHECK_CODE(tts_engine_metrics(e, &m), TTS_OK);
+  CHECK(m.struct_size == sizeof m && m.cache_hits == hits + 1 && m.cache_entries >= 1);
+  CHECK(m.requests >= 3 && m.completed >= 3 && m.model_loads >= 1 && m.models_loaded >= 1);
+  CHECK(m.real_time_factor > 0 && m.ttfa_p50 > 0 && m.audio_seconds > 1.0);
+  CHECK(m.queue_depth == 0);
+}
+
+static void test_bad_input(const tts_engine *e) {
+  tts_request_params p = tts_request_default_params();
+  tts_request_params bad;
+  const tts_chunk *c = NULL;
+  tts_stream *s = NULL;
+  tts_engine *e2 = NULL;
+  int code;
+  run_info r;
+  run_init(&r, "Hi.");
+
+  /* NULL pointers. */
+  CHECK_FAILS(e, tts_synthesize(NULL, "Hi.", &p, on_chunk, &r), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_synthesize(e, NULL, &p, on_chunk, &r), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_synthesize(e, "Hi.", &p, NULL, &r), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_synthesize_n(e, NULL, 3, &p, on_chunk, &r), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_stream_start(e, "Hi.", &p, NULL), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_stream_start(NULL, "Hi.", &p, &s), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_stream_start(e, NULL, &p, &s), TTS_ERR_INVALID_ARGUMENT);
+  CHECK(s == NULL);
+  CHECK_FAILS(e, tts_stream_next(NULL, 0, &c), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_stream_cancel(NULL), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_engine_new(NULL, &e2), TTS_ERR_INVALID_ARGUMENT);
+  tts_engine_params ep = tts_engine_default_params();
+  CHECK_FAILS(e, tts_engine_new(&ep, NULL), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_engine_metrics(e, NULL), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_engine_metrics(NULL, NULL), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_engine_add_piper_voice(e, NULL, "x.onnx", TTS_SPEAKER_DEFAULT),
+              TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_engine_add_piper_voice(e, "x", NULL, TTS_SPEAKER_DEFAULT),
+              TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_engine_remove_voice(e, NULL), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_FAILS(e, tts_engine_set_default_voice(NULL, "default"), TTS_ERR_INVALID_ARGUMENT);
+  tts_engine_free(NULL);
+  tts_stream_free(NULL);
+  CHECK(e2 == NULL);
+  /* NULL request params are the defaults. */
+  run(e, "Defaults.", NULL, &code);
+  CHECK_CODE(code, TTS_OK);
+  if (!quick) {
+    tts_stream *s2 = NULL;
+    CHECK_CODE(tts_stream_start(e, "Defaults.", NULL, &s2), TTS_OK);
+    tts_stream_free(s2);
+  }
+
+  /* Wrong struct sizes and enum values. */
+  bad = p;
+  bad.struct_size = 8;
+  CHECK_FAILS(e, tts_synthesize(e, "Hi.", &bad, on_chunk, &r), TTS_ERR_INVALID_ARGUMENT);
+  bad.struct_size = sizeof bad + 16; /* a newer header than the library */
+  CHECK_FAILS(e, tts_synthesize(e, "Hi.", &bad, on_chunk, &r), TTS_ERR_INVALID_ARGUMENT);
+  bad.struct_size = 0;
+  CHECK_FAILS(e, tts_stream_start(e, "Hi.", &bad, &s), TTS_ERR_INVALID_ARGUMENT);
+  bad = p;
+  bad.format = 7;
+  CHECK_FAILS(e, tts_synthesize(e, "Hi.", &bad, on_chunk, &r), TTS_ERR_INVALID_ARGUMENT);
+  bad = p;
+  bad.gap = -1;
+  CHECK_FAILS(e, tts_synthesize(e, "Hi.", &bad, on_chunk, &r), TTS_ERR_INVALID_ARGUMENT);
+  ep = tts_engine_default_params();
+  ep.struct_size = sizeof ep + 8;
+  CHECK_FAILS(e, tts_engine_new(&ep, &e2), TTS_ERR_INVALID_ARGUMENT);
+  ep = tts_engine_default_params();
+  ep.device = 42;
+  CHECK_FAILS(e, tts_engine_new(&ep, &e2), TTS_ERR_INVALID_ARGUMENT);
+  ep = tts_engine_default_params();
+  ep.queue_limit = 0;
+  CHECK_FAILS(e, tts_engine_new(&ep, &e2), TTS_ERR_INVALID_PARAMETER);
+  CHECK(e2 == NULL);
+  tts_metrics m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = 3;
+  CHECK_FAILS(e, tts_engine_metrics(e, &m), TTS_ERR_INVALID_ARGUMENT);
+  CHECK(m.requests == 0); /* untouched */
+
+  /* Text. */
+  CHECK_FAILS(e, tts_synthesize(e, "", &p, on_chunk, &r), TTS_ERR_EMPTY_TEXT);
+  CHECK_FAILS(e, tts_synthesize(e, " \t\n\r  ", &p, on_chunk, &r), TTS_ERR_EMPTY_TEXT);
+  CHECK_FAILS(e, tts_synthesize(e, "\x01\x02\x1b\x7f", &p, on_chunk, &r), TTS_ERR_EMPTY_TEXT);
+  CHECK_FAILS(e, tts_synthesize(e, "\xf0\x9f\x98\x80 \xf0\x9f\x8e\x89", &p, on_chunk, &r),
+              TTS_ERR_NOTHING_TO_SPEAK);
+  CHECK_FAILS(e, tts_synthesize(e, "?! ... \"\" !", &p, on_chunk, &r), TTS_ERR_NOTHING_TO_SPEAK);
+  CHECK_FAILS(e, tts_synthesize(e, "caf\xe9 au lait", &p, on_chunk, &r), TTS_ERR_INVALID_TEXT);
+  CHECK_FAILS(e, tts_synthesize(e, "\xc3", &p, on_chunk, &r), TTS_ERR_INVALID_TEXT);
+  CHECK_FAILS(e, tts_synthesize_n(e, "Hi\0there.", 9, &p, on_chunk, &r), TTS_ERR_INVALID_TEXT);
+  CHECK_FAILS(e, tts_stream_start(e, "\xff\xfe", &p, &s), TTS_ERR_INVALID_TEXT);
+  CHECK_FAILS(e, tts_stream_start_n(e, "a\0b", 3, &p, &s), TTS_ERR_INVALID_TEXT);
+  CHECK_FAILS(e, tts_synthesize_to_wav(e, "\xff", &p, "/tmp/never.wav"), TTS_ERR_INVALID_TEXT);
+  CHECK(s == NULL);
+  CHECK_FAILS(e, tts_engine_add_piper_voice(e, "bad\xff", "x.onnx", TTS_SPEAKER_DEFAULT),
+              TTS_ERR_INVALID_TEXT);
+
+  /* Control characters and emoji inside real text are dropped, not errors. */
+  const char *mixed = "Bell\x07 and escape\x1b here \xf0\x9f\x98\x80.";
+  run_info ok;
+  run_init(&ok, mixed);
+  CHECK_CODE(tts_synthesize(e, mixed, &p, on_chunk, &ok), TTS_OK);
+  CHECK(ok.chunks == 1 && complete(&ok));
+
+  /* Parameters: NaN is "the voice's default", everything else is checked. */
+  bad = p;
+  bad.speed = NAN;
+  bad.noise_scale = NAN;
+  bad.noise_w = NAN;
+  run(e, "Defaults.", &bad, &code);
+  CHECK_CODE(code, TTS_OK);
+  const float speeds[] = {-1.0f, 0.0f, 0.01f, 1000.0f, INFINITY, -INFINITY};
+  for (size_t i = 0; i < sizeof speeds / sizeof speeds[0]; i++) {
+    bad = p;
+    bad.speed = speeds[i];
+    run(e, "Hi.", &bad, &code);
+    CHECK_CODE(code, TTS_ERR_INVALID_PARAMETER);
+  }
+  still_works(e);
+  bad = p;
+  bad.noise_scale = -2.0f;
+  CHECK_FAILS(e, tts_synthesize(e, "Hi.", &bad, on_chunk, &r), TTS_ERR_INVALID_PARAMETER);
+  bad = p;
+  bad.noise_w = INFINITY;
+  CHECK_FAILS(e, tts_synthesize(e, "Hi.", &bad, on_chunk, &r), TTS_ERR_INVALID_PARAMETER);
+  const uint32_t rates[] = {11025, 1, 96000, 4000000000u};
+  for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
+    bad = p;
+    bad.sample_rate = rates[i];
+    CHECK_FAILS(e, tts_synthesize(e, "Hi.", &bad, on_chunk, &r), TTS_ERR_INVALID_PARAMETER);
+  }
+  bad = p;
+  bad.gap = TTS_GAP_CROSSFADE;
+  bad.gap_ms = 5000;
+  CHECK_FAILS(e, tts_synthesize(e, "Hi.", &bad, on_chunk, &r), TTS_ERR_INVALID_PARAMETER);
+  bad = p;
+  bad.has_speaker = 1;
+  bad.speaker = 5;
+  CHECK_FAILS(e, tts_synthesize(e, "Hi.", &bad, on_chunk, &r), TTS_ERR_SPEAKER_OUT_OF_RANGE);
+  bad.speaker = -3;
+  CHECK_FAILS(e, tts_synthesize(e, "Hi.", &bad, on_chunk, &r), TTS_ERR_SPEAKER_OUT_OF_RANGE);
+  bad = p;
+  bad.voice = "nobody";
+  CHECK_FAILS(e, tts_synthesize(e, "Hi.", &bad, on_chunk, &r), TTS_ERR_VOICE_NOT_FOUND);
+  CHECK_FAILS(e, tts_stream_start(e, "Hi.", &bad, &s), TTS_ERR_VOICE_NOT_FOUND);
+  bad.voice = "\xff\xff";
+  CHECK_FAILS(e, tts_synthesize(e, "Hi.", &bad, on_chunk, &r), TTS_ERR_INVALID_TEXT);
+  CHECK_FAILS(e, tts_engine_set_default_voice(e, "nobody"), TTS_ERR_VOICE_NOT_FOUND);
+  CHECK_FAILS(e, tts_engine_remove_voice(e, "nobody"), TTS_ERR_VOICE_NOT_FOUND);
+
+  /* Voices: a missing model file, a corrupt one, a speaker it lacks. */
+  CHECK_FAILS(e,
+              tts_engine_add_piper_voice(e, "missing", "/nonexistent/v.onnx",
+                                         TTS_SPEAKER_DEFAULT),
+              TTS_ERR_VOICE_NOT_FOUND);
+  const char *voice = getenv("ISHOWTTS_VOICE");
+  const char *model_path = voice ? voice : "models/en_US-joe-medium.onnx";
+  CHECK_FAILS(e, tts_engine_add_piper_voice(e, "joe2", model_path, 4),
+              TTS_ERR_SPEAKER_OUT_OF_RANGE);
+  char dir[] = "/tmp/tts-c-voice-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char model[256], config[256], cmd[700];
+  snprintf(model, sizeof model, "%s/bad.onnx", dir);
+  snprintf(config, sizeof config, "%s/bad.onnx.json", dir);
+  FILE *f = fopen(model, "wb");
+  CHECK(f != NULL);
+  if (f) {
+    for (int i = 0; i < 1000; i++) fputs("this is not an onnx file ", f);
+    fclose(f);
+  }
+  snprintf(cmd, sizeof cmd, "cp '%s.json' '%s'", model_path, config);
+  CHECK(system(cmd) == 0);
+  CHECK_CODE(tts_engine_add_piper_voice(e, "bad", model, TTS_SPEAKER_DEFAULT), TTS_OK);
+  bad = p;
+  bad.voice = "bad";
+  CHECK_FAILS(e, tts_synthesize(e, "Hi there.", &bad, on_chunk, &r), TTS_ERR_MODEL_FORMAT);
+  /* A failed load is retried on the next request, and fails the same way. */
+  CHECK_FAILS(e, tts_stream_start(e, "Hi there.", &bad, &s) == TTS_OK
+                     ? tts_stream_next(s, -1, &c)
+                     : -1,
+              TTS_ERR_MODEL_FORMAT);
+  tts_stream_free(s);
+  s = NULL;
+  CHECK_CODE(tts_engine_remove_voice(e, "bad"), TTS_OK);
+  /* A config that is not JSON. */
+  f = fopen(config, "wb");
+  if (f) {
+    fputs("{ not json", f);
+    fclose(f);
+  }
+  CHECK_FAILS(e, tts_engine_add_piper_voice(e, "bad", model, TTS_SPEAKER_DEFAULT),
+              TTS_ERR_MODEL_FORMAT);
+  unlink(model);
+  unlink(config);
+  rmdir(dir);
+  ep = tts_engine_default_params();
+  ep.voice_path = "/nonexistent/v.onnx";
+  CHECK_FAILS(e, tts_engine_new(&ep, &e2), TTS_ERR_VOICE_NOT_FOUND);
+  CHECK(e2 == NULL);
+
+  /* Megabytes of text: a few chunks in bounded time, then stop. */
+  if (!quick) {
+    size_t n = 2 * 1024 * 1024;
+    const char *unit = "This is one of very many sentences. ";
+    size_t ul = strlen(unit);
+    char *big = malloc(n + 1);
+    CHECK(big != NULL);
+    if (!big) return;
+    for (size_t i = 0; i < n; i++) big[i] = unit[i % ul];
+    big[n] = 0;
+    run_info g;
+    run_init(&g, big);
+    g.stop_after = 2;
+    double t0 = now_s();
+    CHECK_CODE(tts_synthesize(e, big, &p, on_chunk, &g), TTS_STOPPED);
+    double took = now_s() - t0;
+    CHECK(g.chunks == 2 && g.order_ok);
+    CHECK(took < 30.0);
+    printf("2 MB text: 2 chunks then stop in %.2f s\n", took);
+    still_works(e);
+    /* Over a lowered limit: TTS_ERR_TEXT_TOO_LONG, at once. */
+    ep = tts_engine_default_params();
+    ep.max_text_bytes = 1000;
+    CHECK_CODE(tts_engine_new(&ep, &e2), TTS_OK);
+    if (e2) {
+      CHECK_FAILS(e2, tts_synthesize(e2, big, &p, on_chunk, &g), TTS_ERR_TEXT_TOO_LONG);
+      CHECK_FAILS(e2, tts_stream_start(e2, big, &p, &s), TTS_ERR_TEXT_TOO_LONG);
+      tts_engine_free(e2);
+      e2 = NULL;
+    }
+    free(big);
+  }
+}
+
+/* A busy engine says so instead of queueing without bound. */
+static void test_busy(void) {
+  tts_engine_params ep = tts_engine_default_params();
+  ep.queue_limit = 1;
+  ep.cache_max_entries = 0;
+  tts_engine *e = NULL;
+  CHECK_CODE(tts_engine_new(&ep, &e), TTS_OK);
+  if (!e) return;
+  tts_stream *a = NULL, *b = NULL;
+  CHECK_CODE(tts_stream_start(e, "Hold the only slot. Still holding it.", NULL, &a), TTS_OK);
+  CHECK_CODE(tts_stream_start(e, "No room.", NULL, &b), TTS_ERR_BUSY);
+  CHECK(b == NULL);
+  tts_stream_free(a);
+  tts_metrics m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = sizeof m;
+  CHECK_CODE(tts_engine_metrics(e, &m), TTS_OK);
+  CHECK(m.rejected_busy == 1);
+  tts_engine_free(e);
+}
+
+/* Streams outliving their engine end with TTS_ERR_ENGINE_CLOSED. */
+static void test_engine_freed_under_stream(void) {
+  tts_engine_params ep = tts_engine_default_params();
+  tts_engine *e = NULL;
+  CHECK_CODE(tts_engine_new(&ep, &e), TTS_OK);
+  if (!e) return;
+  tts_stream *s = NULL;
+  CHECK_CODE(tts_stream_start(e, "Orphaned stream. It never finishes.", NULL, &s), TTS_OK);
+  tts_engine_free(e);
+  const tts_chunk *c;
+  int rc;
+  while ((rc = tts_stream_next(s, 5000, &c)) == TTS_OK) {
+  }
+  CHECK(rc == TTS_ERR_ENGINE_CLOSED || rc == TTS_DONE || rc == TTS_STOPPED);
+  tts_stream_free(s);
+}
+
+static int log_lines = 0;
+static int log_bad = 0;
+static void on_log(int level, const char *msg, void *user) {
+  if (user != &log_lines || level < TTS_LOG_ERROR || level > TTS_LOG_INFO || !msg || !msg[0])
+    log_bad++;
+  log_lines++;
+}
+
+int main(void) {
+  const char *q = getenv("TTS_TEST_QUICK");
+  quick = q && q[0] == '1';
+  double t0 = now_s();
+  test_basics();
+  CHECK_CODE(tts_set_log_callback(on_log, &log_lines, 0), TTS_ERR_INVALID_PARAMETER);
+  CHECK_CODE(tts_set_log_callback(on_log, &log_lines, TTS_LOG_INFO), TTS_OK);
+  CHECK_CODE(tts_set_log_callback(on_log, &log_lines, TTS_LOG_INFO), TTS_OK); /* twice */
+
+  tts_engine_params ep = tts_engine_default_params();
+  tts_engine *e = NULL;
+  CHECK_CODE(tts_engine_new(&ep, &e), TTS_OK);
+  if (!e) {
+    fprintf(stderr, "cannot create the engine: %s\n", tts_last_error());
+    return 1;
+  }
+  still_works(e);
+  CHECK(log_lines > 0 && log_bad == 0); /* the model load is logged at info */
+
+  if (!quick) {
+    test_callback(e);
+    test_stream(e);
+    test_busy();
+    test_engine_freed_under_stream();
+  }
+  test_wav_and_metrics(e);
+  test_bad_input(e);
+
+  CHECK_CODE(tts_set_log_callback(NULL, NULL, 0), TTS_OK);
+  int lines = log_lines;
+  tts_engine_free(e);
+  CHECK(log_lines == lines && log_bad == 0);
+  printf("C API: %d checks, %d failures%s, %.1f s\n", checks, failures, quick ? " (quick)" : "",
+         now_s() - t0);
+  return failures ? 1 : 0;
+}

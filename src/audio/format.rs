@@ -22,7 +22,15 @@ pub enum Samples {
 }
 
 impl Samples {
-    /// Converts float samples into `format`.
+    /// No samples, in `format`.
+    pub fn empty(format: SampleFormat) -> Samples {
+        match format {
+            SampleFormat::F32 => Samples::F32(Vec::new()),
+            SampleFormat::I16 => Samples::I16(Vec::new()),
+        }
+    }
+
+    /// Converts float samples into `format` (16-bit via [`f32_to_i16`]).
     pub fn from_f32(samples: Vec<f32>, format: SampleFormat) -> Samples {
         match format {
             SampleFormat::F32 => Samples::F32(samples),
@@ -60,7 +68,9 @@ impl Samples {
     }
 
     /// As floats; 16-bit samples are divided by 32767, the inverse of
-    /// [`f32_to_i16`]'s scale.
+    /// [`f32_to_i16`]'s scale, so converting back gives the same 16-bit
+    /// samples (-32768, which `f32_to_i16` never produces, comes back as
+    /// -32767).
     pub fn to_f32(&self) -> Vec<f32> {
         match self {
             Samples::F32(v) => v.clone(),
@@ -68,7 +78,9 @@ impl Samples {
         }
     }
 
-    /// Appends `other`, converting it to this format if it differs.
+    /// Appends `other`, converting it to this format if it differs (so
+    /// this cannot fail; conversions as in [`Samples::from_f32`] and
+    /// [`Samples::to_f32`]).
     pub fn append(&mut self, other: &Samples) {
         match (self, other) {
             (Samples::F32(a), Samples::F32(b)) => a.extend_from_slice(b),
@@ -101,5 +113,22 @@ mod tests {
         i.append(&Samples::F32(vec![1.0]));
         assert_eq!(i, Samples::I16(vec![32767]));
         assert!(Samples::F32(vec![]).is_empty());
+        assert_eq!(Samples::empty(SampleFormat::I16), Samples::I16(vec![]));
+        assert_eq!(
+            Samples::empty(SampleFormat::F32).format(),
+            SampleFormat::F32
+        );
+    }
+
+    #[test]
+    fn i16_to_f32_and_back_is_lossless() {
+        let all: Vec<i16> = (-32767..=32767).collect();
+        let back = Samples::from_f32(Samples::I16(all.clone()).to_f32(), SampleFormat::I16);
+        assert_eq!(back, Samples::I16(all));
+        let min = Samples::I16(vec![i16::MIN]).to_f32();
+        assert_eq!(
+            Samples::from_f32(min, SampleFormat::I16),
+            Samples::I16(vec![-32767])
+        );
     }
 }

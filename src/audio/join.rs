@@ -235,7 +235,7 @@ mod tests {
     fn crossfade_length_and_continuity() {
         let rate = 1000; // 10 ms = 10 samples
         let mut j = SentenceJoiner::new(SentenceGap::Crossfade(MS10), rate).unwrap();
-        let s = vec![ramp(0.0, 1.0, 50), ramp(-1.0, 0.0, 40), ramp(0.5, 0.2, 30)];
+        let s = [ramp(0.0, 1.0, 50), ramp(-1.0, 0.0, 40), ramp(0.5, 0.2, 30)];
         let first = j.push(&s[0], false);
         assert_eq!(first, s[0][..40], "the last 10 are held back unchanged");
         let mut out = first;

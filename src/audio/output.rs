@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn i16_is_the_converted_f32() {
-        let x = vec![sine(22050, 3000), sine(22050, 2000)];
+        let x = [sine(22050, 3000), sine(22050, 2000)];
         let gap = SentenceGap::Crossfade(Duration::from_millis(20));
         let mut f = OutputStage::new(22050, Some(48000), SampleFormat::F32, gap).unwrap();
         let mut i = OutputStage::new(22050, Some(48000), SampleFormat::I16, gap).unwrap();

@@ -99,7 +99,7 @@ fn block_units(unit_in: usize, unit_out: usize) -> usize {
 /// Whether `n` has no prime factor above 7.
 fn is_7_smooth(mut n: usize) -> bool {
     for p in [2, 3, 5, 7] {
-        while n > 0 && n % p == 0 {
+        while n > 0 && n.is_multiple_of(p) {
             n /= p;
         }
     }

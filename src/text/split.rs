@@ -1,104 +1,398 @@
 //! Sentence splitting: where one chunk of audio ends and the next begins.
 //!
-//! One pass over the text finds sentence ends: `! ?` and their full-width
-//! forms, `。`, a period that is not part of an abbreviation, initial,
-//! decimal, URL or `p.m.`, an ellipsis followed by a new sentence, and line
-//! breaks. Closing quotes and brackets after a terminator stay with its
-//! sentence. Then sentences longer than [`SplitOptions::max_chars`] are cut
-//! at clause punctuation, fragments shorter than
-//! [`SplitOptions::min_chars`] are merged with a neighbour, and the first
-//! sentence is optionally cut short to start audio sooner.
+//! Three passes, each linear in the length of the text:
+//!
+//! 1. **Sentence ends.** `! ?` (and runs like `?!`, `!!!`), a period that
+//!    is not part of an abbreviation, initial, decimal, URL or `p.m.`, an
+//!    ellipsis followed by a new sentence, the full-width `。！？；` (no
+//!    space needed after them), and every line break. Closing quotes and
+//!    brackets after a terminator stay with its sentence.
+//! 2. **Long sentences** (over [`SplitOptions::max_chars`]) are cut at
+//!    clause punctuation, else at a space, else anywhere (a run of CJK
+//!    characters has no spaces) but never inside a character or before a
+//!    combining mark.
+//! 3. **Short fragments** (under [`SplitOptions::min_chars`]) are merged
+//!    with a neighbour, and the first sentence is optionally cut short so
+//!    its audio starts sooner ([`SplitOptions::short_first`]).
 //!
 //! Spans are byte ranges into the original text, trimmed of whitespace;
 //! together they cover every non-whitespace character exactly once.
+//!
+//! Known limits (each costs one chunk boundary, never text): an
+//! abbreviation that really ends a sentence before a capitalised word
+//! ("the U.S. Army", "Baker St. Then") is read as one side or the other by
+//! the lists below; a sentence ending in a single capital letter ("Plan
+//! B.") ends only when a common sentence-opening word follows.
 
 use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use unicode_normalization::char::is_combining_mark;
 
 /// How text is cut into sentences.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SplitOptions {
-    /// Longer sentences (in chars) are cut at clause punctuation, else at a
-    /// space, else anywhere (a run of CJK characters has no spaces).
+    /// Sentences longer than this many chars are cut at clause punctuation
+    /// (`, ; : ， ； ： 、 — …`), failing that at a space, failing that
+    /// hard at the limit (never inside a UTF-8 char). At least 1.
     pub max_chars: usize,
-    /// Fragments with fewer non-whitespace chars than this are merged with
-    /// the next sentence (the last one with the previous); 0 disables.
+    /// Fragments lighter than this are merged with a neighbour (the next
+    /// sentence; the last one with the previous) as long as the merge stays
+    /// within `max_chars`. Weight counts non-whitespace chars, a CJK
+    /// character counting two (it is a syllable, three or four Latin
+    /// letters' worth of speech). 0 disables merging.
     pub min_chars: usize,
-    /// Cut the first sentence at a clause near `first_max_chars`.
+    /// Cut the first sentence short (at the first clause punctuation past a
+    /// third of `first_max_chars`, else at a space) to cut the time to the
+    /// first audio.
     pub short_first: bool,
-    /// Target length of the short first chunk, in chars.
+    /// Target length of the short first chunk, in chars. At least 1.
     pub first_max_chars: usize,
 }
 
 impl Default for SplitOptions {
+    /// 300 chars at most, fragments under 8 merged, no short first chunk
+    /// (60 chars when asked for).
     fn default() -> Self {
         Self {
             max_chars: 300,
-            min_chars: 4,
+            min_chars: 8,
             short_first: false,
             first_max_chars: 60,
         }
     }
 }
 
-/// Words ending in `.` that never end a sentence (titles come before a
-/// name).
+/// Splits `text` into sentence spans (see the module docs): byte ranges in
+/// order, non-overlapping, trimmed, never empty, covering every
+/// non-whitespace char exactly once.
+pub fn split_sentences(text: &str, opts: &SplitOptions) -> Vec<Range<usize>> {
+    let max = opts.max_chars.max(1);
+    let mut spans = Vec::new();
+    for sentence in Scanner::new(text).sentences() {
+        cut_long(text, sentence, max, &mut spans);
+    }
+    if opts.min_chars > 0 {
+        spans = merge_short(text, spans, opts.min_chars, max);
+    }
+    if opts.short_first && !spans.is_empty() {
+        let pieces = cut_first(text, spans[0].clone(), opts);
+        spans.splice(0..1, pieces);
+    }
+    spans
+}
+
+// The word lists are sorted: they are searched by binary search (a unit
+// test checks the order).
+
+/// Titles: they come before a name, so they never end a sentence.
 const TITLES: &[&str] = &[
-    "mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "mt", "rev", "gen", "col", "capt", "lt",
-    "sgt", "hon", "gov", "sen", "rep", "pres", "messrs", "mme", "mlle",
+    "adm", "capt", "cmdr", "col", "dr", "fr", "gen", "gov", "hon", "lt", "maj", "messrs", "mlle",
+    "mme", "mr", "mrs", "ms", "mt", "pres", "prof", "rep", "rev", "sen", "sgt", "st", "supt",
 ];
 
-/// Abbreviations that end a sentence only when a capitalised word follows.
+/// Abbreviations that end a sentence only when a capitalised word follows
+/// ("etc. are" goes on, "etc. Then" ends; "Fig. 3" and "no. 5" go on).
 const ABBREVIATIONS: &[&str] = &[
-    "etc", "vs", "inc", "ltd", "co", "corp", "no", "fig", "vol", "approx", "dept", "est", "jan",
-    "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mon", "tue",
-    "wed", "thu", "fri", "sat", "sun", "ave", "blvd", "rd", "ft", "pp", "cf", "al", "ca",
+    "al", "approx", "apr", "aug", "ave", "blvd", "ca", "ch", "chap", "cm", "co", "corp", "dec",
+    "dept", "ed", "eds", "esp", "est", "etc", "feb", "fig", "figs", "fri", "ft", "govt", "hr",
+    "hrs", "inc", "intl", "jan", "jr", "jul", "jun", "kg", "km", "lb", "lbs", "ltd", "mar", "max",
+    "min", "mins", "mm", "mon", "no", "nos", "nov", "oct", "op", "oz", "pp", "pt", "rd", "sat",
+    "sec", "sep", "sept", "sr", "sun", "thu", "thur", "thurs", "tue", "tues", "vol", "wed",
 ];
 
-/// Abbreviations after which even a capital letter does not start a
+/// Abbreviations after which even a capitalised word does not start a
 /// sentence ("e.g. Paris").
-const NEVER_END: &[&str] = &["e.g", "i.e", "cf", "vs", "viz", "a.k.a"];
+const NEVER_END: &[&str] = &["a.k.a", "cf", "e.g", "eg", "i.e", "ie", "viz", "vs"];
+
+/// Words that usually open a sentence: after a lone capital and a period
+/// ("made in C. Then …") they show the capital was not an initial.
+const SENTENCE_OPENERS: &[&str] = &[
+    "a", "after", "also", "an", "and", "as", "at", "before", "but", "for", "he", "her", "here",
+    "his", "how", "however", "i", "if", "in", "it", "its", "my", "no", "now", "on", "our", "she",
+    "so", "that", "the", "their", "then", "there", "these", "they", "this", "those", "to", "we",
+    "what", "when", "where", "which", "while", "who", "why", "with", "yes", "you", "your",
+];
+
+/// Whether `word`, lowercased, is in the sorted `list`.
+fn in_list(list: &[&str], word: &str) -> bool {
+    let mut buf = [0u8; 8];
+    let Some(lower) = buf.get_mut(..word.len()) else {
+        return false; // longer than any entry
+    };
+    lower.copy_from_slice(word.as_bytes());
+    lower.make_ascii_lowercase();
+    std::str::from_utf8(lower).is_ok_and(|w| list.binary_search(&w).is_ok())
+}
+
+/// How far back a period looks for the word it ends: longer tokens are not
+/// abbreviations, and the bound keeps the scan linear.
+const WORD_LOOKBACK: usize = 40;
+
+/// Line breaks, each of which ends a sentence.
+const LINE_BREAKS: &str = "\n\r\u{0B}\u{0C}\u{85}\u{2028}\u{2029}";
+
+fn is_line_break(c: char) -> bool {
+    LINE_BREAKS.contains(c)
+}
+
+/// A line break, or a run of sentence-final punctuation: the only places
+/// a sentence may end. The regex finds them fast (it is compiled
+/// optimized even in debug builds); the rules below judge each one.
+static BOUNDARY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[\n\r\x0B\x0C\x{85}\x{2028}\x{2029}]|[.!?…‼⁇⁈⁉。！？｡；]+")
+        .expect("the boundary pattern is valid")
+});
+
+/// Full-width terminators: they end a sentence with no space after them.
+fn is_cjk_terminator(c: char) -> bool {
+    matches!(c, '。' | '！' | '？' | '｡' | '；')
+}
+
+fn is_exclamation(c: char) -> bool {
+    matches!(c, '!' | '?' | '‼' | '⁇' | '⁈' | '⁉')
+}
 
 fn is_closer(c: char) -> bool {
     matches!(
         c,
-        '"' | '\'' | ')' | ']' | '}' | '”' | '’' | '»' | '」' | '』' | '）' | '》' | '】' | '〕'
+        '"' | '\''
+            | ')'
+            | ']'
+            | '}'
+            | '”'
+            | '’'
+            | '»'
+            | '›'
+            | '」'
+            | '』'
+            | '）'
+            | '》'
+            | '〉'
+            | '】'
+            | '〕'
+            | '］'
+            | '｝'
     )
 }
 
-fn is_cjk_terminator(c: char) -> bool {
-    matches!(c, '。' | '！' | '？' | '｡' | '．')
-}
-
-fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xAC00..=0xD7AF)
-}
-
-fn is_clause_mark(c: char) -> bool {
+fn is_opener(c: char) -> bool {
     matches!(
         c,
-        ',' | ';' | ':' | '，' | '；' | '：' | '、' | '—' | '–' | '…'
+        '"' | '\'' | '(' | '[' | '{' | '“' | '‘' | '«' | '‹' | '「' | '『' | '（' | '《' | '【'
     )
 }
 
-/// Splits `text` into sentence spans (see the module docs).
-pub fn split_sentences(text: &str, opts: &SplitOptions) -> Vec<Range<usize>> {
-    let mut spans = raw_sentences(text);
-    let max = opts.max_chars.max(8);
-    spans = spans
-        .into_iter()
-        .flat_map(|s| cut_long(text, s, max))
-        .collect();
-    if opts.min_chars > 0 {
-        spans = merge_short(text, spans, opts.min_chars);
+/// Chinese, Japanese and Korean letters (not their punctuation).
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF
+        | 0xAC00..=0xD7AF | 0x20000..=0x2FA1F)
+}
+
+/// What may begin a sentence after an ellipsis.
+fn starts_sentence(c: char) -> bool {
+    c.is_uppercase() || c.is_numeric() || is_opener(c) || is_cjk(c)
+}
+
+/// The first pass: finds sentence ends. Positions are byte offsets into
+/// the text, always on char boundaries.
+struct Scanner<'a> {
+    text: &'a str,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(text: &'a str) -> Self {
+        Self { text }
     }
-    if opts.short_first {
-        if let Some(first) = spans.first().cloned() {
-            let pieces = cut_first(text, first, opts.first_max_chars.max(8));
-            spans.splice(0..1, pieces);
+
+    fn char_at(&self, pos: usize) -> Option<char> {
+        self.text[pos..].chars().next()
+    }
+
+    fn char_before(&self, pos: usize) -> Option<char> {
+        self.text[..pos].chars().next_back()
+    }
+
+    /// First position at or after `pos` that is not whitespace.
+    fn skip_space(&self, pos: usize) -> usize {
+        let rest = &self.text[pos..];
+        pos + rest.len() - rest.trim_start().len()
+    }
+
+    /// Position past the closing quotes and brackets starting at `pos`.
+    fn closers_end(&self, mut pos: usize) -> usize {
+        while let Some(c) = self.char_at(pos).filter(|&c| is_closer(c)) {
+            pos += c.len_utf8();
+        }
+        pos
+    }
+
+    /// Trimmed sentence spans. Each candidate run is judged once, with a
+    /// bounded look around it (past whitespace forward, at most
+    /// [`WORD_LOOKBACK`] chars back), so the pass is linear.
+    fn sentences(&self) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for m in BOUNDARY.find_iter(self.text) {
+            let end = if m.as_str().starts_with(is_line_break) {
+                Some(m.end())
+            } else {
+                let after = self.closers_end(m.end());
+                self.run_ends_sentence(m.start(), m.end(), after)
+                    .then_some(after)
+            };
+            if let Some(end) = end {
+                push_trimmed(self.text, start..end, &mut out);
+                start = end;
+            }
+        }
+        push_trimmed(self.text, start..self.text.len(), &mut out);
+        out
+    }
+
+    /// Whether the terminator run `start..run_end` (closers up to `after`)
+    /// ends a sentence.
+    fn run_ends_sentence(&self, start: usize, run_end: usize, after: usize) -> bool {
+        let run = &self.text[start..run_end];
+        // The common runs first, without walking the run.
+        match run {
+            "." => return self.period_ends(start, after),
+            "!" | "?" => return self.exclamation_ends(after, after > run_end),
+            _ => {}
+        }
+        if run.contains(is_cjk_terminator) {
+            return true;
+        }
+        if run.contains(is_exclamation) {
+            return self.exclamation_ends(after, after > run_end);
+        }
+        if run.len() > 1 {
+            // "...", "…", "…." (a lone "." is one byte).
+            return self.ellipsis_ends(start, after);
+        }
+        self.period_ends(start, after)
+    }
+
+    /// `!` and `?` end a sentence before whitespace, CJK or the end of the
+    /// text, except that a quoted exclamation or question followed by a
+    /// lowercase word goes on (`"Is it true?" she asked.`). Glued to a
+    /// word ("Yahoo!Mail", "?q=1") they do not.
+    fn exclamation_ends(&self, after: usize, quoted: bool) -> bool {
+        match self.char_at(after) {
+            None => true,
+            Some(c) if is_cjk(c) => true,
+            Some(c) if c.is_whitespace() => {
+                let next = self.char_at(self.skip_space(after));
+                !(quoted && next.is_some_and(char::is_lowercase))
+            }
+            _ => false,
         }
     }
-    spans
+
+    /// An ellipsis is a pause: it ends a sentence at the end of the text,
+    /// between CJK characters ("嗯……我想想", where no space is written), or
+    /// before whitespace and something that starts a sentence ("Wait...
+    /// What?" ends, "Well... maybe" goes on).
+    fn ellipsis_ends(&self, start: usize, after: usize) -> bool {
+        let next_i = self.skip_space(after);
+        let Some(next) = self.char_at(next_i) else {
+            return true;
+        };
+        if self.char_before(start).is_some_and(is_cjk) && is_cjk(next) {
+            return true;
+        }
+        next_i > after && starts_sentence(next)
+    }
+
+    /// Whether a single `.` at `dot` ends a sentence.
+    fn period_ends(&self, dot: usize, after: usize) -> bool {
+        // Decimals, versions, URLs, "U.S.A", "e.g": no space after the dot.
+        if self
+            .char_at(dot + 1)
+            .is_some_and(|n| !n.is_whitespace() && !is_closer(n) && !is_cjk(n))
+        {
+            return false;
+        }
+        let following_i = self.skip_space(after);
+        let following = self.char_at(following_i);
+        if following.is_some_and(is_cjk) {
+            return true;
+        }
+        // `"I know." she said` goes on, as a quoted question does.
+        if after > dot + 1 && following.is_some_and(char::is_lowercase) {
+            return false;
+        }
+        let word_start = self.word_start(dot);
+        let word = &self.text[word_start..dot];
+        if in_list(TITLES, word) || in_list(NEVER_END, word) {
+            return false;
+        }
+        if is_initial(word) {
+            return self.opens_sentence(following_i);
+        }
+        if self.is_list_marker(word, word_start) {
+            return false;
+        }
+        if word.contains('.') || in_list(ABBREVIATIONS, word) {
+            // "U.S.A.", "p.m.", "etc.": only a capitalised word (or a
+            // quote, or the end) after them starts a new sentence.
+            return following.is_none_or(|c| c.is_uppercase() || is_opener(c));
+        }
+        true
+    }
+
+    /// Start of the word that ends at `dot`: back to whitespace or an
+    /// opening quote/bracket, at most [`WORD_LOOKBACK`] chars.
+    fn word_start(&self, dot: usize) -> usize {
+        let mut start = dot;
+        for (pos, c) in self.text[..dot].char_indices().rev().take(WORD_LOOKBACK) {
+            if c.is_whitespace() || is_opener(c) {
+                return pos + c.len_utf8();
+            }
+            start = pos;
+        }
+        start
+    }
+
+    /// "1." or "12." first on its line: a list item's number, not a
+    /// sentence.
+    fn is_list_marker(&self, word: &str, word_start: usize) -> bool {
+        if word.is_empty() || word.len() > 3 || !word.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        let before = self.text[..word_start]
+            .chars()
+            .rev()
+            .find(|&c| !matches!(c, ' ' | '\t'));
+        before.is_none_or(is_line_break)
+    }
+
+    /// After an initial: a common sentence opener ("C. Then") or the end of
+    /// the text means the sentence ended; a name ("J. Smith", "R. R.
+    /// Tolkien") means it goes on.
+    fn opens_sentence(&self, pos: usize) -> bool {
+        let rest = &self.text[pos..];
+        let mut end = rest.len();
+        for (n, (i, c)) in rest.char_indices().enumerate() {
+            if !c.is_alphabetic() {
+                end = i;
+                break;
+            }
+            if n >= 8 {
+                return false; // longer than any opener
+            }
+        }
+        // An empty word is the end of the text (or a digit, a quote…).
+        rest.is_empty() || end > 0 && in_list(SENTENCE_OPENERS, &rest[..end])
+    }
+}
+
+/// A single capital letter: "J" of "J. Smith".
+fn is_initial(word: &str) -> bool {
+    let mut chars = word.chars();
+    matches!((chars.next(), chars.next()), (Some(c), None) if c.is_uppercase())
 }
 
 /// Trims whitespace off `r`; `None` when nothing is left.
@@ -109,254 +403,189 @@ fn trimmed(text: &str, r: Range<usize>) -> Option<Range<usize>> {
     (start < end).then_some(start..end)
 }
 
-/// The first pass: sentence ends by punctuation and line breaks.
-fn raw_sentences(text: &str) -> Vec<Range<usize>> {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    let push = |start: usize, end: usize, out: &mut Vec<Range<usize>>| {
-        if let Some(r) = trimmed(text, start..end) {
-            out.push(r);
-        }
-    };
-    while i < chars.len() {
-        let (pos, c) = chars[i];
-        let end_at = match c {
-            '\n' | '\r' | '\u{2028}' | '\u{2029}' => Some(i + 1),
-            '!' | '?' | '！' | '？' | '。' | '｡' => terminator_end(&chars, i),
-            '.' => period_end(text, &chars, i),
-            '…' => ellipsis_end(&chars, i, i + 1),
-            _ => None,
-        };
-        match end_at {
-            Some(j) => {
-                let end = chars.get(j).map_or(text.len(), |&(p, _)| p);
-                push(start, end, &mut out);
-                start = end;
-                i = j.max(i + 1);
-            }
-            None => {
-                let _ = pos;
-                i += 1;
-            }
-        }
-    }
-    push(start, text.len(), &mut out);
-    out
-}
-
-/// Index just past the terminator run at `i` and any closing quotes or
-/// brackets, if what follows starts a new sentence.
-fn terminator_end(chars: &[(usize, char)], i: usize) -> Option<usize> {
-    let mut j = i + 1;
-    while j < chars.len() && matches!(chars[j].1, '!' | '?' | '！' | '？' | '。' | '.' | '…') {
-        j += 1;
-    }
-    while j < chars.len() && is_closer(chars[j].1) {
-        j += 1;
-    }
-    let cjk = is_cjk_terminator(chars[i].1) || chars[j - 1].1 == '。';
-    match chars.get(j) {
-        None => Some(j),
-        Some(&(_, next)) if cjk || is_cjk(next) => Some(j),
-        Some(&(_, next)) if next.is_whitespace() => {
-            // `"Is it true?" she asked.`: a lowercase word after a quoted
-            // question or exclamation continues the sentence.
-            let after = chars[j..].iter().find(|&&(_, c)| !c.is_whitespace());
-            match after {
-                Some(&(_, c)) if c.is_lowercase() && is_closer(chars[j - 1].1) => None,
-                _ => Some(j),
-            }
-        }
-        _ => None,
+fn push_trimmed(text: &str, r: Range<usize>, out: &mut Vec<Range<usize>>) {
+    if let Some(r) = trimmed(text, r) {
+        out.push(r);
     }
 }
 
-/// `...` (or `…`) ends a sentence only when a capitalised word (or CJK)
-/// follows after whitespace, or at the end of the text.
-fn ellipsis_end(chars: &[(usize, char)], _i: usize, after: usize) -> Option<usize> {
-    let mut j = after;
-    while j < chars.len() && matches!(chars[j].1, '.' | '…' | '!' | '?') {
-        j += 1;
-    }
-    while j < chars.len() && is_closer(chars[j].1) {
-        j += 1;
-    }
-    let mut k = j;
-    while k < chars.len() && chars[k].1.is_whitespace() {
-        k += 1;
-    }
-    match chars.get(k) {
-        None => Some(j),
-        // An ellipsis inside Chinese text ("嗯……我想想") is a pause, not an
-        // end: only whitespace and a new sentence after it end one.
-        Some(&(_, next)) if k > j && starts_sentence(next) => Some(j),
-        _ => None,
+/// Clause punctuation a long sentence may be cut after. ASCII marks count
+/// only before whitespace, so "1,234" and "10:30" stay whole.
+fn is_clause_mark(c: char, next: Option<char>) -> bool {
+    match c {
+        ',' | ';' | ':' => next.is_none_or(char::is_whitespace),
+        '，' | '；' | '：' | '、' | '—' | '–' | '…' | '―' => true,
+        _ => false,
     }
 }
 
-fn starts_sentence(c: char) -> bool {
-    c.is_uppercase()
-        || c.is_numeric()
-        || matches!(c, '"' | '“' | '‘' | '\'' | '(' | '「' | '『')
-        || is_cjk(c)
+/// Chars that belong to the char before them: a cut never goes there.
+fn joins_previous(c: char) -> bool {
+    is_combining_mark(c) || c == '\u{200D}' || ('\u{FE00}'..='\u{FE0F}').contains(&c)
 }
 
-/// Whether the `.` at `i` ends a sentence; returns the end index if so.
-fn period_end(text: &str, chars: &[(usize, char)], i: usize) -> Option<usize> {
-    if chars.get(i + 1).is_some_and(|&(_, c)| c == '.') {
-        // "..": an ellipsis starting here.
-        return ellipsis_end(chars, i, i + 1);
-    }
-    let prev = i.checked_sub(1).map(|k| chars[k].1);
-    let next = chars.get(i + 1).map(|&(_, c)| c);
-    // Decimals, versions, URLs, "U.S.A", "e.g": no space after the dot.
-    if let Some(n) = next {
-        if !n.is_whitespace() && !is_closer(n) && !is_cjk(n) {
-            return None;
-        }
-    }
-    let _ = prev;
-    // The word before the dot, without leading quotes/brackets.
-    let word_start = chars[..i]
-        .iter()
-        .rposition(|&(_, c)| c.is_whitespace() || matches!(c, '(' | '"' | '“' | '\'' | '['))
-        .map_or(0, |k| chars[k].0 + chars[k].1.len_utf8());
-    let word = &text[word_start..chars[i].0];
-    let lower = word.to_lowercase();
-    let mut j = i + 1;
-    while j < chars.len() && is_closer(chars[j].1) {
-        j += 1;
-    }
-    let mut k = j;
-    while k < chars.len() && chars[k].1.is_whitespace() {
-        k += 1;
-    }
-    let following = chars.get(k).map(|&(_, c)| c);
-    // After an abbreviation only a capitalised word (or a quote) starts a
-    // new sentence: "Fig. 3", "no. 5" and "p.m. today" continue.
-    let capital_follows =
-        following.is_none_or(|c| c.is_uppercase() || matches!(c, '"' | '“') || is_cjk(c));
-    if TITLES.contains(&lower.as_str()) {
-        return None;
-    }
-    if NEVER_END.contains(&lower.as_str()) {
-        return None;
-    }
-    // An initial ("J. R. R. Tolkien", "John F. Kennedy"): a single capital
-    // first in the text, or after a capitalised word or another initial.
-    // After a lowercase word ("made in C. Then…") it ends the sentence.
-    let mut wc = word.chars();
-    if let (Some(first), None) = (wc.next(), wc.next()) {
-        let before = text[..word_start].trim_end();
-        let prev_word = before.rsplit(char::is_whitespace).next().unwrap_or("");
-        let name_like =
-            prev_word.is_empty() || prev_word.chars().next().is_some_and(char::is_uppercase);
-        if first.is_uppercase() && name_like {
-            return None;
-        }
-    }
-    let dotted = word.contains('.'); // "U.S.A", "p.m", "a.m"
-    if dotted || ABBREVIATIONS.contains(&lower.as_str()) {
-        return capital_follows.then_some(j);
-    }
-    Some(j)
-}
-
-/// Cuts a span longer than `max` chars into pieces at clause marks, else
-/// at whitespace, else at a char boundary.
-fn cut_long(text: &str, span: Range<usize>, max: usize) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut rest = span;
-    loop {
-        let s = &text[rest.clone()];
-        let n_chars = s.chars().count();
-        if n_chars <= max {
-            out.push(rest);
-            return out;
-        }
-        let cut = cut_point(s, max, max / 4);
-        let (a, b) = (rest.start..rest.start + cut, rest.start + cut..rest.end);
-        if let Some(a) = trimmed(text, a) {
-            out.push(a);
-        }
-        match trimmed(text, b) {
-            Some(b) => rest = b,
-            None => return out,
-        }
-    }
-}
-
-/// Byte offset to cut `s` (longer than `max` chars) at: after the last
-/// clause mark within the first `max` chars (but past `min` chars), else at
-/// the last whitespace there, else after `max` chars.
-fn cut_point(s: &str, max: usize, min: usize) -> usize {
+/// Where to cut `s` if it has more than `max` chars: after the last clause
+/// mark (or, with `first_clause`, the first one) that leaves at least `min`
+/// chars before the cut, else at the last whitespace past `min` chars, else
+/// hard at `max` chars. Scans at most `max + 1` chars.
+fn cut_point(s: &str, max: usize, min: usize, first_clause: bool) -> Option<usize> {
     let mut clause = None;
     let mut space = None;
-    let mut hard = s.len();
-    for (n, (pos, c)) in s.char_indices().enumerate() {
-        if n >= max {
-            hard = pos;
+    let mut iter = s.char_indices().enumerate().peekable();
+    while let Some((n, (pos, c))) = iter.next() {
+        if n == max {
+            // A space right at the limit still leaves `max` chars before.
+            let space = if c.is_whitespace() { Some(pos) } else { space };
+            return Some(clause.or(space).unwrap_or_else(|| hard_cut(s, pos)));
+        }
+        let next = iter.peek().map(|&(_, (_, c))| c);
+        if n + 1 >= min.max(1) && is_clause_mark(c, next) {
+            if first_clause && clause.is_none() {
+                return Some(pos + c.len_utf8()).filter(|_| has_more_than(s, max));
+            }
+            clause = Some(pos + c.len_utf8());
+        } else if n >= min.max(1) && c.is_whitespace() {
+            space = Some(pos);
+        }
+    }
+    None
+}
+
+/// Whether `s` has more than `max` chars (counting at most `max + 1`).
+fn has_more_than(s: &str, max: usize) -> bool {
+    s.chars().nth(max).is_some()
+}
+
+/// A hard cut at byte `pos`, moved back off combining marks and joiners.
+fn hard_cut(s: &str, pos: usize) -> usize {
+    let mut cut = pos;
+    while cut > 0 {
+        let here = s[cut..].chars().next();
+        let before = s[..cut].chars().next_back();
+        if here.is_some_and(joins_previous) || before == Some('\u{200D}') {
+            cut -= before.map_or(1, char::len_utf8);
+        } else {
+            return cut;
+        }
+    }
+    pos // one base char with a long tail of marks: cut anyway
+}
+
+/// Cuts a span longer than `max` chars into pieces (see [`cut_point`]).
+fn cut_long(text: &str, span: Range<usize>, max: usize, out: &mut Vec<Range<usize>>) {
+    if span.len() <= max {
+        out.push(span); // no more chars than bytes: nothing to cut
+        return;
+    }
+    let mut rest = span;
+    while let Some(cut) = cut_point(&text[rest.clone()], max, max / 4, false) {
+        let cut = rest.start + cut;
+        push_trimmed(text, rest.start..cut, out);
+        match trimmed(text, cut..rest.end) {
+            Some(r) => rest = r,
+            None => return,
+        }
+    }
+    out.push(rest);
+}
+
+/// How much there is to say in `s`: non-whitespace chars, CJK counting
+/// two (see [`SplitOptions::min_chars`]), counted up to `cap` at most
+/// (enough to compare with the minimum, and it keeps merging linear).
+fn weight(s: &str, cap: usize) -> usize {
+    let mut w = 0;
+    for c in s.chars() {
+        if w >= cap {
             break;
         }
-        let after = pos + c.len_utf8();
-        if n >= min {
-            if is_clause_mark(c) {
-                clause = Some(after);
-            } else if c.is_whitespace() {
-                space = Some(pos);
+        if !c.is_whitespace() {
+            w += if is_cjk(c) { 2 } else { 1 };
+        }
+    }
+    w.min(cap)
+}
+
+/// A span with its weight (capped at the minimum) and length in chars.
+#[derive(Clone)]
+struct Measured {
+    span: Range<usize>,
+    weight: usize,
+    chars: usize,
+}
+
+impl Measured {
+    fn new(text: &str, span: Range<usize>, min: usize) -> Self {
+        let s = &text[span.clone()];
+        Self {
+            weight: weight(s, min),
+            chars: s.chars().count(),
+            span,
+        }
+    }
+
+    /// `self` and the later `next` as one span, if it stays within `max`
+    /// chars.
+    fn join(&self, next: &Measured, text: &str, max: usize) -> Option<Measured> {
+        let gap = text[self.span.end..next.span.start].chars().count();
+        let chars = self.chars + gap + next.chars;
+        (chars <= max).then(|| Measured {
+            span: self.span.start..next.span.end,
+            weight: self.weight + next.weight,
+            chars,
+        })
+    }
+}
+
+/// Merges fragments lighter than `min` into the next span, else into the
+/// previous one, as long as the result has at most `max` chars.
+fn merge_short(text: &str, spans: Vec<Range<usize>>, min: usize, max: usize) -> Vec<Range<usize>> {
+    let mut out: Vec<Measured> = Vec::with_capacity(spans.len());
+    let mut pending: Option<Measured> = None;
+    for span in spans {
+        let mut cur = Measured::new(text, span, min);
+        if let Some(p) = pending.take() {
+            match p.join(&cur, text, max) {
+                Some(joined) => cur = joined,
+                None => push_or_join_previous(text, &mut out, p, max),
             }
         }
-    }
-    clause.or(space).unwrap_or(hard)
-}
-
-/// How much there is to say: non-whitespace chars, CJK counting double
-/// (one CJK character is a syllable or more).
-fn weight(text: &str, r: &Range<usize>) -> usize {
-    text[r.clone()]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| if is_cjk(c) { 2 } else { 1 })
-        .sum()
-}
-
-/// Merges fragments lighter than `min` into the next span (the last into
-/// the previous one).
-fn merge_short(text: &str, spans: Vec<Range<usize>>, min: usize) -> Vec<Range<usize>> {
-    let mut out: Vec<Range<usize>> = Vec::with_capacity(spans.len());
-    let mut carry: Option<Range<usize>> = None;
-    for s in spans {
-        let s = match carry.take() {
-            Some(c) => c.start..s.end,
-            None => s,
-        };
-        if weight(text, &s) < min {
-            carry = Some(s);
+        if cur.weight < min {
+            pending = Some(cur);
         } else {
-            out.push(s);
+            out.push(cur);
         }
     }
-    if let Some(c) = carry {
-        match out.last_mut() {
-            Some(last) => last.end = c.end,
-            None => out.push(c),
-        }
+    if let Some(p) = pending {
+        push_or_join_previous(text, &mut out, p, max);
     }
-    out
+    out.into_iter().map(|m| m.span).collect()
 }
 
-/// Cuts the first sentence near `target` chars so its audio comes sooner.
-fn cut_first(text: &str, span: Range<usize>, target: usize) -> Vec<Range<usize>> {
-    let s = &text[span.clone()];
-    if s.chars().count() <= target {
-        return vec![span];
+/// Appends the short fragment `m` to the last span if that fits, else
+/// keeps it on its own.
+fn push_or_join_previous(text: &str, out: &mut Vec<Measured>, m: Measured, max: usize) {
+    if let Some(joined) = out.last().and_then(|last| last.join(&m, text, max)) {
+        *out.last_mut().expect("joined with the last span") = joined;
+    } else {
+        out.push(m);
     }
-    let cut = cut_point(s, target, target / 3);
-    let a = trimmed(text, span.start..span.start + cut);
-    let b = trimmed(text, span.start + cut..span.end);
-    a.into_iter().chain(b).collect()
+}
+
+/// Cuts the first sentence at its first clause past a third of
+/// `first_max_chars` (else at a space) so its audio comes sooner. A cut
+/// that would leave a fragment under `min_chars` is not made.
+fn cut_first(text: &str, span: Range<usize>, opts: &SplitOptions) -> Vec<Range<usize>> {
+    let target = opts.first_max_chars.max(1);
+    let Some(cut) = cut_point(&text[span.clone()], target, target / 3, true) else {
+        return vec![span];
+    };
+    let cut = span.start + cut;
+    match (trimmed(text, span.start..cut), trimmed(text, cut..span.end)) {
+        (Some(a), Some(b)) if weight(&text[b.clone()], opts.min_chars) >= opts.min_chars => {
+            vec![a, b]
+        }
+        _ => vec![span],
+    }
 }
 
 #[cfg(test)]
@@ -364,7 +593,11 @@ mod tests {
     use super::*;
 
     fn split(t: &str) -> Vec<&str> {
-        split_sentences(t, &SplitOptions::default())
+        let opts = SplitOptions {
+            min_chars: 0,
+            ..Default::default()
+        };
+        split_sentences(t, &opts)
             .into_iter()
             .map(|r| &t[r])
             .collect()
@@ -382,5 +615,53 @@ mod tests {
         );
         assert_eq!(split("你好。今天天气很好！"), ["你好。", "今天天气很好！"]);
         assert!(split("   ").is_empty());
+        assert!(split("").is_empty());
+    }
+
+    #[test]
+    fn cut_points() {
+        // Last clause mark within the limit, not the first.
+        assert_eq!(cut_point("aa, bb, cc dd ee", 10, 2, false), Some(7));
+        // The first one when asked for.
+        assert_eq!(cut_point("aa, bb, cc dd ee", 10, 2, true), Some(3));
+        // No clause mark: the last space.
+        assert_eq!(cut_point("aaa bbb ccc ddd", 10, 2, false), Some(7));
+        // Short enough: no cut.
+        assert_eq!(cut_point("aaa", 10, 2, false), None);
+        assert_eq!(cut_point("aa, b", 10, 2, true), None);
+        // "1,234" is not a clause.
+        assert_eq!(cut_point("1,234,567,890", 5, 1, false), Some(5));
+    }
+
+    #[test]
+    fn hard_cuts_keep_marks_with_their_letter() {
+        let s = "e\u{301}e\u{301}e\u{301}";
+        // Byte 3 is between "e" + U+0301 and the next "e": fine.
+        assert_eq!(hard_cut(s, 3), 3);
+        // Byte 1 is before the combining accent: moved back to 0, then the
+        // fallback cuts at the requested place.
+        assert_eq!(hard_cut(s, 1), 1);
+        // Never right after a zero-width joiner nor right before one.
+        let family = "ab\u{200D}c";
+        assert_eq!(hard_cut(family, 5), 1);
+    }
+
+    #[test]
+    fn weights() {
+        assert_eq!(weight("a b", 10), 2);
+        assert_eq!(weight("你好。", 10), 5);
+        assert_eq!(weight("abcdef", 3), 3);
+    }
+
+    #[test]
+    fn word_lists_are_sorted_lowercase_and_short() {
+        for list in [TITLES, ABBREVIATIONS, NEVER_END, SENTENCE_OPENERS] {
+            assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?}");
+            for w in list {
+                assert!(w.len() <= 8 && *w == w.to_ascii_lowercase(), "{w}");
+                assert!(in_list(list, w) && in_list(list, &w.to_ascii_uppercase()));
+            }
+        }
+        assert!(!in_list(TITLES, "doctor") && !in_list(TITLES, "") && !in_list(TITLES, "Dré"));
     }
 }

@@ -436,6 +436,8 @@ fn english_numbers() {
             ("It is ~5 km.", "It is about five km."),
             ("Room #5 please.", "Room number five please."),
             ("Ask for No. 7 now.", "Ask for number seven now."),
+            ("A 2:1 ratio.", "A two to one ratio."),
+            ("Ping 192.168.1.1 now.", "Ping one hundred ninety-two dot one hundred sixty-eight dot one dot one now."),
             ("Plain words stay.", "Plain words stay."),
         ],
     );
@@ -465,6 +467,11 @@ fn english_money_and_percent() {
             ("It is 5€ each.", "It is five euros each."),
             ("Price ¥500.", "Price five hundred yen."),
             ("Lost -$20 today.", "Lost minus twenty dollars today."),
+            (
+                "Now $999, or less.",
+                "Now nine hundred ninety-nine dollars, or less.",
+            ),
+            ("Only €3,50 each.", "Only three euros and fifty cents each."),
             ("Only 50¢.", "Only fifty cents."),
             ("Up 50% today.", "Up fifty percent today."),
             ("A 3.5% rate.", "A three point five percent rate."),
@@ -483,12 +490,13 @@ fn english_times_and_dates() {
             ("Meet at 10:30 PM today.", "Meet at ten thirty p.m. today."),
             ("Leave at 3 p.m.", "Leave at three p.m."),
             ("Leave at 7pm.", "Leave at seven p.m."),
+            ("Meet at 9:30am today.", "Meet at nine thirty a.m. today."),
             ("At 14:00 sharp.", "At fourteen hundred sharp."),
             ("At 9:00.", "At nine o'clock."),
             ("It took 1:02:03.", "It took one oh two and three seconds."),
             (
                 "Score 25:99 is odd.",
-                "Score twenty-five:ninety-nine is odd.",
+                "Score twenty-five to ninety-nine is odd.",
             ),
             (
                 "Born on 2024-01-15.",
@@ -548,6 +556,7 @@ fn english_symbols_and_phones() {
             ("2 + 2 = 4", "two plus two equals four"),
             ("1+1=2", "one plus one equals two"),
             ("3×4 is 12.", "three times four is twelve."),
+            ("2*4 is 8, *really*.", "two times four is eight, *really*."),
             (
                 "It is 20°C outside.",
                 "It is twenty degrees Celsius outside.",
@@ -632,6 +641,8 @@ fn chinese_dates_times_money() {
             ("早上8:05", "早上八点零五分"),
             ("12:00开会", "十二点开会"),
             ("下午2:00见", "下午两点见"),
+            ("营业9:00-17:00", "营业九点到十七点"),
+            ("90后和00后", "九零后和零零后"),
             ("用时1:02:03", "用时一点零二分三秒"),
             ("涨了50%", "涨了百分之五十"),
             ("利率3.5%", "利率百分之三点五"),
@@ -681,6 +692,124 @@ fn language_codes() {
         assert_eq!(Language::from_code(code), Language::Other, "{code}");
     }
     assert_eq!(Language::default(), Language::English);
+}
+
+/// English number words back to the number: an independent check of
+/// [`cardinal`]'s readings.
+fn parse_en_words(words: &str) -> u64 {
+    const SMALL: [&str; 20] = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+    ];
+    const TENS: [&str; 8] = [
+        "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+    ];
+    const SCALES: [&str; 5] = ["thousand", "million", "billion", "trillion", "quadrillion"];
+    let (mut total, mut current) = (0u64, 0u64);
+    for w in words.split([' ', '-']) {
+        if w == "hundred" {
+            current *= 100;
+        } else if let Some(i) = SCALES.iter().position(|s| *s == w) {
+            total += current * 1000u64.pow(i as u32 + 1);
+            current = 0;
+        } else if let Some(i) = TENS.iter().position(|s| *s == w) {
+            current += 20 + 10 * i as u64;
+        } else {
+            current += SMALL.iter().position(|s| *s == w).expect(w) as u64;
+        }
+    }
+    total + current
+}
+
+/// Chinese numerals back to the number: an independent check of
+/// [`cardinal_zh`]'s readings.
+fn parse_zh_numeral(s: &str) -> u64 {
+    let (mut total, mut section, mut digit) = (0u64, 0u64, 0u64);
+    for c in s.chars() {
+        match c {
+            '零' => digit = 0,
+            '两' => digit = 2,
+            '十' => {
+                section += digit.max(1) * 10;
+                digit = 0;
+            }
+            '百' | '千' => {
+                section += digit * if c == '百' { 100 } else { 1000 };
+                digit = 0;
+            }
+            '万' | '亿' | '兆' => {
+                let unit = match c {
+                    '万' => 1_0000,
+                    '亿' => 1_0000_0000,
+                    _ => 1_0000_0000_0000,
+                };
+                total += (section + digit) * unit;
+                section = 0;
+                digit = 0;
+            }
+            _ => {
+                digit = "零一二三四五六七八九"
+                    .chars()
+                    .position(|d| d == c)
+                    .expect("a digit") as u64
+            }
+        }
+    }
+    total + section + digit
+}
+
+#[test]
+fn numerals_read_back_to_their_value() {
+    use ishowtts::text::normalize::en::cardinal;
+    use ishowtts::text::normalize::zh::cardinal_zh;
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    let random = (0..20_000).map(|_| match rng.below(3) {
+        0 => rng.next() % 1_000_000_000_000_000_000,
+        1 => rng.next() % 10_000_000_000_000_000,
+        _ => rng.next() % 100_000_000,
+    });
+    for n in (0..=100_000).chain(random) {
+        let en = cardinal(n);
+        assert_eq!(parse_en_words(&en), n, "{n}: {en}");
+        if n < 10_000_000_000_000_000 {
+            let zh = cardinal_zh(n);
+            assert_eq!(parse_zh_numeral(&zh), n, "{n}: {zh}");
+            // Said as a reader says it: one 零 for a run of zeros, none at
+            // the end, no 一十 at the start, 两 only before 千 万 亿 兆.
+            assert!(
+                !zh.contains("零零") && (n == 0 || !zh.ends_with('零')),
+                "{n}: {zh}"
+            );
+            assert!(!zh.starts_with("一十"), "{n}: {zh}");
+            let chars: Vec<char> = zh.chars().collect();
+            for (i, &c) in chars.iter().enumerate() {
+                if c == '两' {
+                    assert!(
+                        matches!(chars.get(i + 1), Some('千' | '万' | '亿' | '兆')),
+                        "{n}: {zh}"
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// xorshift: random but reproducible input.

@@ -218,12 +218,11 @@ static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?:\b1[-. ])?(?:\(\d{3}\) ?|\b\d{3}[-.])\d{3}[-.]\d{4}\b|\b\d{3}-\d{4}\b")
 });
 static SIGN: LazyLock<Regex> = LazyLock::new(|| re(r"(^|[\s(\[{/~])([-−+])([$£€¥]?\d)"));
-static TRAILING_CURRENCY: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b(\d[\d,]*(?:\.\d+)?)\s?([$£€¥])"));
+static TRAILING_CURRENCY: LazyLock<Regex> = LazyLock::new(|| re(r"\b(<int>(?:\.\d+)?)\s?([$£€¥])"));
 static BETWEEN_MINUS: LazyLock<Regex> = LazyLock::new(|| re(r"(\d) ?− ?(\d)"));
 static CURRENCY: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"([$£€¥])\s?(\d[\d,]*)(?:\.(\d+))?(?:\s?(?i:(hundred|thousand|million|billion|trillion))\b|([kKmMbB]|bn|BN)\b)?",
+        r"([$£€¥])\s?(<int>)(?:\.(\d+)|,(\d{2})\b)?(?:\s?(?i:(hundred|thousand|million|billion|trillion))\b|([kKmMbB]|bn|BN)\b)?",
     )
 });
 static CENTS: LazyLock<Regex> = LazyLock::new(|| re(r"\b(\d+)\s?¢"));
@@ -243,10 +242,11 @@ static DAY_MONTH: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 static TIME: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?\b(?:\s?([aApP])\.?\s?[mM]\b\.?)?"));
+    LazyLock::new(|| re(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s?([aApP])\.?\s?[mM]\b\.?)?"));
+static RATIO: LazyLock<Regex> = LazyLock::new(|| re(r"\b(\d+):(\d+)\b"));
 static HOUR_AMPM: LazyLock<Regex> = LazyLock::new(|| re(r"\b(\d{1,2})\s?([aApP])\.?[mM]\b\.?"));
-static PERCENT: LazyLock<Regex> = LazyLock::new(|| re(r"(\d[\d,]*(?:\.\d+)?)\s?%"));
-static ORDINAL: LazyLock<Regex> = LazyLock::new(|| re(r"\b(\d[\d,]*)(?:st|nd|rd|th)\b"));
+static PERCENT: LazyLock<Regex> = LazyLock::new(|| re(r"(<int>(?:\.\d+)?)\s?%"));
+static ORDINAL: LazyLock<Regex> = LazyLock::new(|| re(r"\b(<int>)(?:st|nd|rd|th)\b"));
 static DECADE: LazyLock<Regex> = LazyLock::new(|| re(r"\b(1[1-9]|20)(\d)0'?s\b"));
 static SHORT_DECADE: LazyLock<Regex> = LazyLock::new(|| re(r"['’]([2-9])0s\b"));
 static YEAR: LazyLock<Regex> = LazyLock::new(|| {
@@ -260,8 +260,8 @@ static FRACTION: LazyLock<Regex> = LazyLock::new(|| re(r"\b(\d{1,3})/(\d{1,3})\b
 static VULGAR: LazyLock<Regex> = LazyLock::new(|| re(r"(\d+)?\s?([½⅓⅔¼¾⅛])"));
 static VERSION: LazyLock<Regex> = LazyLock::new(|| re(r"\b\d+(?:\.\d+){2,}\b"));
 static RANGE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b(\d[\d,]*(?:\.\d+)?)(?:-|–|—| [–—] )(\d[\d,]*(?:\.\d+)?)\b"));
-static ARITHMETIC: LazyLock<Regex> = LazyLock::new(|| re(r"(\s?)([+×÷=])(\s?)"));
+    LazyLock::new(|| re(r"\b(<int>(?:\.\d+)?)(?:-|–|—| [–—] )(<int>(?:\.\d+)?)\b"));
+static ARITHMETIC: LazyLock<Regex> = LazyLock::new(|| re(r"(\s?)([+×÷=*])(\s?)"));
 static NUMBER_SIGN: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:No|no|Nos|nos)\.\s?(\d)"));
 static HASH_NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"#(\d)"));
 static DEGREES: LazyLock<Regex> = LazyLock::new(|| re(r"°\s?([CF])\b|℃|℉"));
@@ -307,13 +307,13 @@ fn currency_names(symbol: &str) -> (&'static str, &'static str, &'static str, &'
 }
 
 fn scale_word(c: &Captures) -> Option<&'static str> {
-    if let Some(word) = c.get(4) {
+    if let Some(word) = c.get(5) {
         let w = word.as_str().to_ascii_lowercase();
         return ["hundred", "thousand", "million", "billion", "trillion"]
             .into_iter()
             .find(|s| *s == w);
     }
-    c.get(5).map(|s| match s.as_str() {
+    c.get(6).map(|s| match s.as_str() {
         "k" | "K" => "thousand",
         "m" | "M" => "million",
         _ => "billion",
@@ -321,10 +321,12 @@ fn scale_word(c: &Captures) -> Option<&'static str> {
 }
 
 /// "$3.50" → "three dollars and fifty cents", "$1.2 million" → "one point
-/// two million dollars", "$0.99" → "ninety-nine cents".
+/// two million dollars", "$0.99" → "ninety-nine cents", "€3,50" → "three
+/// euros and fifty cents".
 fn currency(c: &Captures) -> String {
     let (one, many, sub_one, sub_many) = currency_names(&c[1]);
-    let frac = c.get(3).map(|m| m.as_str());
+    // "€3,50" is written with a decimal comma.
+    let frac = c.get(3).or(c.get(4)).map(|m| m.as_str());
     if let Some(scale) = scale_word(c) {
         let n = match frac {
             Some(f) => format!("{}.{f}", &c[2]),
@@ -570,7 +572,13 @@ fn numbers_en(text: &str) -> String {
         let n = int_group(c, 1).unwrap_or(0);
         format!("{} {}", cardinal(n), if n == 1 { "cent" } else { "cents" })
     });
-    let t = replace(&TIME, &t, |c, _, _| time(c));
+    let t = replace(&TIME, &t, |c, b, a| {
+        // "12:345" is no time; "9:30am" is.
+        (!a.is_some_and(|a| a.is_ascii_digit())).then(|| time(c).map(|w| padded(w, b, a)))?
+    });
+    let t = RATIO.replace_all(&t, |c: &Captures| {
+        format!("{} to {}", number(&c[1]), number(&c[2]))
+    });
     let t = replace(&HOUR_AMPM, &t, |c, _, _| {
         let h = int_group(c, 1).filter(|h| (1..=12).contains(h))?;
         Some(format!("{} {}", cardinal(h), am_pm(c, 2)?))
@@ -593,8 +601,18 @@ fn numbers_en(text: &str) -> String {
         Some(format!("{} {}", year(int_group(c, 1)?), &c[2]))
     });
     let t = replace(&VERSION, &t, |c, b, a| {
-        let parts: Vec<String> = c[0].split('.').map(number).collect();
-        Some(padded(parts.join(" point "), b, a))
+        let parts: Vec<&str> = c[0].split('.').collect();
+        // Four numbers up to 255: an IP address, read with "dot".
+        let ip = parts.len() == 4
+            && parts
+                .iter()
+                .all(|p| p.len() <= 3 && p.parse::<u16>().is_ok_and(|n| n <= 255));
+        let words: Vec<String> = parts.into_iter().map(number).collect();
+        Some(padded(
+            words.join(if ip { " dot " } else { " point " }),
+            b,
+            a,
+        ))
     });
     let t = replace(&FRACTION, &t, |c, _, _| fraction(c));
     let t = VULGAR.replace_all(&t, vulgar);
@@ -616,6 +634,9 @@ fn arithmetic(c: &Captures, before: Option<char>, after: Option<char>) -> Option
     let word = match &c[2] {
         "+" => "plus",
         "×" => "times",
+        // `*` is also markdown and footnotes: only between digits.
+        "*" if digit(before) && digit(after) => "times",
+        "*" => return None,
         "÷" => "divided by",
         _ => "equals",
     };

@@ -30,11 +30,16 @@ pub fn normalize(text: &str, lang: Language) -> String {
 
 /// Compiles one of the rules' patterns (all are literals, tested).
 ///
-/// `\d` is narrowed to ASCII digits: the regex crate's `\d` also matches
-/// other scripts' digits (`٣`, `३`), which the number readers do not know
-/// and would otherwise drop from the text.
+/// `<int>` stands for an integer, with or without thousands separators
+/// ("1,234,567" but not the comma in "999, or"). `\d` is narrowed to
+/// ASCII digits: the regex crate's `\d` also matches other scripts' digits
+/// (`٣`, `३`), which the number readers do not know and would otherwise
+/// drop from the text.
 fn re(pattern: &str) -> Regex {
-    let ascii = pattern.replace(r"\d", "[0-9]").replace(r"\D", "[^0-9]");
+    let ascii = pattern
+        .replace("<int>", r"(?:\d{1,3}(?:,\d{3})+|\d+)")
+        .replace(r"\d", "[0-9]")
+        .replace(r"\D", "[^0-9]");
     Regex::new(&ascii).expect("normalization patterns are valid")
 }
 

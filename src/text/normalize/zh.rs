@@ -8,7 +8,8 @@
 //!   (二百, 二十); a lone 2 before a measure word too (2个 → 两个, 2点 →
 //!   两点), but not an ordinal (第2个 → 第二个) nor a grade (2年级);
 //! - years digit by digit: 2024年 → 二零二四年 (two- and three-digit
-//!   counts before 年 are durations: 10年 → 十年);
+//!   counts before 年 are durations: 10年 → 十年), and generations:
+//!   90后 → 九零后;
 //! - dates: 2024年1月15日, 2024-01-15 and 2024/1/15 → 二零二四年一月十五日;
 //! - times: 10:30 → 十点三十分, 8:05 → 八点零五分, 12:00 → 十二点; other
 //!   pairs with a colon are scores (3:2 → 三比二);
@@ -163,12 +164,15 @@ static YEAR: LazyLock<Regex> = LazyLock::new(|| re(r"(\d{4})\s*年"));
 static YEAR_RANGE: LazyLock<Regex> = LazyLock::new(|| re(r"(\d{4})\s?[-~～—–到至]\s?(\d{4})\s*年"));
 static MONTH_DAY: LazyLock<Regex> = LazyLock::new(|| re(r"(\d{1,2})(月|日|号)"));
 static TIME: LazyLock<Regex> = LazyLock::new(|| re(r"(\d{1,2}):(\d{2})(?::(\d{2}))?"));
+static TIME_RANGE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(\d{1,2}:\d{2})\s?[-~～—–至]\s?(\d{1,2}:\d{2})"));
+static GENERATION: LazyLock<Regex> = LazyLock::new(|| re(r"(\d{2})后"));
 static SCORE: LazyLock<Regex> = LazyLock::new(|| re(r"(\d+)\s?:\s?(\d+)"));
 static PERCENT: LazyLock<Regex> = LazyLock::new(|| re(r"([-−]?)(\d+(?:\.\d+)?)\s?([%‰])"));
 static TEMPERATURE: LazyLock<Regex> =
     LazyLock::new(|| re(r"([-−]?)(\d+(?:\.\d+)?)\s?(°C|℃|°F|℉|°|度)"));
 static CURRENCY: LazyLock<Regex> =
-    LazyLock::new(|| re(r"([-−]?)([¥￥$€£])\s?(\d[\d,]*(?:\.\d+)?)(?:\s?(万|亿))?"));
+    LazyLock::new(|| re(r"([-−]?)([¥￥$€£])\s?(<int>(?:\.\d+)?)(?:\s?(万|亿))?"));
 static RANGE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(\d+(?:\.\d+)?)\s?[-~～—–]\s?(\d+(?:\.\d+)?)"));
 static FRACTION: LazyLock<Regex> = LazyLock::new(|| re(r"(\d+)/(\d+)"));
@@ -207,10 +211,15 @@ pub fn normalize_zh(text: &str) -> String {
     let t = replace(&YEAR, &t, |c, b, _| {
         (!is_digit(b)).then(|| format!("{}年", digits_zh(&c[1])))
     });
+    // "90后", "00后": people born in the nineties, the noughties.
+    let t = replace(&GENERATION, &t, |c, b, _| {
+        (!is_digit(b)).then(|| format!("{}后", digits_zh(&c[1])))
+    });
     let t = replace(&MONTH_DAY, &t, |c, b, _| {
         let n: u64 = c[1].parse().ok()?;
         (!is_digit(b) && b != Some('.')).then(|| format!("{}{}", cardinal_zh(n), &c[2]))
     });
+    let t = TIME_RANGE.replace_all(&t, "${1}到${2}");
     let t = replace(&TIME, &t, time);
     let t = replace(&SCORE, &t, |c, _, _| {
         Some(format!("{}比{}", number_zh(&c[1]), number_zh(&c[2])))

@@ -2,7 +2,9 @@
 # The whole test suite: set-up (idempotent), formatting and lint checks,
 # the Rust tests (unit, parity against the piper/onnxruntime fixtures,
 # engine scheduling, text front end, bad input), the C ABI from C and C++
-# (also under valgrind), and the ASR round trip against piper-tts.
+# (also under valgrind), the Python module (wheel built, installed in a fresh
+# virtualenv, stubs checked, pytest), and the ASR round trip against
+# piper-tts.
 # Everything runs in the release profile so each crate is built once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,10 +13,12 @@ cd "$(dirname "$0")/.."
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --release --locked --all-targets -p ishowtts -p ishowtts-capi -- -D warnings
+cargo clippy --release --locked --all-targets -p ishowtts -p ishowtts-capi -p ishowtts-python -- -D warnings
 echo "== cargo test"
 cargo test --release --locked -p ishowtts -p ishowtts-capi
 echo "== C ABI (C, C++, valgrind)"
 ./scripts/test_capi.sh
+echo "== Python module (wheel, stubtest, mypy, pytest)"
+./scripts/test_python.sh
 echo "== ASR round trip (pytest)"
 .venv-test/bin/python -m pytest -q tests/python

@@ -292,6 +292,42 @@ fn four_streams_are_served_round_robin() {
 }
 
 #[test]
+fn the_running_request_counts_against_the_limit() {
+    let s = script(50);
+    let engine = engine_with(
+        EngineConfig {
+            queue_limit: 1,
+            ..no_cache()
+        },
+        &s,
+    );
+    let mut a = engine
+        .stream(&text("A", 3), &RequestOptions::default())
+        .unwrap();
+    // Wait until the worker holds `a` (out of the queue, inside the model).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !s.in_model.load(Ordering::SeqCst) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert!(s.in_model.load(Ordering::SeqCst));
+    let err = engine.stream("B.", &RequestOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Busy {
+                pending: 1,
+                limit: 1
+            }
+        ),
+        "{err}"
+    );
+    // Once `a` is read to its end, its slot is free again.
+    assert_eq!(a.by_ref().count(), 3);
+    let b = engine.stream("B.", &RequestOptions::default()).unwrap();
+    assert_eq!(b.count(), 1);
+}
+
+#[test]
 fn a_full_queue_fails_fast_with_busy() {
     let s = script(50);
     let engine = engine_with(

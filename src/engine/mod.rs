@@ -62,7 +62,7 @@ use crate::{Error, Result};
 use cache::{output_key, OutputCache};
 use metrics::Metrics;
 use request::Event;
-use scheduler::{Job, PlannedSentence, Queue, Shared};
+use scheduler::{InFlightSlot, Job, PlannedSentence, Queue, Shared};
 use voice::Registry;
 
 /// The text-to-speech engine. `Send + Sync`: share it by `Arc` and call it
@@ -93,6 +93,7 @@ impl Engine {
         let device = config.device.device()?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
+            in_flight: Default::default(),
             wake: Condvar::new(),
             metrics: Metrics::default(),
             output_cache: Mutex::new(OutputCache::new(config.output_cache)),
@@ -237,6 +238,16 @@ impl Engine {
             }
         }
 
+        let slot = match InFlightSlot::take(&self.shared.in_flight, self.config.queue_limit) {
+            Ok(slot) => slot,
+            Err(pending) => {
+                self.shared.metrics.request_busy();
+                return Err(Error::Busy {
+                    pending,
+                    limit: self.config.queue_limit,
+                });
+            }
+        };
         let seed = options.synthesis.seed;
         let job = Job {
             id,
@@ -257,19 +268,12 @@ impl Engine {
             output: None,
             recorded: cache_key.map(|_| Vec::new()),
             recorded_bytes: 0,
+            slot: Some(slot),
         };
         {
             let mut q = self.shared.lock_queue();
             if q.closed {
                 return Err(Error::EngineClosed);
-            }
-            if q.jobs.len() >= self.config.queue_limit {
-                drop(q);
-                self.shared.metrics.request_busy();
-                return Err(Error::Busy {
-                    pending: self.config.queue_limit,
-                    limit: self.config.queue_limit,
-                });
             }
             q.jobs.push_back(job);
             self.shared.metrics.request_accepted();

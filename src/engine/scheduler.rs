@@ -53,6 +53,33 @@ pub(crate) struct Job {
     pub output: Option<OutputStage>,
     pub recorded: Option<Vec<Chunk>>,
     pub recorded_bytes: usize,
+    /// Counts this request against the queue limit until it is dropped,
+    /// whichever way it ends (finished, failed, unwound by a panic). Let go
+    /// of before the reader hears of the end, so a request made right after
+    /// is accepted.
+    pub slot: Option<InFlightSlot>,
+}
+
+/// One accepted request's place under `queue_limit`. The worker takes a
+/// job out of the queue while it runs a sentence, so the queue length alone
+/// would let a request in while the only allowed one is running.
+pub(crate) struct InFlightSlot(Arc<AtomicUsize>);
+
+impl InFlightSlot {
+    /// Takes a slot if fewer than `limit` are held; else the number held.
+    pub fn take(counter: &Arc<AtomicUsize>, limit: usize) -> std::result::Result<Self, usize> {
+        counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .map(|_| Self(counter.clone()))
+    }
+}
+
+impl Drop for InFlightSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The queue the callers push to and the worker pops from.
@@ -67,6 +94,8 @@ pub(crate) struct Queue {
 /// State shared by the engine handle, its streams and the worker.
 pub(crate) struct Shared {
     pub queue: Mutex<Queue>,
+    /// Requests accepted and not yet ended (see [`InFlightSlot`]).
+    pub in_flight: Arc<AtomicUsize>,
     pub wake: Condvar,
     pub metrics: Metrics,
     pub output_cache: Mutex<OutputCache>,
@@ -309,6 +338,7 @@ impl Worker {
                     .insert(key, CachedAudio { chunks, bytes });
             }
             self.shared.metrics.request_ended(Outcome::Completed);
+            job.slot = None;
         }
         job.unread.fetch_add(1, Ordering::SeqCst);
         if job.tx.send(Event::Chunk(chunk)).is_err() {
@@ -402,7 +432,8 @@ impl Worker {
     }
 
     /// Ends a request early: tells its reader why, counts it.
-    fn finish(&mut self, job: Job, error: Error) {
+    fn finish(&mut self, mut job: Job, error: Error) {
+        job.slot = None;
         // Counted before the reader hears, so its next look at the metrics
         // includes this request.
         let event = match error {

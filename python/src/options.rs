@@ -1,0 +1,180 @@
+//! Keyword arguments to the engine's option structs.
+//!
+//! Python ints arrive as `i128` so that a value out of a field's range (a
+//! negative seed, a sample rate of 2**40) is an `InvalidParameterError`
+//! naming the keyword, not pyo3's bare `OverflowError`; a value of the
+//! wrong type is still a `TypeError` from pyo3.
+
+use std::time::Duration;
+
+use pyo3::prelude::*;
+
+use ishowtts::audio::format::SampleFormat;
+use ishowtts::audio::join::SentenceGap;
+use ishowtts::engine::{DeviceSpec, RequestOptions, SynthesisOptions};
+
+use crate::errors::invalid_parameter;
+
+/// The request keywords shared by `synthesize`, `synthesize_to_wav`,
+/// `synthesize_with` and `stream`.
+pub struct RequestArgs<'a> {
+    pub voice: Option<String>,
+    pub sample_rate: Option<i128>,
+    pub format: &'a str,
+    pub speed: Option<f64>,
+    pub noise_scale: Option<f64>,
+    pub noise_w: Option<f64>,
+    pub speaker: Option<i128>,
+    pub seed: Option<i128>,
+    pub silence_ms: Option<f64>,
+    pub crossfade_ms: Option<f64>,
+    pub short_first_chunk: bool,
+    pub use_cache: bool,
+}
+
+impl RequestArgs<'_> {
+    /// The engine's options; ranges the engine checks itself (speed, noise,
+    /// supported rates, gap lengths, speaker ids of the voice) are left to
+    /// it so that every binding reports them alike.
+    pub fn into_options(self) -> PyResult<RequestOptions> {
+        let format = sample_format(self.format)?;
+        let sample_rate = self
+            .sample_rate
+            .map(|r| {
+                u32::try_from(r).map_err(|_| {
+                    invalid_parameter(
+                        "sample_rate",
+                        r,
+                        "must be one of 8000, 16000, 22050, 24000, 44100, 48000",
+                    )
+                })
+            })
+            .transpose()?;
+        let speaker = self
+            .speaker
+            .map(|s| {
+                i64::try_from(s).map_err(|_| {
+                    invalid_parameter("speaker", s, "must be a speaker id of the voice")
+                })
+            })
+            .transpose()?;
+        let seed = self
+            .seed
+            .map(|s| {
+                u64::try_from(s).map_err(|_| invalid_parameter("seed", s, "must be in [0, 2**64)"))
+            })
+            .transpose()?;
+        let gap = match (self.silence_ms, self.crossfade_ms) {
+            (Some(_), Some(_)) => {
+                return Err(invalid_parameter(
+                    "silence_ms",
+                    "given with crossfade_ms",
+                    "give silence_ms or crossfade_ms, not both",
+                ))
+            }
+            (Some(ms), None) => SentenceGap::Silence(millis("silence_ms", ms)?),
+            (None, Some(ms)) => SentenceGap::Crossfade(millis("crossfade_ms", ms)?),
+            (None, None) => SentenceGap::None,
+        };
+        Ok(RequestOptions {
+            voice: self.voice,
+            synthesis: SynthesisOptions {
+                // Narrowed as f32: a value too large for it becomes
+                // infinite, which the engine rejects by name.
+                speed: self.speed.map(|v| v as f32),
+                noise_scale: self.noise_scale.map(|v| v as f32),
+                noise_w: self.noise_w.map(|v| v as f32),
+                speaker,
+                seed,
+            },
+            sample_rate,
+            format,
+            gap,
+            short_first_chunk: self.short_first_chunk,
+            use_cache: self.use_cache,
+        })
+    }
+}
+
+fn sample_format(name: &str) -> PyResult<SampleFormat> {
+    match name {
+        "f32" | "float32" => Ok(SampleFormat::F32),
+        "i16" | "int16" => Ok(SampleFormat::I16),
+        other => Err(invalid_parameter(
+            "format",
+            format!("{other:?}"),
+            "must be \"f32\" or \"i16\"",
+        )),
+    }
+}
+
+/// Milliseconds as a duration: finite and not negative (the engine checks
+/// the upper bound).
+fn millis(name: &'static str, ms: f64) -> PyResult<Duration> {
+    if !(ms.is_finite() && ms >= 0.0) {
+        return Err(invalid_parameter(
+            name,
+            ms,
+            "must be a finite, non-negative number of milliseconds",
+        ));
+    }
+    Ok(Duration::from_secs_f64(ms / 1000.0))
+}
+
+/// `"cpu"`, `"cuda"` (device 0) or `"cuda:N"`.
+pub fn device(name: &str) -> PyResult<DeviceSpec> {
+    let bad = || {
+        invalid_parameter(
+            "device",
+            format!("{name:?}"),
+            "must be \"cpu\" or \"cuda:N\"",
+        )
+    };
+    match name {
+        "cpu" => Ok(DeviceSpec::Cpu),
+        "cuda" => Ok(DeviceSpec::Cuda(0)),
+        _ => match name.strip_prefix("cuda:") {
+            Some(n) => n.parse().map(DeviceSpec::Cuda).map_err(|_| bad()),
+            None => Err(bad()),
+        },
+    }
+}
+
+/// A count or size that must fit `usize` (the engine checks what more it
+/// needs, e.g. `queue_limit >= 1`).
+pub fn size(name: &'static str, v: i128) -> PyResult<usize> {
+    usize::try_from(v).map_err(|_| invalid_parameter(name, v, "must be a non-negative integer"))
+}
+
+/// Seconds as an optional duration: `None` stays `None`.
+pub fn seconds(name: &'static str, s: Option<f64>) -> PyResult<Option<Duration>> {
+    s.map(|s| {
+        if s.is_finite() && s > 0.0 {
+            Duration::try_from_secs_f64(s).map_err(|_| invalid_parameter(name, s, "is too large"))
+        } else {
+            Err(invalid_parameter(
+                name,
+                s,
+                "must be a positive number of seconds, or None",
+            ))
+        }
+    })
+    .transpose()
+}
+
+/// A wait in seconds: `None` waits as long as it takes, 0 does not wait.
+pub fn timeout(s: Option<f64>) -> PyResult<Option<Duration>> {
+    s.map(|s| {
+        if s.is_finite() && s >= 0.0 {
+            Duration::try_from_secs_f64(s)
+                .map_err(|_| invalid_parameter("timeout", s, "is too large"))
+        } else {
+            Err(invalid_parameter(
+                "timeout",
+                s,
+                "must be a non-negative number of seconds, or None",
+            ))
+        }
+    })
+    .transpose()
+}

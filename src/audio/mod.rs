@@ -3,6 +3,7 @@
 //! - [`format`]: f32 / i16 samples;
 //! - [`join`]: silence or cross-fade between sentences;
 //! - [`resample`]: streaming rate conversion;
+//! - [`stft`]: short-time Fourier transform and its inverse;
 //! - [`output`]: the per-request pipeline of the three;
 //! - [`wav`]: WAV files and the streaming header for pipes.
 
@@ -10,6 +11,7 @@ pub mod format;
 pub mod join;
 pub mod output;
 pub mod resample;
+pub mod stft;
 pub mod wav;
 
 pub use format::{SampleFormat, Samples};

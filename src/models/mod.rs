@@ -1,4 +1,13 @@
 //! Model backends. Each model lives in its own folder, one file per
 //! component.
+//!
+//! - [`piper`]: Piper (VITS) voices, read from their ONNX files;
+//! - [`f5`]: F5-TTS (flow-matching DiT) zero-shot voice cloning;
+//! - [`vocos`]: the Vocos vocoder F5-TTS speaks through;
+//! - [`synthetic`]: deterministic stand-in weights of a real architecture,
+//!   for parity tests and benchmarks where real checkpoints are not at hand.
 
+pub mod f5;
 pub mod piper;
+pub mod synthetic;
+pub mod vocos;

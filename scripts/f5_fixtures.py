@@ -437,7 +437,9 @@ def f5_io(model: CFM, vocab: dict, ref_mel: torch.Tensor, seed_base: int) -> dic
 
 
 def io_metadata() -> dict:
-    return {"ref_text": REF_TEXT, "gen_text": GEN_TEXT, "text": REF_TEXT + GEN_TEXT}
+    # a single key: safetensors writes __metadata__ from a hash map, so with
+    # several keys their order (and the file bytes) would change run to run
+    return {"text": REF_TEXT + GEN_TEXT}
 
 
 def dit_config(dit_kwargs: dict, vocab_size: int) -> dict:

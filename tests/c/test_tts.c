@@ -133,13 +133,20 @@ static run_info run(const tts_engine *e, const char *text, const tts_request_par
   return r;
 }
 
+/* The sentence `still_works` speaks. In quick mode (under valgrind, where
+ * each model call costs minutes) the other successful requests say it too
+ * with default parameters, so they replay it from the cache: the API paths
+ * are all exercised with only a few real model calls. */
+#define WARM_TEXT "Still working fine."
+#define QUICK_TEXT(s) (quick ? WARM_TEXT : (s))
+
 /* The engine still speaks a short sentence correctly. In quick mode it may
- * come from the cache (each model call under valgrind costs seconds). */
+ * come from the cache. */
 static void still_works_at(const tts_engine *e, int line) {
   tts_request_params p = tts_request_default_params();
   p.use_cache = quick;
   int code;
-  run_info r = run(e, "Still working fine.", &p, &code);
+  run_info r = run(e, WARM_TEXT, &p, &code);
   checks++;
   if (code != TTS_OK || r.chunks != 1 || r.samples < 10000 || !complete(&r)) {
     failures++;
@@ -378,13 +385,13 @@ static void test_wav_and_metrics(const tts_engine *e) {
   CHECK_CODE(tts_engine_metrics(e, &m), TTS_OK);
   uint64_t hits = m.cache_hits;
   int code;
-  run(e, "Cached phrase.", NULL, &code);
+  run(e, QUICK_TEXT("Cached phrase."), NULL, &code);
   CHECK_CODE(code, TTS_OK);
-  run_info again = run(e, "Cached phrase.", NULL, &code);
+  run_info again = run(e, QUICK_TEXT("Cached phrase."), NULL, &code);
   CHECK_CODE(code, TTS_OK);
   CHECK(complete(&again));
   CHECK_CODE(tts_engine_metrics(e, &m), TTS_OK);
-  CHECK(m.struct_size == sizeof m && m.cache_hits == hits + 1 && m.cache_entries >= 1);
+  CHECK(m.struct_size == sizeof m && m.cache_hits == hits + (quick ? 2 : 1) && m.cache_entries >= 1);
   CHECK(m.requests >= 3 && m.completed >= 3 && m.model_loads >= 1 && m.models_loaded >= 1);
   CHECK(m.real_time_factor > 0 && m.ttfa_p50 > 0 && m.audio_seconds > 1.0);
   CHECK(m.queue_depth == 0);
@@ -426,7 +433,7 @@ static void test_bad_input(const tts_engine *e) {
   tts_stream_free(NULL);
   CHECK(e2 == NULL);
   /* NULL request params are the defaults. */
-  run(e, "Defaults.", NULL, &code);
+  run(e, QUICK_TEXT("Defaults."), NULL, &code);
   CHECK_CODE(code, TTS_OK);
   if (!quick) {
     tts_stream *s2 = NULL;
@@ -493,7 +500,7 @@ static void test_bad_input(const tts_engine *e) {
   bad.speed = NAN;
   bad.noise_scale = NAN;
   bad.noise_w = NAN;
-  run(e, "Defaults.", &bad, &code);
+  run(e, QUICK_TEXT("Defaults."), &bad, &code);
   CHECK_CODE(code, TTS_OK);
   const float speeds[] = {-1.0f, 0.0f, 0.01f, 1000.0f, INFINITY, -INFINITY};
   for (size_t i = 0; i < sizeof speeds / sizeof speeds[0]; i++) {
@@ -668,6 +675,9 @@ int main(void) {
   const char *q = getenv("TTS_TEST_QUICK");
   quick = q && q[0] == '1';
   double t0 = now_s();
+  /* Progress on stderr (unbuffered), so a slow valgrind run shows where. */
+#define STAGE(name) fprintf(stderr, "[%6.1f s] %s\n", now_s() - t0, name)
+  STAGE("basics");
   test_basics();
   CHECK_CODE(tts_set_log_callback(on_log, &log_lines, 0), TTS_ERR_INVALID_PARAMETER);
   CHECK_CODE(tts_set_log_callback(on_log, &log_lines, TTS_LOG_INFO), TTS_OK);
@@ -680,6 +690,7 @@ int main(void) {
     fprintf(stderr, "cannot create the engine: %s\n", tts_last_error());
     return 1;
   }
+  STAGE("first synthesis (model load)");
   still_works(e);
   CHECK(log_lines > 0 && log_bad == 0); /* the model load is logged at info */
 
@@ -689,8 +700,11 @@ int main(void) {
     test_busy();
     test_engine_freed_under_stream();
   }
+  STAGE("WAV files and metrics");
   test_wav_and_metrics(e);
+  STAGE("bad input");
   test_bad_input(e);
+  STAGE("engine free");
 
   CHECK_CODE(tts_set_log_callback(NULL, NULL, 0), TTS_OK);
   int lines = log_lines;

@@ -194,6 +194,7 @@ pub(crate) unsafe fn request_options(p: *const TtsRequestParams) -> Result<Reque
             noise_w: unset_nan(p.noise_w),
             speaker: (p.has_speaker != 0).then_some(p.speaker),
             seed: (p.has_seed != 0).then_some(p.seed),
+            ..Default::default()
         },
         sample_rate: (p.sample_rate != 0).then_some(p.sample_rate),
         format: sample_format(p.format)?,

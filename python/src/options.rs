@@ -86,6 +86,7 @@ impl RequestArgs<'_> {
                 noise_w: self.noise_w.map(|v| v as f32),
                 speaker,
                 seed,
+                ..Default::default()
             },
             sample_rate,
             format,

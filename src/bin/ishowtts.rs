@@ -208,6 +208,7 @@ fn request_options(args: &SayArgs) -> Result<RequestOptions, Error> {
             noise_w: args.noise_w,
             speaker: args.speaker,
             seed: args.seed,
+            ..Default::default()
         },
         sample_rate: args.sample_rate,
         format: if args.float {

@@ -27,6 +27,18 @@ pub struct SynthesisOptions {
     /// Seed of the request's noise; the same seed gives the same audio.
     /// `None` draws a fresh seed.
     pub seed: Option<u64>,
+    /// Flow matching (F5-TTS): number of function evaluations (flow
+    /// steps), `[1, 128]`; default 32.
+    pub nfe_step: Option<u32>,
+    /// Flow matching: classifier-free guidance strength, `[0, 10]`;
+    /// default 2.0.
+    pub cfg_strength: Option<f32>,
+    /// Flow matching: sway sampling coefficient, `[-1, 1]`; default -1.0
+    /// (more steps early, where the flow changes most).
+    pub sway_sampling_coef: Option<f32>,
+    /// Flow matching: total length in seconds (reference included) instead
+    /// of the estimate from the text, `(0, 60]`.
+    pub fix_duration: Option<f32>,
 }
 
 /// Everything a request can set. `RequestOptions::default()` speaks with

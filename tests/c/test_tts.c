@@ -363,16 +363,22 @@ static void test_wav_and_metrics(const tts_engine *e) {
   CHECK(fd >= 0);
   if (fd >= 0) close(fd);
   tts_request_params p = tts_request_default_params();
-  p.format = TTS_FORMAT_I16;
-  p.sample_rate = 16000;
-  CHECK_CODE(tts_synthesize_to_wav(e, "Written to a file.", &p, path), TTS_OK);
+  /* Quick mode writes the cached warm-up sentence as it is (f32 at the
+   * voice's 22050 Hz); the full run resamples a new one to 16 kHz i16. */
+  if (!quick) {
+    p.format = TTS_FORMAT_I16;
+    p.sample_rate = 16000;
+  }
+  const unsigned rate = quick ? 22050 : 16000, bits = quick ? 32 : 16;
+  CHECK_CODE(tts_synthesize_to_wav(e, QUICK_TEXT("Written to a file."), &p, path), TTS_OK);
   struct stat st;
-  CHECK(stat(path, &st) == 0 && st.st_size > 44 + 2 * 8000);
+  CHECK(stat(path, &st) == 0 && st.st_size > 44 + (long)(bits / 8 * rate / 2));
   FILE *f = fopen(path, "rb");
   uint8_t h[44];
   CHECK(f && fread(h, 1, 44, f) == 44);
   if (f) fclose(f);
-  CHECK(memcmp(h, "RIFF", 4) == 0 && h[24] == (16000 & 0xff) && h[34] == 16);
+  CHECK(memcmp(h, "RIFF", 4) == 0 && h[24] == (rate & 0xff) && h[25] == (rate >> 8 & 0xff) &&
+        h[34] == bits);
   unlink(path);
   CHECK_FAILS(e, tts_synthesize_to_wav(e, "Hi there.", &p, "/nonexistent/dir/x.wav"),
               TTS_ERR_IO);
@@ -492,8 +498,10 @@ static void test_bad_input(const tts_engine *e) {
   const char *mixed = "Bell\x07 and escape\x1b here \xf0\x9f\x98\x80.";
   run_info ok;
   run_init(&ok, mixed);
-  CHECK_CODE(tts_synthesize(e, mixed, &p, on_chunk, &ok), TTS_OK);
-  CHECK(ok.chunks == 1 && complete(&ok));
+  if (!quick) { /* text handling, not memory: skipped under valgrind */
+    CHECK_CODE(tts_synthesize(e, mixed, &p, on_chunk, &ok), TTS_OK);
+    CHECK(ok.chunks == 1 && complete(&ok));
+  }
 
   /* Parameters: NaN is "the voice's default", everything else is checked. */
   bad = p;

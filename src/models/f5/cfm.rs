@@ -12,6 +12,23 @@
 //! `rand`'s `StdRng` (`StandardNormal`), not from torch's generator, so the
 //! same seed gives other audio than upstream. Parity with upstream goes
 //! through [`SamplerOptions::initial_noise`].
+//!
+//! ```no_run
+//! use ishowtts::candle::{DType, Device, Tensor};
+//! use ishowtts::models::f5::{Checkpoint, F5Model, SamplerOptions, Variant};
+//!
+//! // SWivid/F5-TTS from the local Hugging Face cache (no download)
+//! let checkpoint = Checkpoint::from_default_hf_cache(Variant::V1Base)?;
+//! let model = F5Model::load(&checkpoint, Variant::V1Base, &Device::Cpu, DType::F32)?;
+//! // reference log-mel (1, frames, 100) and the ids of reference + new text
+//! let ref_mel = Tensor::zeros((1, 200, 100), DType::F32, &Device::Cpu)?;
+//! let ids: Vec<u32> = vec![1, 2, 3];
+//! let opts = SamplerOptions { seed: Some(0), ..Default::default() };
+//! let mel = model.sample(&ref_mel, &ids, 400, &opts, &|| false)?;
+//! // (1, 400, 100): the reference frames, then the new speech
+//! let new_speech = mel.narrow(1, 200, mel.dim(1)? - 200)?;
+//! # Ok::<(), ishowtts::Error>(())
+//! ```
 
 use std::f32::consts::FRAC_PI_2;
 

@@ -73,11 +73,64 @@ impl Module for Grn {
     }
 }
 
+/// The depthwise convolution of a ConvNeXt block (`dwconv`, k7, one group
+/// per channel), on `(B, N, C)`.
+#[derive(Debug, Clone)]
+pub struct DepthwiseConv {
+    /// The crate's conv layer: a dedicated kernel for f32 on the CPU.
+    conv: Conv1d,
+    /// `(K, C)`: the taps, for the shifted-sum form used elsewhere.
+    taps: Tensor,
+    bias: Tensor,
+}
+
+impl DepthwiseConv {
+    /// Loads `weight` `(dim, 1, 7)` and `bias` under `vb`.
+    pub fn new(dim: usize, vb: VarBuilder) -> Result<Self> {
+        let weight = vb.get((dim, 1, DWCONV_KERNEL), "weight")?;
+        let bias = vb.get(dim, "bias")?;
+        let cfg = Conv1dConfig {
+            padding: DWCONV_KERNEL / 2,
+            groups: dim,
+            ..Default::default()
+        };
+        Ok(Self {
+            taps: weight.squeeze(1)?.t()?.contiguous()?,
+            conv: Conv1d::from_tensors(weight, Some(bias.clone()), cfg),
+            bias,
+        })
+    }
+
+    /// `(B, N, C) -> (B, N, C)`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            // (B, N, C) -> (B, C, N) for the conv, and back
+            let h = self.conv.forward(&x.transpose(1, 2)?.contiguous()?)?;
+            h.transpose(1, 2)?.contiguous()
+        } else {
+            self.forward_shifted(x)
+        }
+    }
+
+    /// The convolution as seven shifted multiply-adds: candle's grouped conv
+    /// would run one convolution per channel (512 launches on a GPU).
+    pub fn forward_shifted(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, n, _) = x.dims3()?;
+        let pad = DWCONV_KERNEL / 2;
+        let xp = x.pad_with_zeros(1, pad, pad)?;
+        let mut acc = x.zeros_like()?.broadcast_add(&self.bias)?;
+        for k in 0..DWCONV_KERNEL {
+            acc = (acc + xp.narrow(1, k, n)?.broadcast_mul(&self.taps.get(k)?)?)?;
+        }
+        Ok(acc)
+    }
+}
+
 /// ConvNeXt-V2 block: depthwise conv k7 -> LayerNorm -> Linear -> GELU ->
 /// GRN -> Linear, plus the input.
 #[derive(Debug, Clone)]
 pub struct ConvNeXtV2Block {
-    dwconv: Conv1d,
+    dwconv: DepthwiseConv,
     norm: LayerNorm,
     pwconv1: Linear,
     grn: Grn,
@@ -87,19 +140,8 @@ pub struct ConvNeXtV2Block {
 impl ConvNeXtV2Block {
     /// Loads `dwconv`, `norm`, `pwconv1`, `grn`, `pwconv2` under `vb`.
     pub fn new(dim: usize, intermediate_dim: usize, vb: VarBuilder) -> Result<Self> {
-        let cfg = Conv1dConfig {
-            padding: DWCONV_KERNEL / 2,
-            groups: dim,
-            ..Default::default()
-        };
-        let dw = vb.pp("dwconv");
-        let dwconv = Conv1d::from_tensors(
-            dw.get((dim, 1, DWCONV_KERNEL), "weight")?,
-            Some(dw.get(dim, "bias")?),
-            cfg,
-        );
         Ok(Self {
-            dwconv,
+            dwconv: DepthwiseConv::new(dim, vb.pp("dwconv"))?,
             norm: candle_nn::layer_norm(dim, 1e-6, vb.pp("norm"))?,
             pwconv1: candle_nn::linear(dim, intermediate_dim, vb.pp("pwconv1"))?,
             grn: Grn::new(intermediate_dim, vb.pp("grn"))?,
@@ -111,9 +153,7 @@ impl ConvNeXtV2Block {
 impl Module for ConvNeXtV2Block {
     /// `(B, N, C) -> (B, N, C)`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        // (B, N, C) -> (B, C, N) for the conv, and back
-        let h = self.dwconv.forward(&x.transpose(1, 2)?.contiguous()?)?;
-        let h = h.transpose(1, 2)?.contiguous()?;
+        let h = self.dwconv.forward(x)?;
         let h = self.norm.forward(&h)?;
         let h = self.pwconv1.forward(&h)?.gelu_erf()?;
         let h = self.grn.forward(&h)?;
@@ -247,6 +287,27 @@ mod tests {
         assert!((p[2][1] - 0.02f32.cos()).abs() < 1e-6);
         assert!((p[2][2] - 2f32.sin()).abs() < 1e-6);
         assert!((p[2][3] - 0.02f32.sin()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn depthwise_forms_agree() {
+        let dev = Device::Cpu;
+        let mut ts = std::collections::HashMap::new();
+        ts.insert(
+            "weight".to_string(),
+            Tensor::randn(0f32, 1.0, (6, 1, 7), &dev).unwrap(),
+        );
+        ts.insert(
+            "bias".to_string(),
+            Tensor::randn(0f32, 1.0, 6, &dev).unwrap(),
+        );
+        let vb = VarBuilder::from_tensors(ts, DType::F32, &dev);
+        let conv = DepthwiseConv::new(6, vb).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (2, 11, 6), &dev).unwrap();
+        let a = conv.forward(&x).unwrap();
+        let b = conv.forward_shifted(&x).unwrap();
+        let d = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(d.to_scalar::<f32>().unwrap() < 1e-5);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use crate::{Error, Result};
@@ -20,6 +21,10 @@ pub use realfft::num_complex::Complex;
 /// `torch.istft` refuses a window whose overlap-added square falls under
 /// this anywhere in the kept output (the NOLA condition).
 const NOLA_EPS: f32 = 1e-11;
+
+/// Frames per parallel task of the inverse STFT: enough work (~50 µs) to
+/// pay for the task and its buffers.
+const FRAMES_PER_TASK: usize = 16;
 
 /// A periodic Hann window of `win_length` samples centred in `n_fft`
 /// (`torch.hann_window(win_length)` padded the way `torch.stft` pads it).
@@ -292,7 +297,8 @@ impl Istft {
     }
 
     /// Inverts `n_frames` frames, asking `fill(t, spectrum)` for frame `t`'s
-    /// `n_bins` coefficients (the buffer is reused: write every bin).
+    /// `n_bins` coefficients (the buffer is reused: write every bin). Frames
+    /// are requested in parallel, in no particular order.
     ///
     /// Like `torch.fft.irfft`, the imaginary parts of the DC and Nyquist
     /// bins are ignored. Fails when the window does not overlap enough for
@@ -300,7 +306,7 @@ impl Istft {
     pub fn inverse_with(
         &self,
         n_frames: usize,
-        mut fill: impl FnMut(usize, &mut [Complex<f32>]),
+        fill: impl Fn(usize, &mut [Complex<f32>]) + Sync,
     ) -> Result<Vec<f32>> {
         let out_len = self.output_len(n_frames);
         if n_frames == 0 {
@@ -316,32 +322,50 @@ impl Istft {
             IstftPadding::Same => ((n - self.win_length) / 2, self.win_length),
         };
         let full_len = fold_len + hop * (n_frames - 1);
-        let mut signal = vec![0.0f32; full_len];
-        let mut spectrum = self.ifft.make_input_vec();
-        let mut frame = self.ifft.make_output_vec();
-        let mut scratch = self.ifft.make_scratch_vec();
-        let last = spectrum.len() - 1;
+        let window = &self.window[fold_start..fold_start + fold_len];
         // irfft's "backward" normalization divides by n.
         let scale = 1.0 / n as f32;
-        for t in 0..n_frames {
-            fill(t, &mut spectrum);
-            spectrum[0].im = 0.0;
-            if n.is_multiple_of(2) {
-                spectrum[last].im = 0.0;
-            }
-            self.ifft
-                .process_with_scratch(&mut spectrum, &mut frame, &mut scratch)
-                .map_err(|e| Error::Internal(format!("inverse STFT: {e}")))?;
-            let window = &self.window[fold_start..fold_start + fold_len];
-            let samples = &frame[fold_start..fold_start + fold_len];
-            let out = &mut signal[t * hop..t * hop + fold_len];
-            for ((o, &s), &w) in out.iter_mut().zip(samples).zip(window) {
-                *o += s * scale * w;
+        // The frames are independent: transform them in parallel (each
+        // worker owns its buffers), then overlap-add in order.
+        let mut frames = vec![0.0f32; n_frames * fold_len];
+        frames
+            .par_chunks_mut(fold_len)
+            .with_min_len(FRAMES_PER_TASK)
+            .enumerate()
+            .try_for_each_init(
+                || {
+                    let ifft = &self.ifft;
+                    (
+                        ifft.make_input_vec(),
+                        ifft.make_output_vec(),
+                        ifft.make_scratch_vec(),
+                    )
+                },
+                |(spectrum, frame, scratch), (t, dst)| {
+                    fill(t, spectrum);
+                    let last = spectrum.len() - 1;
+                    spectrum[0].im = 0.0;
+                    if n.is_multiple_of(2) {
+                        spectrum[last].im = 0.0;
+                    }
+                    self.ifft
+                        .process_with_scratch(spectrum, frame, scratch)
+                        .map_err(|e| Error::Internal(format!("inverse STFT: {e}")))?;
+                    let samples = &frame[fold_start..fold_start + fold_len];
+                    for ((d, &s), &w) in dst.iter_mut().zip(samples).zip(window) {
+                        *d = s * scale * w;
+                    }
+                    Ok::<(), Error>(())
+                },
+            )?;
+        let mut signal = vec![0.0f32; full_len];
+        for (t, frame) in frames.chunks_exact(fold_len).enumerate() {
+            for (o, &s) in signal[t * hop..t * hop + fold_len].iter_mut().zip(frame) {
+                *o += s;
             }
         }
         // The overlap-added squared window over the kept range.
         let mut envelope = vec![0.0f32; full_len];
-        let window = &self.window[fold_start..fold_start + fold_len];
         for t in 0..n_frames {
             for (e, &w) in envelope[t * hop..t * hop + fold_len].iter_mut().zip(window) {
                 *e += w * w;

@@ -14,8 +14,10 @@ use candle_core::{Device, Tensor};
 use crate::audio::stft::Stft;
 use crate::{Error, Result};
 
-/// Floor applied before the log (`mel.clamp(min=1e-5).log()`).
-const LOG_FLOOR: f32 = 1e-5;
+/// Floor applied before the log by F5-TTS (`mel.clamp(min=1e-5).log()`).
+pub const LOG_FLOOR: f32 = 1e-5;
+/// Floor of Vocos' own feature extractor (`safe_log`, `clip_val=1e-7`).
+pub const VOCOS_LOG_FLOOR: f32 = 1e-7;
 
 /// Parameters of [`MelSpectrogram`]; [`Default`] is F5-TTS / Vocos 24 kHz.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +37,9 @@ pub struct MelSpectrogramConfig {
     /// Highest filter edge, Hz; `None` is `sample_rate / 2` (torchaudio's
     /// default, integer division).
     pub f_max: Option<f64>,
+    /// Magnitudes are clamped to at least this before the natural log:
+    /// [`LOG_FLOOR`] for F5-TTS, [`VOCOS_LOG_FLOOR`] for Vocos' extractor.
+    pub log_floor: f32,
 }
 
 impl Default for MelSpectrogramConfig {
@@ -47,6 +52,7 @@ impl Default for MelSpectrogramConfig {
             n_mels: 100,
             f_min: 0.0,
             f_max: None,
+            log_floor: LOG_FLOOR,
         }
     }
 }
@@ -175,6 +181,13 @@ impl MelSpectrogram {
                 reason: "need 0 <= f_min < f_max, both finite",
             });
         }
+        if !(config.log_floor.is_finite() && config.log_floor > 0.0) {
+            return Err(Error::InvalidParameter {
+                name: "log_floor",
+                value: config.log_floor.to_string(),
+                reason: "must be positive and finite",
+            });
+        }
         let stft = Stft::new(config.n_fft, config.hop_length, config.win_length)?;
         let filters = mel_filters(
             stft.n_bins(),
@@ -227,6 +240,7 @@ impl MelSpectrogram {
         let n_frames = self.num_frames(audio.len());
         let mut out = vec![0.0f32; self.config.n_mels * n_frames];
         let mut magnitude = vec![0.0f32; self.stft.n_bins()];
+        let floor = self.config.log_floor;
         self.stft.for_each_frame(audio, |t, spectrum| {
             for (m, c) in magnitude.iter_mut().zip(spectrum) {
                 *m = c.norm();
@@ -234,7 +248,7 @@ impl MelSpectrogram {
             for (mel, filter) in self.filters.iter().enumerate() {
                 let bins = &magnitude[filter.first_bin..filter.first_bin + filter.weights.len()];
                 let energy: f32 = bins.iter().zip(&filter.weights).map(|(a, w)| a * w).sum();
-                out[mel * n_frames + t] = energy.max(LOG_FLOOR).ln();
+                out[mel * n_frames + t] = energy.max(floor).ln();
             }
         })?;
         Ok(out)

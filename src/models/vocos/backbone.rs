@@ -7,9 +7,15 @@
 //! depthwise convolution is written as seven shifted multiply-adds along
 //! `T`, which avoids two transposes per block and candle's grouped
 //! convolution (one kernel launch per channel).
+//!
+//! On the CPU the depthwise convolution and the GELU run as fused custom
+//! ops (candle's `gelu_erf` evaluates `erf` in f64 one element at a time,
+//! and the tensor formulation of the convolution makes 14 passes over the
+//! activations): together they were half the backbone's time.
 
-use candle_core::{Module, Tensor};
+use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Shape, Tensor};
 use candle_nn::{Conv1d, Conv1dConfig, LayerNorm, Linear, VarBuilder};
+use rayon::prelude::*;
 
 use super::config::BackboneArgs;
 use crate::Result;
@@ -26,6 +32,61 @@ pub struct DepthwiseConv1d {
     /// `taps[k]` is `weight[:, 0, k]`, shape `(C,)`.
     taps: Vec<Tensor>,
     bias: Tensor,
+    /// The same weights on the host for the CPU kernel.
+    cpu: DepthwiseCpu,
+}
+
+/// The depthwise convolution as one CPU pass over `(B, T, C)` f32.
+#[derive(Debug, Clone)]
+struct DepthwiseCpu {
+    /// `(K, C)` row-major.
+    taps: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl CustomOp1 for DepthwiseCpu {
+    fn name(&self) -> &'static str {
+        "vocos-depthwise-conv1d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (_, t_len, c) = layout.shape().dims3()?;
+        let x = match layout.contiguous_offsets() {
+            Some((start, end)) => &storage.as_slice::<f32>()?[start..end],
+            None => candle_core::bail!("vocos-depthwise-conv1d: input must be contiguous"),
+        };
+        if c != self.bias.len() {
+            candle_core::bail!(
+                "vocos-depthwise-conv1d: {c} channels, weights for {}",
+                self.bias.len()
+            );
+        }
+        let pad = KERNEL / 2;
+        let mut out = vec![0.0f32; x.len()];
+        out.par_chunks_mut(c)
+            .with_min_len(16)
+            .enumerate()
+            .for_each(|(row, o)| {
+                let (b, t) = (row / t_len, row % t_len);
+                o.copy_from_slice(&self.bias);
+                // out[t] = bias + sum_k w[k] * x[t + k - pad], zero outside.
+                let k_lo = pad.saturating_sub(t);
+                let k_hi = KERNEL.min(t_len + pad - t);
+                for k in k_lo..k_hi {
+                    let src = (b * t_len + t + k - pad) * c;
+                    let xs = &x[src..src + c];
+                    let ws = &self.taps[k * c..(k + 1) * c];
+                    for ((o, &xv), &wv) in o.iter_mut().zip(xs).zip(ws) {
+                        *o += wv * xv;
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
 }
 
 impl DepthwiseConv1d {
@@ -38,12 +99,19 @@ impl DepthwiseConv1d {
         let taps = (0..KERNEL)
             .map(|k| weight.get(k))
             .collect::<candle_core::Result<_>>()?;
-        Ok(Self { taps, bias })
+        let cpu = DepthwiseCpu {
+            taps: weight.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?,
+            bias: bias.to_dtype(DType::F32)?.to_vec1()?,
+        };
+        Ok(Self { taps, bias, cpu })
     }
 }
 
 impl Module for DepthwiseConv1d {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            return x.contiguous()?.apply_op1_no_bwd(&self.cpu);
+        }
         // (B, T, C) -> (B, T + 6, C), zero padding like `padding=3`.
         let t = x.dim(1)?;
         let pad = KERNEL / 2;
@@ -54,6 +122,64 @@ impl Module for DepthwiseConv1d {
             y = (y + xp.narrow(1, k, t)?.broadcast_mul(tap)?)?;
         }
         y.broadcast_add(&self.bias)
+    }
+}
+
+/// Exact (erf) GELU, `0.5 x (1 + erf(x / sqrt 2))`, as PyTorch's CPU
+/// kernel evaluates it: erf by Abramowitz & Stegun 7.1.26 (absolute error
+/// below 1.5e-7), in f32, in parallel.
+#[derive(Debug, Clone, Copy)]
+struct GeluErfCpu;
+
+/// `erf(z)` by Abramowitz & Stegun 7.1.26.
+#[inline]
+fn erf_f32(z: f32) -> f32 {
+    const P: f32 = 0.327_591_1;
+    const A: [f32; 5] = [
+        0.254_829_6,
+        -0.284_496_74,
+        1.421_413_8,
+        -1.453_152,
+        1.061_405_4,
+    ];
+    let a = z.abs();
+    let t = 1.0 / (1.0 + P * a);
+    let poly = t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4]))));
+    (1.0 - poly * (-a * a).exp()).copysign(z)
+}
+
+impl CustomOp1 for GeluErfCpu {
+    fn name(&self) -> &'static str {
+        "vocos-gelu-erf"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = match layout.contiguous_offsets() {
+            Some((start, end)) => &storage.as_slice::<f32>()?[start..end],
+            None => candle_core::bail!("vocos-gelu-erf: input must be contiguous"),
+        };
+        let mut out = vec![0.0f32; x.len()];
+        out.par_chunks_mut(4096)
+            .zip(x.par_chunks(4096))
+            .for_each(|(o, x)| {
+                for (o, &v) in o.iter_mut().zip(x) {
+                    *o = 0.5 * v * (1.0 + erf_f32(v * std::f32::consts::FRAC_1_SQRT_2));
+                }
+            });
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+}
+
+/// Exact GELU: the CPU kernel above for f32 on the CPU, candle's elsewhere.
+fn gelu_erf(x: &Tensor) -> candle_core::Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        x.contiguous()?.apply_op1_no_bwd(&GeluErfCpu)
+    } else {
+        x.gelu_erf()
     }
 }
 
@@ -92,7 +218,7 @@ impl Module for ConvNeXtBlock {
         let h = self.dwconv.forward(x)?;
         let h = self.norm.forward(&h)?;
         // (B, T, C) -> (B, T, 3C) -> (B, T, C)
-        let h = self.pwconv1.forward(&h)?.gelu_erf()?;
+        let h = gelu_erf(&self.pwconv1.forward(&h)?)?;
         let h = self.pwconv2.forward(&h)?;
         let h = match &self.gamma {
             Some(gamma) => h.broadcast_mul(gamma)?,
@@ -136,6 +262,11 @@ impl VocosBackbone {
             final_layer_norm: candle_nn::layer_norm(cfg.dim, LN_EPS, vb.pp("final_layer_norm"))?,
             input_channels: cfg.input_channels,
         })
+    }
+
+    /// The input convolution (`embed`), `(B, n_mels, T)` to `(B, dim, T)`.
+    pub fn embed(&self) -> &Conv1d {
+        &self.embed
     }
 
     /// Expected input channels (mel bands).
@@ -197,6 +328,74 @@ mod tests {
             .to_scalar::<f32>()
             .unwrap();
         assert!(diff < 1e-5, "{diff}");
+    }
+
+    /// The CPU kernel equals the tensor formulation (used off the CPU).
+    #[test]
+    fn depthwise_cpu_kernel_matches_tensor_path() {
+        let dev = Device::Cpu;
+        let (c, t) = (6, 9);
+        let vb = VarBuilder::from_tensors(
+            HashMap::from([
+                (
+                    "weight".to_string(),
+                    Tensor::randn(0f32, 1.0, (c, 1, KERNEL), &dev).unwrap(),
+                ),
+                (
+                    "bias".to_string(),
+                    Tensor::randn(0f32, 1.0, c, &dev).unwrap(),
+                ),
+            ]),
+            DType::F32,
+            &dev,
+        );
+        let dw = DepthwiseConv1d::new(c, vb).unwrap();
+        for t in [1, 2, 3, t] {
+            let x = Tensor::randn(0f32, 1.0, (2, t, c), &dev).unwrap();
+            let fast = dw.forward(&x).unwrap();
+            // Force the generic path by going through f64.
+            let dw64 = DepthwiseConv1d {
+                taps: dw
+                    .taps
+                    .iter()
+                    .map(|w| w.to_dtype(DType::F64).unwrap())
+                    .collect(),
+                bias: dw.bias.to_dtype(DType::F64).unwrap(),
+                cpu: dw.cpu.clone(),
+            };
+            let slow = dw64.forward(&x.to_dtype(DType::F64).unwrap()).unwrap();
+            let diff = (fast.to_dtype(DType::F64).unwrap() - slow)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
+            assert!(diff < 1e-5, "T={t}: {diff}");
+        }
+    }
+
+    #[test]
+    fn gelu_matches_exact() {
+        let xs: Vec<f32> = (-800..=800).map(|i| i as f32 / 100.0).collect();
+        let x = Tensor::new(xs.as_slice(), &Device::Cpu).unwrap();
+        let fast: Vec<f32> = gelu_erf(&x).unwrap().to_vec1().unwrap();
+        let exact: Vec<f64> = x
+            .to_dtype(DType::F64)
+            .unwrap()
+            .gelu_erf()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        for ((&v, &a), &b) in xs.iter().zip(&fast).zip(&exact) {
+            assert!(
+                (a as f64 - b).abs() < 1e-6 * (1.0 + v.abs() as f64),
+                "{v}: {a} {b}"
+            );
+        }
     }
 
     #[test]

@@ -49,12 +49,18 @@ impl IstftHead {
 
     /// One waveform per batch item, on the CPU.
     pub fn forward_samples(&self, x: &Tensor) -> Result<Vec<Vec<f32>>> {
-        let params = self.spectrum_params(x)?;
+        self.params_to_samples(&self.spectrum_params(x)?)
+    }
+
+    /// The second half of the head: `(B, T, n_fft + 2)` log-magnitudes and
+    /// phases (the output of [`Self::spectrum_params`]) to one waveform per
+    /// batch item, on the CPU.
+    pub fn params_to_samples(&self, params: &Tensor) -> Result<Vec<Vec<f32>>> {
         let (batch, n_frames, width) = params.dims3()?;
         let n_bins = self.istft.n_bins();
         if width != 2 * n_bins {
-            return Err(Error::Internal(format!(
-                "ISTFT head produced {width} values per frame, expected {}",
+            return Err(Error::InvalidArgument(format!(
+                "ISTFT head: {width} values per frame, expected {} (n_fft + 2)",
                 2 * n_bins
             )));
         }

@@ -46,6 +46,11 @@ pub enum Error {
         reason: String,
     },
     /// No voice was given and the default voice is not installed.
+    /// A weight file that does not hold what the network needs (missing or
+    /// mis-shaped tensor: the reason names it).
+    #[error("model file {path}: {reason}")]
+    ModelFile { path: PathBuf, reason: String },
+
     #[error("no voice found: {0}")]
     VoiceNotFound(String),
     /// The text to speak is empty or whitespace only.
@@ -192,9 +197,10 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::Io { .. } | Error::Wav(_) => ErrorCode::Io,
-            Error::VoiceConfig { .. } | Error::OnnxFormat { .. } | Error::NotPiperVoice { .. } => {
-                ErrorCode::ModelFormat
-            }
+            Error::VoiceConfig { .. }
+            | Error::OnnxFormat { .. }
+            | Error::NotPiperVoice { .. }
+            | Error::ModelFile { .. } => ErrorCode::ModelFormat,
             Error::VoiceNotFound(_) => ErrorCode::VoiceNotFound,
             Error::EmptyText => ErrorCode::EmptyText,
             Error::InvalidParameter { .. } => ErrorCode::InvalidParameter,

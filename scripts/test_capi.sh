@@ -49,7 +49,7 @@ echo "== C test under valgrind (quick set)"
 # threads spinning for work only slow it down. candle's convolution: the
 # AVX2 kernels are emulated several times slower (one sentence took over
 # 6 minutes with them, about 4 with candle's).
-TTS_TEST_QUICK=1 RAYON_NUM_THREADS=1 ISHOWTTS_CPU_CONV=candle valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite \
+TTS_TEST_QUICK=1 RAYON_NUM_THREADS=1 ISHOWTTS_CPU_CONV=candle valgrind --quiet --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
   --error-exitcode=1 --suppressions=tests/c/valgrind.supp "$OUT/test_tts"
 
 echo "== C ABI: all passed in $((SECONDS - start)) s"

@@ -1,9 +1,11 @@
-//! `ishowtts`: speak text to a WAV file with a Piper voice.
+//! `ishowtts`: speak text to a WAV file with a Piper voice, or in a voice
+//! cloned by F5-TTS.
 //!
 //! ```text
 //! ishowtts say "Hello there." -o hello.wav
 //! echo "Long text…" | ishowtts say -o long.wav --voice path/to/voice.onnx
 //! ishowtts say "Streamed to a player." --sample-rate 16000 -o - | aplay
+//! ishowtts say --model f5 --ref-audio me.wav --ref-text "What I say in it." "New words." -o out.wav
 //! ```
 
 use std::io::{Read, Write};
@@ -37,7 +39,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Speak text (an argument, or standard input) into a WAV file or stdout.
-    Say(SayArgs),
+    Say(Box<SayArgs>),
     /// Print a voice's configuration and network hyper-parameters.
     Info(VoiceArgs),
 }
@@ -53,6 +55,53 @@ struct VoiceArgs {
     config: Option<PathBuf>,
 }
 
+/// Which model speaks.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ModelKind {
+    /// A Piper voice (`--voice`).
+    Piper,
+    /// F5-TTS, cloning the voice of `--ref-audio`.
+    F5,
+}
+
+#[derive(Args)]
+struct F5Args {
+    /// Reference recording to clone (WAV, MP3, FLAC, OGG; up to 30 s).
+    #[arg(long, value_name = "FILE", required_if_eq("model", "f5"))]
+    ref_audio: Option<PathBuf>,
+    /// What is said in the reference recording.
+    #[arg(long, value_name = "TEXT", required_if_eq("model", "f5"))]
+    ref_text: Option<String>,
+    /// F5-TTS checkpoint folder (`model_*.safetensors` + `vocab.txt`);
+    /// default: F5TTS_v1_Base in the Hugging Face cache.
+    #[arg(long, value_name = "PATH")]
+    f5_checkpoint: Option<PathBuf>,
+    /// Network shape (upstream YAML or JSON) for a checkpoint that is not
+    /// F5TTS_v1_Base.
+    #[arg(long, value_name = "PATH")]
+    f5_config: Option<PathBuf>,
+    /// The checkpoint is the first release, F5TTS_Base.
+    #[arg(long)]
+    f5_base: bool,
+    /// Vocos folder (`config.yaml` + weights); default:
+    /// charactr/vocos-mel-24khz in the Hugging Face cache.
+    #[arg(long, value_name = "PATH")]
+    vocoder: Option<PathBuf>,
+    /// Flow steps, 1..=128 (default 32; 16 is faster, nearly as good).
+    #[arg(long, value_name = "N")]
+    nfe: Option<u32>,
+    /// Classifier-free guidance strength (default 2).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    cfg: Option<f32>,
+    /// Sway sampling coefficient (default -1).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    sway: Option<f32>,
+    /// Total seconds per sentence, reference included, instead of the
+    /// estimate from the text.
+    #[arg(long, value_name = "SECONDS")]
+    fix_duration: Option<f32>,
+}
+
 #[derive(Args)]
 struct SayArgs {
     /// Text to speak; read from standard input when absent or `-`.
@@ -61,8 +110,13 @@ struct SayArgs {
     /// unknown length, then samples as each sentence is ready).
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
+    /// The model: a Piper voice, or F5-TTS cloning a reference recording.
+    #[arg(long, value_enum, default_value = "piper")]
+    model: ModelKind,
     #[command(flatten)]
     voice: VoiceArgs,
+    #[command(flatten)]
+    f5: F5Args,
     /// Speaker id of a multi-speaker voice.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     speaker: Option<i64>,
@@ -122,7 +176,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Say(args) => say(args),
+        Command::Say(args) => say(*args),
         Command::Info(args) => info(args),
     };
     match result {
@@ -156,6 +210,32 @@ fn voice_spec(args: &VoiceArgs) -> Result<VoiceSpec, Error> {
     let model = model_path(args)?;
     let loader = PiperLoader::with_config(&model, &config_path(args, &model))?;
     Ok(VoiceSpec::new(Arc::new(loader)))
+}
+
+fn f5_voice_spec(args: &F5Args) -> Result<VoiceSpec, Error> {
+    use ishowtts::models::f5::{backend::F5Paths, config::Variant};
+    let (Some(audio), Some(text)) = (&args.ref_audio, &args.ref_text) else {
+        return Err(Error::InvalidArgument(
+            "--model f5 needs --ref-audio and --ref-text".into(),
+        ));
+    };
+    let paths = F5Paths {
+        checkpoint: args.f5_checkpoint.clone(),
+        variant: if args.f5_base {
+            Variant::Base
+        } else {
+            Variant::V1Base
+        },
+        config: args.f5_config.clone(),
+        vocoder: args.vocoder.clone(),
+    };
+    let reference = ishowtts::engine::Reference {
+        audio: std::fs::read(audio)
+            .map_err(|e| Error::io(audio, e))?
+            .into(),
+        text: text.clone(),
+    };
+    VoiceSpec::f5(paths, reference)
 }
 
 fn read_text(arg: Option<String>) -> Result<String, Error> {
@@ -208,7 +288,10 @@ fn request_options(args: &SayArgs) -> Result<RequestOptions, Error> {
             noise_w: args.noise_w,
             speaker: args.speaker,
             seed: args.seed,
-            ..Default::default()
+            nfe_step: args.f5.nfe,
+            cfg_strength: args.f5.cfg,
+            sway_sampling_coef: args.f5.sway,
+            fix_duration: args.f5.fix_duration,
         },
         sample_rate: args.sample_rate,
         format: if args.float {
@@ -255,7 +338,11 @@ fn say(args: SayArgs) -> Result<(), Error> {
         output_cache: CacheLimits::DISABLED,
         ..Default::default()
     })?;
-    engine.add_voice("voice", voice_spec(&args.voice)?)?;
+    let spec = match args.model {
+        ModelKind::Piper => voice_spec(&args.voice)?,
+        ModelKind::F5 => f5_voice_spec(&args.f5)?,
+    };
+    engine.add_voice("voice", spec)?;
     // Text and options are checked here, before the output file exists.
     let stream = engine.stream(&text, &options)?;
     let to_stdout = args.output.as_os_str() == "-";

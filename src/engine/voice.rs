@@ -43,6 +43,25 @@ impl VoiceSpec {
         Ok(Self::new(Arc::new(loader)))
     }
 
+    /// An F5-TTS voice cloned from `reference` (a recording and what it
+    /// says). Resolves the model's files now (a missing checkpoint or
+    /// vocoder is an error here); the weights load on first use, and the
+    /// recording is processed once, when the voice is first spoken.
+    /// Voices of the same files share one loaded model.
+    pub fn f5(paths: crate::models::f5::backend::F5Paths, reference: Reference) -> Result<Self> {
+        // Bad references fail here, with their specific errors, rather
+        // than on the first request.
+        crate::models::f5::tokenizer::prepare_ref_text(&reference.text)?;
+        crate::models::f5::reference::ReferenceAudio::from_bytes(&reference.audio)?;
+        let language = if reference.text.chars().any(crate::text::split::is_cjk) {
+            Language::Chinese
+        } else {
+            Language::English
+        };
+        let loader = crate::models::f5::backend::F5Loader::new(paths, language)?;
+        Ok(Self::new(Arc::new(loader)).with_reference(reference))
+    }
+
     /// The default Piper voice (see [`crate::paths::default_voice`]).
     #[cfg(feature = "espeak")]
     pub fn piper_default() -> Result<Self> {

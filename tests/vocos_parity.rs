@@ -146,6 +146,22 @@ fn vocos_tiny_matches_pytorch() {
     let vocos = Vocos::load(&dir, &Device::Cpu).unwrap();
     assert_eq!(vocos.config().backbone.init_args.dim, 64);
     vocos_parity("tiny", &vocos, &io);
+
+    // The same weights as model.safetensors (preferred by `load`) decode
+    // the same.
+    let tmp = std::env::temp_dir().join(format!("ishowtts-vocos-tiny-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::copy(dir.join("config.yaml"), tmp.join("config.yaml")).unwrap();
+    let tensors: HashMap<String, Tensor> =
+        candle_core::pickle::read_all(dir.join("pytorch_model.bin"))
+            .unwrap()
+            .into_iter()
+            .collect();
+    candle_core::safetensors::save(&tensors, tmp.join("model.safetensors")).unwrap();
+    let from_st = Vocos::load(&tmp, &Device::Cpu).unwrap();
+    std::fs::remove_dir_all(&tmp).unwrap();
+    let mel = get(&io, "vocos.mel");
+    assert_eq!(from_st.decode(mel).unwrap(), vocos.decode(mel).unwrap());
 }
 
 fn full_vocos() -> Option<(Vocos, HashMap<String, Tensor>)> {

@@ -160,3 +160,137 @@ impl Vocos {
         Ok(self.decode_batch(mel)?.pop().unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_config() -> VocosConfig {
+        let mut cfg = VocosConfig::mel_24khz();
+        cfg.backbone.init_args.dim = 8;
+        cfg.backbone.init_args.intermediate_dim = 16;
+        cfg.backbone.init_args.num_layers = 1;
+        cfg.head.init_args.dim = 8;
+        cfg
+    }
+
+    /// Every tensor the model reads, with its shape, filled with `value`.
+    fn weights(cfg: &VocosConfig, value: f32) -> HashMap<String, Tensor> {
+        let b = &cfg.backbone.init_args;
+        let (d, h) = (b.dim, b.intermediate_dim);
+        let mut shapes: Vec<(String, Vec<usize>)> = vec![
+            ("backbone.embed.weight".into(), vec![d, b.input_channels, 7]),
+            ("backbone.embed.bias".into(), vec![d]),
+            ("backbone.norm.weight".into(), vec![d]),
+            ("backbone.norm.bias".into(), vec![d]),
+            ("backbone.final_layer_norm.weight".into(), vec![d]),
+            ("backbone.final_layer_norm.bias".into(), vec![d]),
+            (
+                "head.out.weight".into(),
+                vec![cfg.head.init_args.n_fft + 2, d],
+            ),
+            ("head.out.bias".into(), vec![cfg.head.init_args.n_fft + 2]),
+        ];
+        for i in 0..b.num_layers {
+            let p = format!("backbone.convnext.{i}");
+            shapes.extend([
+                (format!("{p}.dwconv.weight"), vec![d, 1, 7]),
+                (format!("{p}.dwconv.bias"), vec![d]),
+                (format!("{p}.norm.weight"), vec![d]),
+                (format!("{p}.norm.bias"), vec![d]),
+                (format!("{p}.pwconv1.weight"), vec![h, d]),
+                (format!("{p}.pwconv1.bias"), vec![h]),
+                (format!("{p}.pwconv2.weight"), vec![d, h]),
+                (format!("{p}.pwconv2.bias"), vec![d]),
+                (format!("{p}.gamma"), vec![d]),
+            ]);
+        }
+        shapes
+            .into_iter()
+            .map(|(n, s)| {
+                let t = Tensor::full(value, s, &Device::Cpu).unwrap();
+                (n, t)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn decodes_with_the_expected_length() {
+        let cfg = tiny_config();
+        let vb = VarBuilder::from_tensors(weights(&cfg, 0.01), DType::F32, &Device::Cpu);
+        let vocos = Vocos::new(&cfg, vb).unwrap();
+        let mel = Tensor::zeros((1, 100, 5), DType::F32, &Device::Cpu).unwrap();
+        let audio = vocos.decode(&mel).unwrap();
+        assert_eq!(audio.len(), 4 * 256);
+        assert_eq!(vocos.output_len(5), 4 * 256);
+        assert!(audio.iter().all(|x| x.is_finite()));
+        let two = Tensor::cat(&[&mel, &mel], 0).unwrap();
+        let batch = vocos.decode_batch(&two).unwrap();
+        assert_eq!(batch, vec![audio.clone(), audio]);
+        assert_eq!((vocos.sample_rate(), vocos.hop_length()), (24_000, 256));
+    }
+
+    #[test]
+    fn bad_weights_name_the_tensor() {
+        let cfg = tiny_config();
+        let mut w = weights(&cfg, 0.01);
+        w.remove("backbone.convnext.0.pwconv2.weight");
+        let vb = VarBuilder::from_tensors(w, DType::F32, &Device::Cpu);
+        let err = Vocos::new(&cfg, vb).unwrap_err().to_string();
+        assert!(err.contains("backbone.convnext.0.pwconv2.weight"), "{err}");
+
+        let mut w = weights(&cfg, 0.01);
+        w.insert(
+            "head.out.weight".into(),
+            Tensor::zeros((3, 8), DType::F32, &Device::Cpu).unwrap(),
+        );
+        let vb = VarBuilder::from_tensors(w, DType::F32, &Device::Cpu);
+        let err = Vocos::new(&cfg, vb).unwrap_err().to_string();
+        assert!(err.contains("head.out.weight"), "{err}");
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let cfg = tiny_config();
+        let vb = VarBuilder::from_tensors(weights(&cfg, 0.01), DType::F32, &Device::Cpu);
+        let vocos = Vocos::new(&cfg, vb).unwrap();
+        for shape in [
+            vec![1, 80, 5],
+            vec![1, 100, 0],
+            vec![100, 5],
+            vec![2, 100, 5],
+        ] {
+            let mel = Tensor::zeros(shape.as_slice(), DType::F32, &Device::Cpu).unwrap();
+            assert!(
+                matches!(vocos.decode(&mel), Err(Error::InvalidArgument(_))),
+                "{shape:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_files_are_io_errors() {
+        let dir = std::env::temp_dir().join(format!("ishowtts-vocos-{}", std::process::id()));
+        assert!(matches!(
+            Vocos::load(&dir, &Device::Cpu),
+            Err(Error::Io { .. })
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(CONFIG_FILE), "backbone: [").unwrap();
+        assert!(matches!(
+            Vocos::load(&dir, &Device::Cpu),
+            Err(Error::VoiceConfig { .. })
+        ));
+        let yaml = "backbone:\n  class_path: vocos.models.VocosBackbone\n  init_args: \
+                    {input_channels: 100, dim: 8, intermediate_dim: 16, num_layers: 1}\n\
+                    head:\n  class_path: vocos.heads.ISTFTHead\n  init_args: \
+                    {dim: 8, n_fft: 1024, hop_length: 256, padding: center}\n";
+        std::fs::write(dir.join(CONFIG_FILE), yaml).unwrap();
+        let err = Vocos::load(&dir, &Device::Cpu).unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+        std::fs::write(dir.join(PTH_FILE), b"not a pickle").unwrap();
+        let err = Vocos::load(&dir, &Device::Cpu).unwrap_err();
+        assert!(err.to_string().contains(PTH_FILE), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -390,6 +390,7 @@ fn wav_sample_formats_decode() {
 #[test]
 fn bad_reference_audio_gives_specific_errors() {
     expect_reference_error(&[], "empty file", "empty");
+    expect_reference_error(&wav(&[], SR, 1, false), "header-only WAV", "no samples");
     let silent = wav(&silence(3.0, SR), SR, 1, false);
     expect_reference_error(&silent, "silent file", "silent");
     // Background hiss far below speech level is silence too.
@@ -502,4 +503,28 @@ fn chunks_cross_fade_as_upstream() {
     assert_eq!(out[10_000 - n], 0.5);
     assert_eq!(out[9_999], -0.5);
     assert!(out[10_000 - n / 2].abs() < 1e-3);
+}
+
+/// Cost of the front end, release builds only:
+/// `cargo test --release --test f5_frontend -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn cost_of_the_front_end() {
+    let t = std::time::Instant::now();
+    let _ = text_to_tokens("你好");
+    println!("first call (jieba + phrase table load): {:?}", t.elapsed());
+    let text = "今天的天气非常好，阳光明媚。我们决定去公园散步，顺便看看湖边的风景。Hello world, this is a test.";
+    let t = std::time::Instant::now();
+    for _ in 0..100 {
+        let _ = text_to_tokens(text);
+    }
+    println!("per sentence: {:?}", t.elapsed() / 100);
+    let x = voice(30.0, 96_000, 0.3);
+    let t = std::time::Instant::now();
+    let r = ReferenceAudio::from_samples(&interleave(&[x.clone(), x]), 96_000, 2).unwrap();
+    println!(
+        "30 s 96 kHz stereo reference: {:?} -> {} s",
+        t.elapsed(),
+        r.seconds()
+    );
 }

@@ -79,6 +79,7 @@ impl Tokenizer {
             ids.insert(token.as_ref().to_string(), i as i64);
         }
         let vocab_size = ids.len();
+        pinyin::warm_up();
         Ok(Self { ids, vocab_size })
     }
 

@@ -84,6 +84,12 @@
 // Run on the CUDA device `cuda_device` (needs a build with CUDA).
 #define TTS_DEVICE_CUDA 1
 
+// `variant` of `tts_f5_voice_params`: F5TTS_v1_Base (the current release).
+#define TTS_F5_V1_BASE 0
+
+// `variant` of `tts_f5_voice_params`: F5TTS_Base (the first release).
+#define TTS_F5_BASE 1
+
 // Success.
 #define TTS_OK 0
 
@@ -225,6 +231,30 @@ typedef struct tts_engine_params {
   uint64_t max_text_bytes;
 } tts_engine_params;
 
+// An F5-TTS voice: the model's files and the recording to clone. Start
+// from `tts_f5_voice_default_params()` (which sets `struct_size`). The
+// strings are read during `tts_engine_add_f5_voice` only.
+typedef struct tts_f5_voice_params {
+  // `sizeof(tts_f5_voice_params)` as the caller was compiled with.
+  size_t struct_size;
+  // Reference recording to clone (WAV, MP3, FLAC or OGG; up to 30 s).
+  const char *ref_audio_path;
+  // What is said in the recording (UTF-8).
+  const char *ref_text;
+  // Checkpoint folder (`model_<step>.safetensors` + `vocab.txt`) or
+  // file; NULL: the released `variant` in the Hugging Face cache
+  // (`$HF_HOME/hub`; no download).
+  const char *checkpoint;
+  // `TTS_F5_V1_BASE` or `TTS_F5_BASE`: the network shape.
+  int32_t variant;
+  // Network config (upstream YAML or JSON) for another shape; NULL: the
+  // variant's.
+  const char *config;
+  // Vocos folder (`config.yaml` + weights); NULL:
+  // `charactr/vocos-mel-24khz` in the Hugging Face cache.
+  const char *vocoder;
+} tts_f5_voice_params;
+
 // A snapshot of an engine's counters. Set `struct_size` to
 // `sizeof(tts_metrics)` before calling `tts_engine_metrics`. Times are in
 // seconds; percentiles cover a recent window.
@@ -327,6 +357,18 @@ typedef struct tts_request_params {
   int32_t short_first_chunk;
   // Nonzero: answer from, and store into, the output cache.
   int32_t use_cache;
+  // Flow matching (F5-TTS voices): flow steps in [1, 128]; 0: the
+  // default (32).
+  uint32_t nfe_step;
+  // Flow matching: classifier-free guidance strength in [0, 10]; NaN:
+  // the default (2).
+  float cfg_strength;
+  // Flow matching: sway sampling coefficient in [-1, 1]; NaN: the
+  // default (-1).
+  float sway_sampling_coef;
+  // Flow matching: seconds per sentence, reference included, in
+  // (0, 60]; NaN: estimated from the text.
+  float fix_duration;
 } tts_request_params;
 
 // One chunk of audio (one sentence) and where it belongs. The library
@@ -404,6 +446,21 @@ int tts_engine_add_piper_voice(const struct tts_engine *engine,
                                const char *name,
                                const char *model_path,
                                int64_t speaker);
+
+// Default F5-TTS voice settings: F5TTS_v1_Base and Vocos from the Hugging
+// Face cache; the reference recording and its text must be set.
+TTS_API struct tts_f5_voice_params tts_f5_voice_default_params(void);
+
+// Registers the F5-TTS voice `name`, cloned from `params`' reference
+// recording, replacing a voice of that name. The files are checked and
+// the recording decoded now (a bad recording fails here with
+// `TTS_ERR_REFERENCE_AUDIO`, an empty transcript with
+// `TTS_ERR_INVALID_TEXT`, a missing model with `TTS_ERR_VOICE_NOT_FOUND`);
+// the weights load on the voice's first request.
+TTS_API
+int tts_engine_add_f5_voice(const struct tts_engine *engine,
+                            const char *name,
+                            const struct tts_f5_voice_params *params);
 
 // Removes the voice `name`; its model is unloaded once unused.
 TTS_API int tts_engine_remove_voice(const struct tts_engine *engine, const char *name);

@@ -1,10 +1,12 @@
 //! The engine handle: creation from `tts_engine_params`, voices, metrics.
 
 use std::ffi::{c_char, c_int};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ishowtts::engine::{CacheLimits, DeviceSpec, Engine, EngineConfig, VoiceSpec};
+use ishowtts::engine::{CacheLimits, DeviceSpec, Engine, EngineConfig, Reference, VoiceSpec};
+use ishowtts::models::f5::backend::F5Paths;
+use ishowtts::models::f5::config::Variant;
 use ishowtts::Error;
 
 use crate::error::TTS_OK;
@@ -278,6 +280,113 @@ pub unsafe extern "C" fn tts_engine_add_piper_voice(
             spec = spec.with_speaker(speaker);
         }
         e.add_voice(name, spec)?;
+        Ok(TTS_OK)
+    })
+}
+
+/// `variant` of `tts_f5_voice_params`: F5TTS_v1_Base (the current release).
+pub const TTS_F5_V1_BASE: i32 = 0;
+/// `variant` of `tts_f5_voice_params`: F5TTS_Base (the first release).
+pub const TTS_F5_BASE: i32 = 1;
+
+/// An F5-TTS voice: the model's files and the recording to clone. Start
+/// from `tts_f5_voice_default_params()` (which sets `struct_size`). The
+/// strings are read during `tts_engine_add_f5_voice` only.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct TtsF5VoiceParams {
+    /// `sizeof(tts_f5_voice_params)` as the caller was compiled with.
+    pub struct_size: usize,
+    /// Reference recording to clone (WAV, MP3, FLAC or OGG; up to 30 s).
+    pub ref_audio_path: *const c_char,
+    /// What is said in the recording (UTF-8).
+    pub ref_text: *const c_char,
+    /// Checkpoint folder (`model_<step>.safetensors` + `vocab.txt`) or
+    /// file; NULL: the released `variant` in the Hugging Face cache
+    /// (`$HF_HOME/hub`; no download).
+    pub checkpoint: *const c_char,
+    /// `TTS_F5_V1_BASE` or `TTS_F5_BASE`: the network shape.
+    pub variant: i32,
+    /// Network config (upstream YAML or JSON) for another shape; NULL: the
+    /// variant's.
+    pub config: *const c_char,
+    /// Vocos folder (`config.yaml` + weights); NULL:
+    /// `charactr/vocos-mel-24khz` in the Hugging Face cache.
+    pub vocoder: *const c_char,
+}
+
+/// `struct_size` of every released `tts_f5_voice_params` layout.
+const F5_VOICE_PARAMS_SIZES: &[usize] = &[std::mem::size_of::<TtsF5VoiceParams>()];
+
+fn f5_defaults() -> TtsF5VoiceParams {
+    TtsF5VoiceParams {
+        struct_size: std::mem::size_of::<TtsF5VoiceParams>(),
+        ref_audio_path: std::ptr::null(),
+        ref_text: std::ptr::null(),
+        checkpoint: std::ptr::null(),
+        variant: TTS_F5_V1_BASE,
+        config: std::ptr::null(),
+        vocoder: std::ptr::null(),
+    }
+}
+
+/// Default F5-TTS voice settings: F5TTS_v1_Base and Vocos from the Hugging
+/// Face cache; the reference recording and its text must be set.
+#[no_mangle]
+pub extern "C" fn tts_f5_voice_default_params() -> TtsF5VoiceParams {
+    let refused = TtsF5VoiceParams {
+        struct_size: 0,
+        ..f5_defaults()
+    };
+    guard_value(refused, f5_defaults)
+}
+
+/// Registers the F5-TTS voice `name`, cloned from `params`' reference
+/// recording, replacing a voice of that name. The files are checked and
+/// the recording decoded now (a bad recording fails here with
+/// `TTS_ERR_REFERENCE_AUDIO`, an empty transcript with
+/// `TTS_ERR_INVALID_TEXT`, a missing model with `TTS_ERR_VOICE_NOT_FOUND`);
+/// the weights load on the voice's first request.
+#[no_mangle]
+pub unsafe extern "C" fn tts_engine_add_f5_voice(
+    engine: *const TtsEngine,
+    name: *const c_char,
+    params: *const TtsF5VoiceParams,
+) -> c_int {
+    guard(|| {
+        // SAFETY: arguments as tts.h states.
+        let e = unsafe { engine_ref(engine) }?;
+        // SAFETY: as above.
+        let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: as above.
+        let p = unsafe { read_sized(params, f5_defaults(), F5_VOICE_PARAMS_SIZES, "params") }?;
+        // SAFETY: the strings are NULL or C strings (tts.h).
+        let audio_path = unsafe { str_arg(p.ref_audio_path, "params.ref_audio_path") }?;
+        // SAFETY: as above.
+        let text = unsafe { str_arg(p.ref_text, "params.ref_text") }?;
+        // SAFETY: as above.
+        let path = |s, what| unsafe { opt_str_arg(s, what) }.map(|o| o.map(PathBuf::from));
+        let variant = match p.variant {
+            TTS_F5_V1_BASE => Variant::V1Base,
+            TTS_F5_BASE => Variant::Base,
+            v => {
+                return Err(invalid(format!(
+                    "params.variant is {v}: use TTS_F5_V1_BASE or TTS_F5_BASE"
+                )))
+            }
+        };
+        let paths = F5Paths {
+            checkpoint: path(p.checkpoint, "params.checkpoint")?,
+            variant,
+            config: path(p.config, "params.config")?,
+            vocoder: path(p.vocoder, "params.vocoder")?,
+        };
+        let audio = std::fs::read(audio_path).map_err(|e| Error::io(audio_path, e))?;
+        let reference = Reference {
+            audio: audio.into(),
+            text: text.to_owned(),
+        };
+        e.add_voice(name, VoiceSpec::f5(paths, reference)?)?;
         Ok(TTS_OK)
     })
 }

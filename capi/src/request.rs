@@ -71,11 +71,28 @@ pub struct TtsRequestParams {
     pub short_first_chunk: i32,
     /// Nonzero: answer from, and store into, the output cache.
     pub use_cache: i32,
+    /// Flow matching (F5-TTS voices): flow steps in [1, 128]; 0: the
+    /// default (32).
+    pub nfe_step: u32,
+    /// Flow matching: classifier-free guidance strength in [0, 10]; NaN:
+    /// the default (2).
+    pub cfg_strength: f32,
+    /// Flow matching: sway sampling coefficient in [-1, 1]; NaN: the
+    /// default (-1).
+    pub sway_sampling_coef: f32,
+    /// Flow matching: seconds per sentence, reference included, in
+    /// (0, 60]; NaN: estimated from the text.
+    pub fix_duration: f32,
 }
 
 /// `struct_size` of every released `tts_request_params` layout, oldest
 /// first. When appending fields, append the new size; never remove one.
-const REQUEST_PARAMS_SIZES: &[usize] = &[std::mem::size_of::<TtsRequestParams>()];
+const REQUEST_PARAMS_SIZES: &[usize] = &[
+    // Up to `use_cache` (before the flow-matching settings), padded to the
+    // struct's 8-byte alignment.
+    std::mem::offset_of!(TtsRequestParams, nfe_step).next_multiple_of(8),
+    std::mem::size_of::<TtsRequestParams>(),
+];
 
 /// One chunk of audio (one sentence) and where it belongs. The library
 /// owns it: in a callback it is valid during the call; from
@@ -137,6 +154,10 @@ fn defaults() -> TtsRequestParams {
         gap_ms: 0,
         short_first_chunk: 0,
         use_cache: 1,
+        nfe_step: 0,
+        cfg_strength: f32::NAN,
+        sway_sampling_coef: f32::NAN,
+        fix_duration: f32::NAN,
     }
 }
 
@@ -194,7 +215,10 @@ pub(crate) unsafe fn request_options(p: *const TtsRequestParams) -> Result<Reque
             noise_w: unset_nan(p.noise_w),
             speaker: (p.has_speaker != 0).then_some(p.speaker),
             seed: (p.has_seed != 0).then_some(p.seed),
-            ..Default::default()
+            nfe_step: (p.nfe_step != 0).then_some(p.nfe_step),
+            cfg_strength: unset_nan(p.cfg_strength),
+            sway_sampling_coef: unset_nan(p.sway_sampling_coef),
+            fix_duration: unset_nan(p.fix_duration),
         },
         sample_rate: (p.sample_rate != 0).then_some(p.sample_rate),
         format: sample_format(p.format)?,

@@ -633,6 +633,85 @@ static void test_bad_input(const tts_engine *e) {
   }
 }
 
+/* An F5-TTS voice cloned from a recording (the tiny random-weight model of
+ * the parity fixtures: not speech, but every stage runs), its sampling
+ * settings, and bad references refused with their specific codes. Paths
+ * are relative to the repository root, where scripts/test_capi.sh runs. */
+#define F5_DIR "tests/fixtures/f5/"
+static void test_f5(const tts_engine *e) {
+  tts_f5_voice_params v = tts_f5_voice_default_params();
+  CHECK(v.struct_size == sizeof v && v.variant == TTS_F5_V1_BASE && v.checkpoint == NULL);
+  CHECK_FAILS(e, tts_engine_add_f5_voice(e, "clone", &v), TTS_ERR_INVALID_ARGUMENT);
+  v.ref_audio_path = "tests/fixtures/f5_reference/ref.flac";
+  v.ref_text = "This is how my voice sounds.";
+  v.checkpoint = F5_DIR "tiny_v1/F5TTS_tiny";
+  v.config = F5_DIR "tiny_v1/config.json";
+  v.vocoder = F5_DIR "vocos_tiny";
+
+  tts_f5_voice_params bad = v;
+  bad.ref_audio_path = "/nonexistent/ref.wav";
+  CHECK_FAILS(e, tts_engine_add_f5_voice(e, "clone", &bad), TTS_ERR_IO);
+  bad = v;
+  bad.ref_audio_path = F5_DIR "tiny_v1/config.json"; /* not audio */
+  CHECK_FAILS(e, tts_engine_add_f5_voice(e, "clone", &bad), TTS_ERR_REFERENCE_AUDIO);
+  bad = v;
+  bad.ref_text = "  ";
+  CHECK_FAILS(e, tts_engine_add_f5_voice(e, "clone", &bad), TTS_ERR_INVALID_TEXT);
+  bad = v;
+  bad.checkpoint = F5_DIR "no/such/checkpoint";
+  CHECK_FAILS(e, tts_engine_add_f5_voice(e, "clone", &bad), TTS_ERR_VOICE_NOT_FOUND);
+  bad = v;
+  bad.variant = 7;
+  CHECK_FAILS(e, tts_engine_add_f5_voice(e, "clone", &bad), TTS_ERR_INVALID_ARGUMENT);
+  bad = v;
+  bad.struct_size = 4;
+  CHECK_FAILS(e, tts_engine_add_f5_voice(e, "clone", &bad), TTS_ERR_INVALID_ARGUMENT);
+
+  CHECK_CODE(tts_engine_add_f5_voice(e, "clone", &v), TTS_OK);
+  tts_request_params p = tts_request_default_params();
+  CHECK(p.nfe_step == 0 && isnan(p.cfg_strength) && isnan(p.fix_duration));
+  p.voice = "clone";
+  p.nfe_step = 4;
+  p.has_seed = 1;
+  p.seed = 5;
+  p.use_cache = 0;
+  const char *text = "Hello there, this is the first sentence. 你好，这是第二句话。";
+  int code;
+  run_info a = run(e, text, &p, &code);
+  CHECK_CODE(code, TTS_OK);
+  CHECK(complete(&a) && a.chunks == 2 && a.rate == 24000 && a.samples > 24000);
+  run_info b = run(e, text, &p, &code); /* same seed, same audio */
+  CHECK(code == TTS_OK && b.samples == a.samples && b.sum == a.sum);
+
+  tts_request_params q = p;
+  q.nfe_step = 129;
+  run(e, "Hi.", &q, &code);
+  CHECK_CODE(code, TTS_ERR_INVALID_PARAMETER);
+  q = p;
+  q.cfg_strength = -1.0f;
+  run(e, "Hi.", &q, &code);
+  CHECK_CODE(code, TTS_ERR_INVALID_PARAMETER);
+  q = p;
+  q.fix_duration = INFINITY;
+  run(e, "Hi.", &q, &code);
+  CHECK_CODE(code, TTS_ERR_INVALID_PARAMETER);
+  q = p;
+  q.fix_duration = 6.0f;
+  run_info fixed = run(e, "A short sentence.", &q, &code);
+  CHECK(code == TTS_OK && complete(&fixed));
+
+  /* A caller built against the header before the flow-matching settings
+   * (its struct ends at use_cache) still works. */
+  q = p;
+  q.struct_size = offsetof(tts_request_params, nfe_step);
+  q.struct_size = (q.struct_size + 7) / 8 * 8;
+  run_info old = run(e, "A short sentence.", &q, &code);
+  CHECK_CODE(code, TTS_OK);
+  CHECK(complete(&old));
+  CHECK_CODE(tts_engine_remove_voice(e, "clone"), TTS_OK);
+  still_works(e);
+}
+
 /* A busy engine says so instead of queueing without bound. */
 static void test_busy(void) {
   tts_engine_params ep = tts_engine_default_params();
@@ -707,6 +786,8 @@ int main(void) {
     test_stream(e);
     test_busy();
     test_engine_freed_under_stream();
+    STAGE("F5-TTS voice");
+    test_f5(e);
   }
   STAGE("WAV files and metrics");
   test_wav_and_metrics(e);

@@ -11,17 +11,19 @@ use std::time::Instant;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyString};
 
 use ishowtts::audio::format::Samples;
 use ishowtts::audio::wav::WavFileWriter;
 use ishowtts::engine::{
-    CacheLimits, Engine as CoreEngine, EngineConfig, RequestSummary as CoreSummary, StreamStatus,
-    VoiceSpec,
+    CacheLimits, Engine as CoreEngine, EngineConfig, Reference, RequestSummary as CoreSummary,
+    StreamStatus, VoiceSpec,
 };
+use ishowtts::models::f5::backend::F5Paths;
+use ishowtts::models::f5::config::Variant;
 use ishowtts::Error;
 
-use crate::errors::{callback_failed, to_py, IntoPyResult};
+use crate::errors::{callback_failed, invalid_parameter, to_py, IntoPyResult};
 use crate::info::{Metrics, RequestSummary, VoiceInfo};
 use crate::options::{self, RequestArgs};
 use crate::stream::{samples_to_numpy, wait, Chunk, Next, Reader, Stream};
@@ -109,6 +111,41 @@ fn text_arg(text: &Bound<'_, PyString>) -> PyResult<String> {
             "the string cannot be encoded as UTF-8 (a lone surrogate?): {}",
             e.value(text.py())
         )))),
+    }
+}
+
+/// A reference recording as given: the encoded file's bytes, or its path.
+enum RefAudio {
+    Bytes(Vec<u8>),
+    Path(PathBuf),
+}
+
+fn ref_audio_arg(obj: &Bound<'_, PyAny>) -> PyResult<RefAudio> {
+    if let Ok(bytes) = obj.cast::<PyBytes>() {
+        return Ok(RefAudio::Bytes(bytes.as_bytes().to_vec()));
+    }
+    obj.extract::<PathBuf>().map(RefAudio::Path).map_err(|_| {
+        let kind = obj
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "?".to_owned());
+        pyo3::exceptions::PyTypeError::new_err(format!(
+            "ref_audio must be a path (str or os.PathLike) or the file's bytes, not {kind}"
+        ))
+    })
+}
+
+/// `"v1_base"` (F5TTS_v1_Base) or `"base"` (F5TTS_Base).
+fn f5_variant(name: &str) -> PyResult<Variant> {
+    match name {
+        "v1_base" => Ok(Variant::V1Base),
+        "base" => Ok(Variant::Base),
+        other => Err(invalid_parameter(
+            "variant",
+            format!("{other:?}"),
+            "must be \"v1_base\" or \"base\"",
+        )),
     }
 }
 
@@ -205,6 +242,55 @@ impl Engine {
         .py()
     }
 
+    /// Registers a voice cloned with F5-TTS under `name`, replacing a voice
+    /// of that name; returns the new version. `ref_audio` is the reference
+    /// recording, a path or the encoded file's bytes (WAV, MP3, FLAC, OGG),
+    /// and `ref_text` what it says. `checkpoint` (a folder with
+    /// `model_*.safetensors` and `vocab.txt`, or the weights file) and
+    /// `vocoder` (a Vocos folder) default to the released `variant` and
+    /// Vocos in the Hugging Face cache (never downloaded); `config` is for a
+    /// network of another shape than `variant`'s. Files and the reference
+    /// are checked now; the weights load on first use.
+    #[pyo3(signature = (
+        name, ref_audio, ref_text, *, checkpoint=None, config=None, vocoder=None,
+        variant="v1_base"
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_f5_voice(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        ref_audio: &Bound<'_, PyAny>,
+        ref_text: &str,
+        checkpoint: Option<PathBuf>,
+        config: Option<PathBuf>,
+        vocoder: Option<PathBuf>,
+        variant: &str,
+    ) -> PyResult<u64> {
+        let engine = self.engine()?;
+        let paths = F5Paths {
+            checkpoint,
+            variant: f5_variant(variant)?,
+            config,
+            vocoder,
+        };
+        let audio = ref_audio_arg(ref_audio)?;
+        py.detach(|| {
+            let audio: Arc<[u8]> = match audio {
+                RefAudio::Bytes(bytes) => bytes.into(),
+                RefAudio::Path(path) => {
+                    std::fs::read(&path).map_err(|e| Error::io(path, e))?.into()
+                }
+            };
+            let reference = Reference {
+                audio,
+                text: ref_text.to_owned(),
+            };
+            engine.add_voice(name, VoiceSpec::f5(paths, reference)?)
+        })
+        .py()
+    }
+
     /// Removes the voice `name` (its model unloads once no request needs it).
     fn remove_voice(&self, py: Python<'_>, name: &str) -> PyResult<()> {
         let engine = self.engine()?;
@@ -231,7 +317,8 @@ impl Engine {
     /// voice's own rate when `None`).
     #[pyo3(signature = (
         text, *, voice=None, sample_rate=None, format="f32", speed=None, noise_scale=None,
-        noise_w=None, speaker=None, seed=None, silence_ms=None, crossfade_ms=None,
+        noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
+        sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
         short_first_chunk=false, use_cache=true
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -247,6 +334,10 @@ impl Engine {
         noise_w: Option<f64>,
         speaker: Option<i128>,
         seed: Option<i128>,
+        nfe_step: Option<i128>,
+        cfg_strength: Option<f64>,
+        sway_sampling_coef: Option<f64>,
+        fix_duration: Option<f64>,
         silence_ms: Option<f64>,
         crossfade_ms: Option<f64>,
         short_first_chunk: bool,
@@ -261,6 +352,10 @@ impl Engine {
             noise_w,
             speaker,
             seed,
+            nfe_step,
+            cfg_strength,
+            sway_sampling_coef,
+            fix_duration,
             silence_ms,
             crossfade_ms,
             short_first_chunk,
@@ -287,7 +382,8 @@ impl Engine {
     /// float (`format="f32"`).
     #[pyo3(signature = (
         text, path, *, voice=None, sample_rate=None, format="i16", speed=None, noise_scale=None,
-        noise_w=None, speaker=None, seed=None, silence_ms=None, crossfade_ms=None,
+        noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
+        sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
         short_first_chunk=false, use_cache=true
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -304,6 +400,10 @@ impl Engine {
         noise_w: Option<f64>,
         speaker: Option<i128>,
         seed: Option<i128>,
+        nfe_step: Option<i128>,
+        cfg_strength: Option<f64>,
+        sway_sampling_coef: Option<f64>,
+        fix_duration: Option<f64>,
         silence_ms: Option<f64>,
         crossfade_ms: Option<f64>,
         short_first_chunk: bool,
@@ -318,6 +418,10 @@ impl Engine {
             noise_w,
             speaker,
             seed,
+            nfe_step,
+            cfg_strength,
+            sway_sampling_coef,
+            fix_duration,
             silence_ms,
             crossfade_ms,
             short_first_chunk,
@@ -353,8 +457,9 @@ impl Engine {
     /// other non-`Exception`s pass through as they are).
     #[pyo3(signature = (
         text, callback, *, voice=None, sample_rate=None, format="f32", speed=None,
-        noise_scale=None, noise_w=None, speaker=None, seed=None, silence_ms=None,
-        crossfade_ms=None, short_first_chunk=false, use_cache=true
+        noise_scale=None, noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
+        sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
+        short_first_chunk=false, use_cache=true
     ))]
     #[allow(clippy::too_many_arguments)]
     fn synthesize_with(
@@ -370,6 +475,10 @@ impl Engine {
         noise_w: Option<f64>,
         speaker: Option<i128>,
         seed: Option<i128>,
+        nfe_step: Option<i128>,
+        cfg_strength: Option<f64>,
+        sway_sampling_coef: Option<f64>,
+        fix_duration: Option<f64>,
         silence_ms: Option<f64>,
         crossfade_ms: Option<f64>,
         short_first_chunk: bool,
@@ -390,6 +499,10 @@ impl Engine {
             noise_w,
             speaker,
             seed,
+            nfe_step,
+            cfg_strength,
+            sway_sampling_coef,
+            fix_duration,
             silence_ms,
             crossfade_ms,
             short_first_chunk,
@@ -410,7 +523,8 @@ impl Engine {
     /// or dropping it, cancels what is left.
     #[pyo3(signature = (
         text, *, voice=None, sample_rate=None, format="f32", speed=None, noise_scale=None,
-        noise_w=None, speaker=None, seed=None, silence_ms=None, crossfade_ms=None,
+        noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
+        sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
         short_first_chunk=false, use_cache=true
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -426,6 +540,10 @@ impl Engine {
         noise_w: Option<f64>,
         speaker: Option<i128>,
         seed: Option<i128>,
+        nfe_step: Option<i128>,
+        cfg_strength: Option<f64>,
+        sway_sampling_coef: Option<f64>,
+        fix_duration: Option<f64>,
         silence_ms: Option<f64>,
         crossfade_ms: Option<f64>,
         short_first_chunk: bool,
@@ -440,6 +558,10 @@ impl Engine {
             noise_w,
             speaker,
             seed,
+            nfe_step,
+            cfg_strength,
+            sway_sampling_coef,
+            fix_duration,
             silence_ms,
             crossfade_ms,
             short_first_chunk,

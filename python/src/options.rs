@@ -26,6 +26,10 @@ pub struct RequestArgs<'a> {
     pub noise_w: Option<f64>,
     pub speaker: Option<i128>,
     pub seed: Option<i128>,
+    pub nfe_step: Option<i128>,
+    pub cfg_strength: Option<f64>,
+    pub sway_sampling_coef: Option<f64>,
+    pub fix_duration: Option<f64>,
     pub silence_ms: Option<f64>,
     pub crossfade_ms: Option<f64>,
     pub short_first_chunk: bool,
@@ -34,8 +38,8 @@ pub struct RequestArgs<'a> {
 
 impl RequestArgs<'_> {
     /// The engine's options; ranges the engine checks itself (speed, noise,
-    /// supported rates, gap lengths, speaker ids of the voice) are left to
-    /// it so that every binding reports them alike.
+    /// flow-matching settings, supported rates, gap lengths, speaker ids of
+    /// the voice) are left to it so that every binding reports them alike.
     pub fn into_options(self) -> PyResult<RequestOptions> {
         let format = sample_format(self.format)?;
         let sample_rate = self
@@ -64,6 +68,13 @@ impl RequestArgs<'_> {
                 u64::try_from(s).map_err(|_| invalid_parameter("seed", s, "must be in [0, 2**64)"))
             })
             .transpose()?;
+        let nfe_step = self
+            .nfe_step
+            .map(|n| {
+                u32::try_from(n)
+                    .map_err(|_| invalid_parameter("nfe_step", n, "must be in [1, 128]"))
+            })
+            .transpose()?;
         let gap = match (self.silence_ms, self.crossfade_ms) {
             (Some(_), Some(_)) => {
                 return Err(invalid_parameter(
@@ -86,7 +97,10 @@ impl RequestArgs<'_> {
                 noise_w: self.noise_w.map(|v| v as f32),
                 speaker,
                 seed,
-                ..Default::default()
+                nfe_step,
+                cfg_strength: self.cfg_strength.map(|v| v as f32),
+                sway_sampling_coef: self.sway_sampling_coef.map(|v| v as f32),
+                fix_duration: self.fix_duration.map(|v| v as f32),
             },
             sample_rate,
             format,

@@ -149,8 +149,7 @@ fn check_range(name: &'static str, v: Option<f32>, lo: f32, hi: f32) -> Result<(
             reason: match name {
                 "speed" => "must be a finite number in [0.1, 10]",
                 "cfg_strength" => "must be a finite number in [0, 10]",
-                "sway_sampling_coef" => "must be a finite number in [-1, 1]",
-                _ => "must be a finite number in (0, 60] seconds",
+                _ => "must be a finite number in [-1, 1]",
             },
         }),
         _ => Ok(()),
@@ -160,8 +159,10 @@ fn check_range(name: &'static str, v: Option<f32>, lo: f32, hi: f32) -> Result<(
 impl ModelLoader for F5Loader {
     fn key(&self) -> String {
         format!(
-            "f5:{}:{}",
+            "f5:{}:{:?}:{:?}:{}",
             self.checkpoint.weights_path().display(),
+            self.paths.variant,
+            self.paths.config,
             self.vocoder_dir.display()
         )
     }
@@ -184,7 +185,11 @@ impl ModelLoader for F5Loader {
         check_range("sway_sampling_coef", o.sway_sampling_coef, -1.0, 1.0)?;
         if let Some(d) = o.fix_duration {
             if !(d.is_finite() && d > 0.0 && d <= 60.0) {
-                check_range("fix_duration", Some(-1.0), 0.0, 0.0)?;
+                return Err(Error::InvalidParameter {
+                    name: "fix_duration",
+                    value: d.to_string(),
+                    reason: "must be a finite number of seconds in (0, 60]",
+                });
             }
         }
         if let Some(n) = o.nfe_step {
@@ -341,7 +346,9 @@ impl Backend for F5Backend {
         for plan in &plans {
             let frames = match o.fix_duration {
                 // Upstream: the whole (reference + new) length in frames.
-                Some(seconds) => (f64::from(seconds) * f64::from(SAMPLE_RATE)) as usize / self.hop,
+                Some(seconds) => {
+                    (f64::from(seconds) * f64::from(SAMPLE_RATE) / self.hop as f64) as usize
+                }
                 None => plan.frames,
             };
             let opts = SamplerOptions {

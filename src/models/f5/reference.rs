@@ -357,6 +357,13 @@ fn decode_other(bytes: &[u8], extension: Option<&str>) -> Result<DecodedAudio> {
         if channels == 0 {
             channels = spec.channels().count();
         }
+        // A stream that changes layout midway (chained Ogg) would mix up
+        // the interleaving.
+        if spec.rate() != rate || spec.channels().count() != channels {
+            return Err(bad(
+                "reference audio changes sample rate or channel count midway",
+            ));
+        }
         frames += buf.frames() as u64;
         if rate > 0 && frames as f64 / f64::from(rate) > COUNT_LIMIT_SECONDS {
             return Err(too_long(frames as f64 / f64::from(rate)));

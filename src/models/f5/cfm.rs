@@ -566,7 +566,17 @@ mod tests {
                 .abs()
                 .unwrap();
             let d = d.max_all().unwrap().to_scalar::<f32>().unwrap();
-            assert!(d < 1e-4, "branch {i}: {d}");
+            // Relative to the output's scale: the inputs are random (not
+            // seeded), and summation order differs between the two paths.
+            let scale = want
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            let rel = d / scale.max(1e-6);
+            assert!(rel < 1e-5, "branch {i}: {d} absolute, {rel} relative");
         }
     }
 }

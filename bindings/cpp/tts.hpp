@@ -122,6 +122,13 @@ class Engine {
                        int64_t speaker = TTS_SPEAKER_DEFAULT) const {
     check(tts_engine_add_piper_voice(e_, name.c_str(), model_path.c_str(), speaker));
   }
+  /// Registers (or replaces) a voice cloned by F5-TTS from `params`
+  /// (start from tts_f5_voice_default_params(); set ref_audio_path and
+  /// ref_text, and the model folders unless they are in the Hugging Face
+  /// cache).
+  void add_f5_voice(const std::string &name, const tts_f5_voice_params &params) const {
+    check(tts_engine_add_f5_voice(e_, name.c_str(), &params));
+  }
   void remove_voice(const std::string &name) const {
     check(tts_engine_remove_voice(e_, name.c_str()));
   }

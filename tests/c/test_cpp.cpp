@@ -76,6 +76,29 @@ int main() {
   ep.voice_path = "/nonexistent/voice.onnx";
   CHECK(code_of([&] { tts::Engine missing(ep); }) == TTS_ERR_VOICE_NOT_FOUND);
 
+  // A voice cloned by F5-TTS (tiny random-weight fixtures; paths relative
+  // to the repository root, where scripts/test_capi.sh runs).
+  tts_f5_voice_params f5 = tts_f5_voice_default_params();
+  f5.ref_audio_path = "tests/fixtures/f5_reference/ref.ogg";
+  f5.ref_text = "This is how my voice sounds.";
+  f5.checkpoint = "tests/fixtures/f5/tiny_v1/F5TTS_tiny";
+  f5.config = "tests/fixtures/f5/tiny_v1/config.json";
+  f5.vocoder = "tests/fixtures/f5/vocos_tiny";
+  engine.add_f5_voice("clone", f5);
+  tts_request_params fp = tts::request_params();
+  fp.voice = "clone";
+  fp.nfe_step = 4;
+  size_t cloned = 0;
+  engine.synthesize("Words in a cloned voice.", fp, [&](const tts_chunk &c) {
+    CHECK(c.sample_rate == 24000);
+    cloned += c.sample_count;
+    return true;
+  });
+  CHECK(cloned > 10000);
+  f5.ref_text = "";
+  CHECK(code_of([&] { engine.add_f5_voice("clone", f5); }) == TTS_ERR_INVALID_TEXT);
+  engine.remove_voice("clone");
+
   // Pull stream: the same audio as the callback run (same seed, no cache).
   p.has_seed = 1;
   p.seed = 11;

@@ -14,7 +14,7 @@
 //! - [`mel`]: the mel spectrogram the model is trained on;
 //! - [`tokenizer`], [`pinyin`]: text to tokens (characters, Chinese as
 //!   tone-numbered pinyin);
-//! - [`reference`]: reference audio to the model's input;
+//! - [`reference`](mod@reference): reference audio to the model's input;
 //! - [`chunking`]: duration estimate and long-text chunking;
 //! - [`backend`]: the engine backend.
 

@@ -121,8 +121,10 @@ impl Reader {
 }
 
 /// Waits for the next chunk or the end with the GIL released, in slices
-/// between which pending signals are handled (Ctrl-C raises
-/// `KeyboardInterrupt` here). `Ok(None)` when `timeout` passed first.
+/// after each of which pending signals are handled (Ctrl-C raises
+/// `KeyboardInterrupt` here, dropping a chunk that had just come: the
+/// caller is abandoning the request). `Ok(None)` when `timeout` passed
+/// first.
 pub fn wait<F>(py: Python<'_>, timeout: Option<Duration>, mut poll: F) -> PyResult<Option<Next>>
 where
     F: FnMut(Duration) -> ishowtts::Result<Option<Next>> + Send,
@@ -132,10 +134,13 @@ where
         let slice = deadline.map_or(SLICE, |d| {
             d.saturating_duration_since(Instant::now()).min(SLICE)
         });
-        if let Some(next) = py.detach(|| poll(slice)).py()? {
+        let next = py.detach(|| poll(slice)).py()?;
+        // After every slice, chunk or not: when the model runs ahead of the
+        // reader, chunks are always ready and Ctrl-C must still get in.
+        py.check_signals()?;
+        if let Some(next) = next {
             return Ok(Some(next));
         }
-        py.check_signals()?;
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(None);
         }

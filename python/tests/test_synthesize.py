@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import signal
 import struct
 import threading
 import time
@@ -152,11 +153,18 @@ def test_callback_must_be_callable(engine: ishowtts.Engine) -> None:
 
 
 def test_ctrl_c_interrupts_a_long_request(engine: ishowtts.Engine) -> None:
+    # A process started in the background by a non-interactive shell (as CI
+    # runners do) inherits SIGINT ignored, and then interrupt_main() does
+    # nothing: install Python's own handler for the test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _thread.interrupt_main)
     start = time.monotonic()
     timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        engine.synthesize(LONG_TEXT * 3, use_cache=False)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine.synthesize(LONG_TEXT * 3, use_cache=False)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     # Interrupted within a wait slice, long before the text was spoken.
     assert time.monotonic() - start < 2.0
     timer.join()

@@ -24,13 +24,17 @@
 //!
 //! pypinyin's phrase dictionary (47,111 phrases) is not carried whole.
 //! [`PHRASE_TABLE`] (`pinyin_phrases.txt`, written by
-//! `scripts/gen_pinyin_phrases.py`) holds the common phrases (jieba frequency
-//! 20 or more) whose pinyin after sandhi differs from reading their
-//! characters one by one (银行 yin2 hang2, 你好 ni2 hao3, 东西 dong1 xi), plus
-//! the common phrases that must match whole so that a shorter table phrase
-//! inside them does not (所有权 keeps suo3 you3, not the sandhi of 所有). Its entries are final: sandhi is already
-//! applied. A rare phrase left out is read character by character, which
-//! differs from upstream only where that phrase's reading does.
+//! `scripts/gen_pinyin_phrases.py`) holds every phrase whose pinyin after
+//! sandhi differs from reading its characters one by one (银行 yin2 hang2,
+//! 你好 ni2 hao3, 东西 dong1 xi), rare ones included since jieba still cuts
+//! them whole (弹钢琴, or 系好 joined by its HMM), plus the phrases the
+//! matcher must know so that it cuts as pypinyin does: pieces whose shorter
+//! table phrase inside must not match (所有权 keeps suo3 you3, not the
+//! sandhi of 所有), and phrases that a rest of a word only starts, which
+//! pypinyin then reads character by character (天有不测, start of
+//! 天有不测风云). Its entries are final: sandhi is already applied. The
+//! generator checks that every word of jieba's dictionary and every pypinyin
+//! phrase comes out as pypinyin reads it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -339,6 +343,13 @@ mod tests {
         // A blocker: the whole phrase matches, not the sandhi of 所有.
         assert_eq!(py("所有"), ["suo2", "you3"]);
         assert_eq!(py("所有权"), ["suo3", "you3", "quan2"]);
+        // Rare phrases jieba still cuts whole, and an HMM word.
+        assert_eq!(py("弹钢琴"), ["tan2", "gang1", "qin2"]);
+        assert_eq!(py("好好学习"), ["hao3", "hao3", "xue2", "xi2"]);
+        assert_eq!(py("系好"), ["ji4", "hao3"]);
+        // A rest that only starts a phrase is read character by character,
+        // without the sandhi of 不测.
+        assert_eq!(py("天有不测"), ["tian1", "you3", "bu4", "ce4"]);
     }
 
     #[test]

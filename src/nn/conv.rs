@@ -2,9 +2,9 @@
 //!
 //! On the CPU with f32 tensors the layers run the kernels of
 //! [`super::cpu_conv`] (as candle custom ops, on the tensors' own storage);
-//! everywhere else (CUDA, other dtypes, grouped convs other than
-//! depthwise, transposed convs with groups or dilation) they run candle's
-//! own ops, which the CPU kernels are tested against.
+//! everywhere else (CUDA, other dtypes, transposed convs with groups or
+//! dilation) they run candle's own ops, which the CPU kernels are tested
+//! against.
 
 use std::mem::MaybeUninit;
 use std::sync::{Arc, OnceLock};
@@ -535,6 +535,11 @@ mod tests {
         (1, 3, 2, 1, 50, 0, 1, 1, 1, false),
         (2, 24, 24, 3, 17, 0, 2, 1, 24, true),
         (1, 8, 8, 5, 4, 1, 1, 1, 8, false),
+        // grouped: F5-TTS's position convs (k31, 16 groups), with and
+        // without bias, and groups with unequal in/out widths and stride
+        (2, 64, 64, 31, 151, 15, 1, 1, 16, true),
+        (1, 32, 32, 31, 40, 15, 1, 1, 16, false),
+        (1, 12, 8, 3, 57, 1, 2, 2, 4, true),
     ];
 
     fn conv_case(i: usize, &(_, ci, co, k, _, p, s, d, g, bias): &ConvCase) -> Conv1d {
@@ -746,25 +751,6 @@ mod tests {
 
     #[test]
     fn unsupported_configs_fall_back_to_candle() {
-        // groups 2 (neither 1 nor depthwise)
-        let conv = Conv1d::from_tensors(
-            rand(&[8, 4, 3], 1),
-            None,
-            Conv1dConfig {
-                padding: 1,
-                groups: 2,
-                ..Default::default()
-            },
-        );
-        assert!(conv.cpu_kernel().is_none());
-        let x = rand(&[1, 8, 20], 2);
-        assert_eq!(
-            rel_diff(
-                &conv.forward(&x).unwrap(),
-                &conv.forward_candle(&x).unwrap()
-            ),
-            0.0
-        );
         // f64 input
         let conv = Conv1d::from_tensors(
             rand(&[4, 8, 3], 1).to_dtype(DType::F64).unwrap(),

@@ -140,6 +140,10 @@ pub enum Conv1dKernel {
         /// Bias `(c_out)`.
         bias: Option<Vec<f32>>,
     },
+    /// Grouped: one dense kernel per group of `c_in / groups` input and
+    /// `c_out / groups` output channels (their rows of `x` and `y` are
+    /// contiguous, so each group is a plain convolution on sub-slices).
+    Grouped(Vec<Conv1dKernel>),
     /// [`depthwise_conv1d`]: weights `(c, 1, k)`.
     Depthwise {
         /// Weights `(c, 1, k)`.
@@ -151,8 +155,8 @@ pub enum Conv1dKernel {
 
 impl Conv1dKernel {
     /// Prepares weights `(c_out, c_in / groups, k)` for `backend`; `None`
-    /// for what no CPU kernel covers (groups other than 1 and depthwise,
-    /// [`Backend::Candle`]).
+    /// for what no CPU kernel covers (groups that do not divide the
+    /// channels, [`Backend::Candle`]).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         backend: Backend,
@@ -172,7 +176,21 @@ impl Conv1dKernel {
             let (w, bias) = owned();
             return Some(Self::Depthwise { w, bias });
         }
-        if groups != 1 || w.len() != c_out * c_in * k {
+        if groups > 1 {
+            if c_in % groups != 0 || c_out % groups != 0 || w.len() != c_out * (c_in / groups) * k {
+                return None;
+            }
+            let (ci, co) = (c_in / groups, c_out / groups);
+            let kernels = (0..groups)
+                .map(|g| {
+                    let w = &w[g * co * ci * k..(g + 1) * co * ci * k];
+                    let bias = bias.map(|b| &b[g * co..(g + 1) * co]);
+                    Self::new(backend, w, bias, co, ci, k, 1, stride)
+                })
+                .collect::<Option<Vec<_>>>()?;
+            return Some(Self::Grouped(kernels));
+        }
+        if w.len() != c_out * c_in * k {
             return None;
         }
         if stride == 1 {
@@ -207,6 +225,24 @@ impl Conv1dKernel {
             Self::Gemm { w, bias } => conv1d(x, w, bias.as_deref(), residual, g, slope, zeroed(y)),
             Self::Depthwise { w, bias } => {
                 depthwise_conv1d(x, w, bias.as_deref(), residual, g, slope, zeroed(y))
+            }
+            Self::Grouped(kernels) => {
+                let groups = kernels.len();
+                let sub = ConvGeom {
+                    c_in: g.c_in / groups,
+                    c_out: g.c_out / groups,
+                    ..g
+                };
+                let (x_len, y_len) = (sub.c_in * g.t_in, sub.c_out * g.t_out());
+                for (i, kernel) in kernels.iter().enumerate() {
+                    kernel.forward(
+                        &x[i * x_len..(i + 1) * x_len],
+                        residual.map(|r| &r[i * y_len..(i + 1) * y_len]),
+                        sub,
+                        slope,
+                        &mut y[i * y_len..(i + 1) * y_len],
+                    );
+                }
             }
         }
     }

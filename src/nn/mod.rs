@@ -3,8 +3,12 @@
 //! candle's own CPU convolutions materialize a full im2col matrix and are
 //! 3-5x slower than onnxruntime on the long, narrow signals of a vocoder;
 //! the layers in [`conv`] run the kernels of [`cpu_conv`] on the CPU and
-//! candle's ops everywhere else (CUDA, other dtypes).
+//! candle's ops everywhere else (CUDA, other dtypes). Likewise for the
+//! transformer models: [`activation`] (vectorized exp, softmax, GELU) and
+//! [`attention`] (fused scaled dot-product attention).
 
+pub mod activation;
+pub mod attention;
 pub mod conv;
 pub mod cpu_conv;
 pub mod simd_conv;

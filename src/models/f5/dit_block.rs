@@ -10,6 +10,8 @@ use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Linear, RmsNorm, VarBuilder};
 
 use super::config::{DitConfig, QkNorm};
+use crate::nn::activation::gelu_tanh;
+use crate::nn::attention::attention;
 
 /// Epsilon of every LayerNorm in the blocks (affine-free, as upstream).
 pub const LAYER_NORM_EPS: f64 = 1e-6;
@@ -229,12 +231,17 @@ impl Attention {
         let scale = 1.0 / (self.dim_head as f64).sqrt();
         let q = (self.rotate(&q, rope)? * scale)?;
         let k = self.rotate(&k, rope)?;
-        let scores = q.matmul(&k.t()?)?; // (B, H, N, N)
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(dtype)?;
-        let out = probs.matmul(&v)?; // (B, H, N, D)
-        let out = out
-            .transpose(1, 2)?
-            .reshape((b, n, self.heads * self.dim_head))?;
+        let out = if v.dtype() == DType::F32 {
+            // fused on the CPU: scores never leave the cache
+            attention(&q, &k, &v)? // (B, N, H * D)
+        } else {
+            let scores = q.matmul(&k.t()?)?; // (B, H, N, N)
+            let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(dtype)?;
+            probs
+                .matmul(&v)? // (B, H, N, D)
+                .transpose(1, 2)?
+                .reshape((b, n, self.heads * self.dim_head))?
+        };
         self.to_out.forward(&out)
     }
 }
@@ -261,9 +268,9 @@ impl FeedForward {
 
 impl Module for FeedForward {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        // candle's `gelu` is the tanh approximation (upstream `approximate="tanh"`)
+        // upstream `approximate="tanh"`
         self.project_out
-            .forward(&self.project_in.forward(x)?.gelu()?)
+            .forward(&gelu_tanh(&self.project_in.forward(x)?)?)
     }
 }
 

@@ -11,6 +11,7 @@ use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{Conv1dConfig, Linear, VarBuilder};
 
 use super::config::DitConfig;
+use crate::nn::activation::mish;
 use crate::nn::Conv1d;
 
 /// Kernel of the position convolutions.
@@ -45,14 +46,6 @@ impl ConvPositionEmbedding {
             conv_2: conv("2")?,
         })
     }
-}
-
-/// `x * tanh(softplus(x))`, with a softplus that does not overflow for
-/// large `x` (candle's `mish` takes `log(1 + exp(x))`).
-fn mish(x: &Tensor) -> Result<Tensor> {
-    // softplus(x) = max(x, 0) + log(1 + exp(-|x|))
-    let softplus = (x.relu()? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
-    x * softplus.tanh()?
 }
 
 impl Module for ConvPositionEmbedding {

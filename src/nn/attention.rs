@@ -1,0 +1,245 @@
+//! Scaled dot-product attention without a mask, fused on the CPU.
+//!
+//! Done with tensor ops, attention materializes the `(B, H, N, N)` scores,
+//! a copy of them for the softmax and the transposed output: tens of MB per
+//! block that the allocator must fault in and zero at every flow step. Here
+//! each task takes a block of query rows of one head, computes its scores
+//! into a small buffer that stays in cache (`gemm`), normalizes them in
+//! place ([`super::activation::softmax_row`]) and multiplies by `V`,
+//! writing straight into the `(B, N, H * D)` layout the output projection
+//! reads. Same arithmetic as the unfused ops, in the same precision (f32).
+
+use candle_core::{DType, Device, Result, Storage, Tensor};
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use super::activation::softmax_row;
+
+/// Query rows per task: the `ROWS x N` score block stays in L2 for the
+/// lengths F5-TTS sees (N up to a few thousand frames).
+const ROWS: usize = 32;
+
+/// `softmax(q k^T) v` for `q`, `k`, `v` of shape `(B, H, N, D)` (the scale
+/// already applied to `q`), returned as `(B, N, H * D)`: the heads
+/// concatenated per position. Fused on the CPU for f32, tensor ops
+/// elsewhere.
+pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Tensor> {
+    let (b, h, n, d) = q.dims4()?;
+    if k.dims() != q.dims() || v.dims() != q.dims() {
+        candle_core::bail!(
+            "attention: q {:?}, k {:?} and v {:?} differ",
+            q.dims(),
+            k.dims(),
+            v.dims()
+        );
+    }
+    let fused = [q, k, v]
+        .iter()
+        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32);
+    if !fused {
+        let scores = q.matmul(&k.t()?)?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        return probs.matmul(v)?.transpose(1, 2)?.reshape((b, n, h * d));
+    }
+    let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
+    let (qs, ql) = q.storage_and_layout();
+    let (ks, kl) = k.storage_and_layout();
+    let (vs, vl) = v.storage_and_layout();
+    let (Storage::Cpu(qs), Storage::Cpu(ks), Storage::Cpu(vs)) = (&*qs, &*ks, &*vs) else {
+        candle_core::bail!("attention: expected CPU storage")
+    };
+    // the guards above keep the storages alive (and unmoved) until we return
+    let part = |s: &candle_core::CpuStorage, l: &candle_core::Layout| -> Result<*const f32> {
+        let (start, _) = l
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("attention: operand not contiguous".into()))?;
+        Ok(s.as_slice::<f32>()?[start..].as_ptr())
+    };
+    let (qp, kp, vp) = (part(qs, ql)?, part(ks, kl)?, part(vs, vl)?);
+    let out = fused_cpu(
+        Shared(qp as *mut f32),
+        Shared(kp as *mut f32),
+        Shared(vp as *mut f32),
+        b,
+        h,
+        n,
+        d,
+    );
+    Tensor::from_vec(out, (b, n, h * d), &Device::Cpu)
+}
+
+/// A pointer handed to the parallel tasks, which touch disjoint parts of
+/// the output and only read the inputs.
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+
+impl Shared {
+    /// The pointer (a method, so closures capture the `Send` wrapper and not
+    /// the raw field).
+    fn at(self, offset: usize) -> *mut f32 {
+        // SAFETY (of the callers): offsets stay within the buffer
+        self.0.wrapping_add(offset)
+    }
+}
+// SAFETY: see the tasks in `fused_cpu`: reads of immutable inputs, writes to
+// disjoint output regions, all within the caller's lifetime.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+fn fused_cpu(q: Shared, k: Shared, v: Shared, b: usize, h: usize, n: usize, d: usize) -> Vec<f32> {
+    let mut out = vec![0f32; b * n * h * d];
+    if n == 0 || d == 0 {
+        return out;
+    }
+    let o = Shared(out.as_mut_ptr());
+    let blocks = n.div_ceil(ROWS);
+    (0..b * h * blocks)
+        .into_par_iter()
+        .for_each_init(Vec::new, |scores: &mut Vec<f32>, task| {
+            let (bh, blk) = (task / blocks, task % blocks);
+            let (bi, hi) = (bh / h, bh % h);
+            let r0 = blk * ROWS;
+            let rows = ROWS.min(n - r0);
+            scores.resize(rows * n, 0.0);
+            let head = bh * n * d;
+            // SAFETY: q, k, v hold b * h * n * d contiguous elements and
+            // outlive the call; this task reads rows r0..r0 + rows of q's
+            // head and all of k's and v's, and writes rows r0..r0 + rows of
+            // head hi in out, which no other task writes.
+            unsafe {
+                // scores = q[r0..] k^T: (rows, d) x (d, n)
+                gemm::gemm(
+                    rows,
+                    n,
+                    d,
+                    scores.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    q.at(head + r0 * d),
+                    1,
+                    d as isize,
+                    k.at(head),
+                    d as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+                scores.chunks_exact_mut(n).for_each(softmax_row);
+                // out[bi, r0.., hi, :] = scores v: (rows, n) x (n, d)
+                gemm::gemm(
+                    rows,
+                    d,
+                    n,
+                    o.at((bi * n + r0) * h * d + hi * d),
+                    1,
+                    (h * d) as isize,
+                    false,
+                    scores.as_ptr(),
+                    1,
+                    n as isize,
+                    v.at(head),
+                    1,
+                    d as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            }
+        });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unfused(q: &Tensor, k: &Tensor, v: &Tensor) -> Tensor {
+        let (b, h, n, d) = q.dims4().unwrap();
+        let scores = q.matmul(&k.t().unwrap()).unwrap();
+        let probs = candle_nn::ops::softmax_last_dim(&scores).unwrap();
+        probs
+            .matmul(v)
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap()
+            .reshape((b, n, h * d))
+            .unwrap()
+    }
+
+    #[test]
+    fn fused_matches_the_tensor_ops() {
+        // lengths around the row block, one head dim not a multiple of 16
+        for (b, h, n, d) in [
+            (2, 3, 1, 8),
+            (1, 2, 31, 64),
+            (2, 4, 33, 64),
+            (1, 1, 100, 24),
+        ] {
+            let dev = Device::Cpu;
+            let q = Tensor::randn(0f32, 1.0, (b, h, n, d), &dev).unwrap();
+            let k = Tensor::randn(0f32, 1.0, (b, h, n, d), &dev).unwrap();
+            let v = Tensor::randn(0f32, 1.0, (b, h, n, d), &dev).unwrap();
+            let ours = attention(&q, &k, &v).unwrap();
+            let want = unfused(&q, &k, &v);
+            assert_eq!(ours.dims(), [b, n, h * d]);
+            let diff = (ours - &want)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-5, "{b}x{h}x{n}x{d}: max diff {diff}");
+        }
+    }
+
+    #[test]
+    fn strided_inputs_are_read_in_logical_order() {
+        let dev = Device::Cpu;
+        // (B, N, H, D) transposed to (B, H, N, D): not contiguous
+        let q = Tensor::randn(0f32, 1.0, (1, 5, 2, 8), &dev)
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap();
+        let k = Tensor::randn(0f32, 1.0, (1, 5, 2, 8), &dev)
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap();
+        let v = Tensor::randn(0f32, 1.0, (1, 5, 2, 8), &dev)
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap();
+        let ours = attention(&q, &k, &v).unwrap();
+        let want = unfused(
+            &q.contiguous().unwrap(),
+            &k.contiguous().unwrap(),
+            &v.contiguous().unwrap(),
+        );
+        let diff = (ours - want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "max diff {diff}");
+    }
+
+    #[test]
+    fn mismatched_shapes_are_an_error() {
+        let dev = Device::Cpu;
+        let q = Tensor::zeros((1, 2, 4, 8), DType::F32, &dev).unwrap();
+        let k = Tensor::zeros((1, 2, 5, 8), DType::F32, &dev).unwrap();
+        assert!(attention(&q, &k, &q).is_err());
+    }
+}

@@ -15,9 +15,16 @@ use rayon::prelude::*;
 
 use super::activation::softmax_row;
 
-/// Query rows per task: the `ROWS x N` score block stays in L2 for the
-/// lengths F5-TTS sees (N up to a few thousand frames).
-const ROWS: usize = 32;
+/// Target size of one task's score block, in f32 values (512 KiB): it
+/// stays in L2 while it is normalized and multiplied by `V`.
+const SCORE_BLOCK_VALUES: usize = 128 * 1024;
+
+/// Query rows per task for sequences of `n` positions: as many as fit the
+/// score block, at most 128 (more rows share the packing of `K` and `V`),
+/// at least 16.
+fn block_rows(n: usize) -> usize {
+    (SCORE_BLOCK_VALUES / n.max(1)).clamp(16, 128)
+}
 
 /// `softmax(q k^T) v` for `q`, `k`, `v` of shape `(B, H, N, D)` (the scale
 /// already applied to `q`), returned as `(B, N, H * D)`: the heads
@@ -92,14 +99,15 @@ fn fused_cpu(q: Shared, k: Shared, v: Shared, b: usize, h: usize, n: usize, d: u
         return out;
     }
     let o = Shared(out.as_mut_ptr());
-    let blocks = n.div_ceil(ROWS);
+    let block = block_rows(n);
+    let blocks = n.div_ceil(block);
     (0..b * h * blocks)
         .into_par_iter()
         .for_each_init(Vec::new, |scores: &mut Vec<f32>, task| {
             let (bh, blk) = (task / blocks, task % blocks);
             let (bi, hi) = (bh / h, bh % h);
-            let r0 = blk * ROWS;
-            let rows = ROWS.min(n - r0);
+            let r0 = blk * block;
+            let rows = block.min(n - r0);
             scores.resize(rows * n, 0.0);
             let head = bh * n * d;
             // SAFETY: q, k, v hold b * h * n * d contiguous elements and
@@ -176,12 +184,13 @@ mod tests {
 
     #[test]
     fn fused_matches_the_tensor_ops() {
-        // lengths around the row block, one head dim not a multiple of 16
+        // one block, several with a partial last one (128 rows per block at
+        // 300, 119 at 1100), a head dim not a multiple of 16
         for (b, h, n, d) in [
             (2, 3, 1, 8),
-            (1, 2, 31, 64),
             (2, 4, 33, 64),
-            (1, 1, 100, 24),
+            (1, 2, 300, 64),
+            (1, 1, 1100, 24),
         ] {
             let dev = Device::Cpu;
             let q = Tensor::randn(0f32, 1.0, (b, h, n, d), &dev).unwrap();

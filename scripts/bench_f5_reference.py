@@ -31,8 +31,9 @@ Driven by `scripts/bench_f5.sh` (see docs/benchmarks.md); four subcommands:
 
     pack DIR
         Copies the pure-Python packages above from this interpreter's
-        site-packages into DIR, for a machine (no network) whose Python has
-        torch but not f5-tts: put DIR on its PYTHONPATH.
+        site-packages into DIR, with scripts/synthetic_weights.py (the
+        weight generator `run` imports), for a machine (no network) whose
+        Python has torch but not f5-tts: put DIR on its PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCOS_FIXTURE = ROOT / "tests" / "fixtures" / "f5" / "vocos_full"
+SYNTHETIC_WEIGHTS = ROOT / "scripts" / "synthetic_weights.py"
 
 SMALL = dict(dim=256, depth=4, heads=4, ff_mult=2, text_dim=128, conv_layers=2)
 FULL = dict(dim=1024, depth=22, heads=16, ff_mult=2, text_dim=512, conv_layers=4)
@@ -133,59 +135,10 @@ def st_load(path: Path) -> dict:
     return out
 
 
-# ---------------------------------------------------------------------------
-# synthetic weights: src/models/synthetic.rs / scripts/f5_fixtures.py
-# ---------------------------------------------------------------------------
-
-MASK = 2**64 - 1
-GOLDEN = 0x9E3779B97F4A7C15
-
-
-def fnv1a64(data: bytes) -> int:
-    h = 0xCBF29CE484222325
-    for b in data:
-        h ^= b
-        h = (h * 0x100000001B3) & MASK
-    return h
-
-
-def mix(z: int) -> int:
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-    return z ^ (z >> 31)
-
-
-def synth_values(name: str, shape, seed: int, scale: float, offset: float):
-    import numpy as np
-
-    n = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
-    key = mix(seed ^ fnv1a64(name.encode("utf-8")))
-    out = np.empty(n, dtype=np.float32)
-    chunk = 1 << 22
-    with np.errstate(over="ignore"):
-        for start in range(0, n, chunk):
-            stop = min(n, start + chunk)
-            z = np.uint64(key) + np.arange(start + 1, stop + 1, dtype=np.uint64) * np.uint64(GOLDEN)
-            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-            z = z ^ (z >> np.uint64(31))
-            u = (z >> np.uint64(40)).astype(np.float64) / float(1 << 24) * 2.0 - 1.0
-            out[start:stop] = (offset + scale * u).astype(np.float32)
-    return out.reshape(shape)
-
-
-def _selftest_synth() -> None:
-    # the values src/models/synthetic.rs checks for seed 0, tensor "w"
-    import numpy as np
-
-    want = np.array([-0.7990215, 0.7363733, -0.14242136, -0.81241477], dtype=np.float32)
-    got = synth_values("w", [4], 0, 1.0, 0.0)
-    assert np.allclose(got, want, atol=1e-7, rtol=0), got
-
-
 def fill_from_manifest(model, manifest: dict) -> int:
     """Sets every parameter of `model` from the manifest; returns the count."""
     import torch
+    from synthetic_weights import synth_values
 
     params = dict(model.named_parameters())
     names = {t["name"] for t in manifest["tensors"]}
@@ -332,11 +285,12 @@ def cmd_prepare(args) -> None:
 
     sys.path.insert(0, str(ROOT / "scripts"))
     import f5_fixtures as fx  # the fixture generator's weight rule and settings
+    import synthetic_weights
     import torch
     from f5_tts.model.modules import MelSpec
     from f5_tts.model.utils import convert_char_to_pinyin, get_tokenizer, list_str_to_idx
 
-    _selftest_synth()
+    synthetic_weights.self_test()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     shape = shape_from_args(args)
@@ -681,8 +635,10 @@ def cmd_pack(args) -> None:
             raise SystemExit(f"{name} is not pure Python ({binaries[0]})")
         shutil.rmtree(dest / name, ignore_errors=True)
         shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # `run` imports it; with the copy, DIR alone serves a bench script kept apart from scripts/.
+    shutil.copy2(SYNTHETIC_WEIGHTS, dest / SYNTHETIC_WEIGHTS.name)
     size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
-    print(f"packed {', '.join(PURE_PACKAGES)} into {dest} ({size / 2**20:.1f} MiB)")
+    print(f"packed {', '.join(PURE_PACKAGES)} and {SYNTHETIC_WEIGHTS.name} into {dest} ({size / 2**20:.1f} MiB)")
 
 
 # ---------------------------------------------------------------------------

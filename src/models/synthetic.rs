@@ -6,7 +6,9 @@
 //! reference model with values from a counter-based generator and records,
 //! per tensor, its name, shape, scale and offset in a manifest. This module
 //! regenerates exactly the same values from that manifest, so only the
-//! manifest and the reference outputs need to be committed.
+//! manifest and the reference outputs need to be committed. The Python
+//! side of the generator is `scripts/synthetic_weights.py` (shared by the
+//! fixture script and `scripts/bench_f5_reference.py`).
 //!
 //! Element `i` (row-major) of tensor `name` is
 //! `offset + scale * u`, with `u = (mix(key + (i+1)·φ) >> 40) / 2^24 · 2 − 1`

@@ -132,8 +132,12 @@ fn main() -> Result<()> {
     }
     let device = match args.device.as_str() {
         "cpu" => Device::Cpu,
-        "cuda" => Device::new_cuda(0)
-            .context("--device cuda: build the example with `--features cuda`")?,
+        "cuda" => Device::new_cuda(0).context(if cfg!(feature = "cuda") {
+            "--device cuda: no usable CUDA device (driver, GPU and the CUDA 13 \
+             libraries must be found at run time; see docs/benchmarks.md)"
+        } else {
+            "--device cuda: build the example with `--features cuda`"
+        })?,
         d => bail!("--device {d}: use cpu or cuda"),
     };
     let dtype = match args.dtype.as_str() {

@@ -40,10 +40,11 @@
 # A GPU machine without Rust, network or f5-tts (only torch): on a machine with
 # .venv-f5ref, run `bash scripts/bench_f5.sh --full --seconds 10 --prepare-only`
 # (same shape/seconds flags as the GPU run) and build the binary with
-# `cargo build --release --features cuda --example bench_f5` somewhere with
-# CUDA; copy target/bench_f5/ (work/ + pydeps/, about 15 MB) and the binary,
-# then on the GPU machine:
+# `bash scripts/build_cuda.sh` (no GPU or system CUDA needed; writes
+# target-cuda/release/examples/bench_f5); copy target/bench_f5/ (work/ +
+# pydeps/, about 15 MB) and the binary, then on the GPU machine:
 #   BENCH_F5_BIN=path/to/bench_f5 bash scripts/bench_f5.sh --full --seconds 10 --device cuda --dtype f16
+# The CUDA 13 libraries the binary links are looked up there (see below).
 # The inputs are reused (same flags), pydeps/ goes on PYTHONPATH and the
 # machine's python3 with its own torch runs the reference; packages used only
 # for text and audio features there (rjieba, pypinyin, librosa, torchaudio,
@@ -138,6 +139,35 @@ else
     [ "$DEVICE" = cuda ] && FEATURES=(--features cuda)
     (cd "$ROOT" && cargo build --release --locked "${FEATURES[@]}" --example bench_f5)
     BIN="$ROOT/target/release/examples/bench_f5"
+fi
+# A `--features cuda` binary links the CUDA 13 libraries (cudart, cublas,
+# cublasLt, curand, nvrtc); where the loader does not find them, take them
+# from the toolkit or from the reference Python's nvidia wheels (PyTorch's).
+missing_libs() { ldd "$BIN" 2>/dev/null | awk '/not found/ { print $1 }'; }
+if [ -n "$(missing_libs)" ]; then
+    CANDIDATES=("${CUDA_HOME:-/usr/local/cuda}/lib64" /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib)
+    while IFS= read -r d; do CANDIDATES+=("$d"); done < <("$PY" -c '
+import glob, os
+try:
+    import nvidia
+except ImportError:
+    raise SystemExit
+for p in nvidia.__path__:
+    print("\n".join(sorted(glob.glob(os.path.join(p, "*", "lib")))))' 2>/dev/null || true)
+    for lib in $(missing_libs); do
+        missing_libs | grep -qxF "$lib" || continue # found in a folder added for another
+        for d in "${CANDIDATES[@]}"; do
+            if [ -e "$d/$lib" ]; then
+                export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+                break
+            fi
+        done
+    done
+    if [ -n "$(missing_libs)" ]; then
+        echo "bench_f5: $BIN needs libraries not found here: $(missing_libs | tr '\n' ' ')" >&2
+        exit 1
+    fi
+    echo "bench_f5: CUDA libraries from LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >&2
 fi
 SECONDS_FLAG=()
 for ((i = 0; i < ${#PREP[@]}; i += 2)); do

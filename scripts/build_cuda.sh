@@ -6,20 +6,22 @@
 # alone). Idempotent: a second run only checks and lets cargo say it is fresh.
 #
 #   bash scripts/build_cuda.sh              # -> target-cuda/release/{examples/bench_f5,ishowtts}
+#                                           #    + target-cuda/dist/bench_f5.xz (to carry)
 #   eval "$(bash scripts/build_cuda.sh --env)"  # only the toolkit; exports for
 #                                               # your own cargo command (clippy, ...)
 #
 # CUDA version. The wheels are those of cuda-toolkit 13.0.2, the set PyTorch
-# 2.11 (cu130) depends on: the binary links libcudart.so.13, libcublas.so.13,
-# libcublasLt.so.13, libcurand.so.10 and libnvrtc.so.13 dynamically (candle
-# turns on cudarc's `dynamic-linking`; candle-kernels links cudart), and a GPU
-# machine with that PyTorch has exactly these. candle's kernels are embedded
-# as PTX and JIT-compiled by the driver, which accepts only PTX ISA versions
-# it knows: nvcc 13.0 writes ISA 9.0, loadable by drivers >= 580 (CUDA 13.0);
-# a newer nvcc would need a newer driver. nvidia-cuda-nvcc leaves its
-# nvidia-nvvm (cicc, which writes the PTX) unpinned, hence the pin below.
-# Override with CUDA_TOOLKIT_VERSION / CUDA_NVVM_VERSION (keep the two equal
-# to the toolkit's nvcc version).
+# 2.11 (cu130) depends on. The binary is linked against the CUDA libraries
+# (candle turns on cudarc's `dynamic-linking`; candle-kernels links cudart),
+# so the loader needs libcuda.so.1 (the driver), libcudart.so.13,
+# libcublas.so.13 (with its libcublasLt.so.13) and libcurand.so.10: a GPU
+# machine with that PyTorch has them in its nvidia wheels. candle's kernels
+# are embedded as PTX and JIT-compiled by the driver, which accepts only PTX
+# ISA versions it knows: nvcc 13.0 writes ISA 9.0, loadable by drivers >= 580
+# (CUDA 13.0); a newer nvcc would need a newer driver. nvidia-cuda-nvcc
+# leaves its nvidia-nvvm (cicc, which writes the PTX) unpinned, hence the pin
+# below. Override with CUDA_TOOLKIT_VERSION / CUDA_NVVM_VERSION (the latter
+# equal to that toolkit's nvcc version).
 #
 # libcuda.so (the driver) has no wheel: a stub with the driver API's symbols
 # (taken from cudarc's bindings) is generated for linking; each of its
@@ -28,8 +30,10 @@
 # for CUDA then fails with that error), put the stub on the library path:
 #   LD_LIBRARY_PATH=.venv-cuda/cuda/lib64:.venv-cuda/cuda/lib64/stubs target-cuda/release/examples/bench_f5 --help
 #
-# Environment: CUDA_COMPUTE_CAP (default 90: H100/H200; no nvidia-smi here),
-# CARGO_TARGET_DIR (default target-cuda), CUDA_VENV (default .venv-cuda).
+# Environment: CUDA_COMPUTE_CAP (default 90, H100/H200: nothing to detect it
+# from here; candle-kernels' builder turns 90 into sm_90a, code for compute
+# capability 9.0 only), CARGO_TARGET_DIR (default target-cuda), CUDA_VENV
+# (default .venv-cuda).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -105,3 +109,15 @@ for bin in "$CARGO_TARGET_DIR/release/examples/bench_f5" "$CARGO_TARGET_DIR/rele
     # what the loader must find on the GPU machine (libcuda.so.1: the driver)
     readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/  \1/p' >&2
 done
+
+# 4. bench_f5 to carry: about 140 MB as built (DWARF line tables, candle's
+# PTX, the GGUF kernels' SASS), 57 MB without the DWARF (the symbols stay,
+# for backtraces), about 7 MB xz-compressed.
+BENCH="$CARGO_TARGET_DIR/release/examples/bench_f5"
+DIST="$CARGO_TARGET_DIR/dist"
+if [ ! -f "$DIST/bench_f5.xz" ] || [ "$BENCH" -nt "$DIST/bench_f5.xz" ]; then
+    mkdir -p "$DIST"
+    objcopy --strip-debug "$BENCH" "$DIST/bench_f5"
+    xz -T0 -6 -f "$DIST/bench_f5"
+fi
+say "to carry: $DIST/bench_f5.xz ($(du -h "$DIST/bench_f5.xz" | cut -f1)); there: xz -dk bench_f5.xz"

@@ -10,6 +10,7 @@ use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder};
 
 use super::config::DitConfig;
+use crate::nn::activation::gelu_erf;
 use crate::nn::Conv1d;
 
 /// Kernel of the depthwise convolution in each ConvNeXt block.
@@ -155,7 +156,7 @@ impl Module for ConvNeXtV2Block {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let h = self.dwconv.forward(x)?;
         let h = self.norm.forward(&h)?;
-        let h = self.pwconv1.forward(&h)?.gelu_erf()?;
+        let h = gelu_erf(&self.pwconv1.forward(&h)?)?;
         let h = self.grn.forward(&h)?;
         x + self.pwconv2.forward(&h)?
     }

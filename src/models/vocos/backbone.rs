@@ -8,16 +8,18 @@
 //! `T`, which avoids two transposes per block and candle's grouped
 //! convolution (one kernel launch per channel).
 //!
-//! On the CPU the depthwise convolution and the GELU run as fused custom
-//! ops (candle's `gelu_erf` evaluates `erf` in f64 one element at a time,
-//! and the tensor formulation of the convolution makes 14 passes over the
-//! activations): together they were half the backbone's time.
+//! On the CPU the depthwise convolution runs as a fused custom op (the
+//! tensor formulation makes 14 passes over the activations) and the GELU
+//! as the vectorized kernel of [`crate::nn::activation::gelu_erf`] (candle's
+//! evaluates `erf` in f64 one element at a time): together they were half
+//! the backbone's time.
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Shape, Tensor};
 use candle_nn::{Conv1d, Conv1dConfig, LayerNorm, Linear, VarBuilder};
 use rayon::prelude::*;
 
 use super::config::BackboneArgs;
+use crate::nn::activation::gelu_erf;
 use crate::Result;
 
 /// Kernel size of the input and depthwise convolutions.
@@ -122,66 +124,6 @@ impl Module for DepthwiseConv1d {
             y = (y + xp.narrow(1, k, t)?.broadcast_mul(tap)?)?;
         }
         y.broadcast_add(&self.bias)
-    }
-}
-
-/// Exact (erf) GELU, `0.5 x (1 + erf(x / sqrt 2))`, in f32, in parallel,
-/// with erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7).
-/// Over [-6, 6] it is within 5e-7 of the f64 GELU; PyTorch's own f32 CPU
-/// kernel (torch 2.11) is within 1.2e-6 of it, so this is as exact as the
-/// reference.
-#[derive(Debug, Clone, Copy)]
-struct GeluErfCpu;
-
-/// `erf(z)` by Abramowitz & Stegun 7.1.26.
-#[inline]
-fn erf_f32(z: f32) -> f32 {
-    const P: f32 = 0.327_591_1;
-    const A: [f32; 5] = [
-        0.254_829_6,
-        -0.284_496_74,
-        1.421_413_8,
-        -1.453_152,
-        1.061_405_4,
-    ];
-    let a = z.abs();
-    let t = 1.0 / (1.0 + P * a);
-    let poly = t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4]))));
-    (1.0 - poly * (-a * a).exp()).copysign(z)
-}
-
-impl CustomOp1 for GeluErfCpu {
-    fn name(&self) -> &'static str {
-        "vocos-gelu-erf"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = match layout.contiguous_offsets() {
-            Some((start, end)) => &storage.as_slice::<f32>()?[start..end],
-            None => candle_core::bail!("vocos-gelu-erf: input must be contiguous"),
-        };
-        let mut out = vec![0.0f32; x.len()];
-        out.par_chunks_mut(4096)
-            .zip(x.par_chunks(4096))
-            .for_each(|(o, x)| {
-                for (o, &v) in o.iter_mut().zip(x) {
-                    *o = 0.5 * v * (1.0 + erf_f32(v * std::f32::consts::FRAC_1_SQRT_2));
-                }
-            });
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
-    }
-}
-
-/// Exact GELU: the CPU kernel above for f32 on the CPU, candle's elsewhere.
-fn gelu_erf(x: &Tensor) -> candle_core::Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
-        x.contiguous()?.apply_op1_no_bwd(&GeluErfCpu)
-    } else {
-        x.gelu_erf()
     }
 }
 
@@ -377,26 +319,6 @@ mod tests {
                 .to_scalar::<f64>()
                 .unwrap();
             assert!(diff < 1e-5, "T={t}: {diff}");
-        }
-    }
-
-    #[test]
-    fn gelu_matches_exact() {
-        let xs: Vec<f32> = (-800..=800).map(|i| i as f32 / 100.0).collect();
-        let x = Tensor::new(xs.as_slice(), &Device::Cpu).unwrap();
-        let fast: Vec<f32> = gelu_erf(&x).unwrap().to_vec1().unwrap();
-        let exact: Vec<f64> = x
-            .to_dtype(DType::F64)
-            .unwrap()
-            .gelu_erf()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        for ((&v, &a), &b) in xs.iter().zip(&fast).zip(&exact) {
-            assert!(
-                (a as f64 - b).abs() < 1e-6 * (1.0 + v.abs() as f64),
-                "{v}: {a} {b}"
-            );
         }
     }
 

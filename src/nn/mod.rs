@@ -5,12 +5,14 @@
 //! the layers in [`conv`] run the kernels of [`cpu_conv`] on the CPU and
 //! candle's ops everywhere else (CUDA, other dtypes). Likewise for the
 //! transformer models: [`activation`] (vectorized exp, softmax, GELU) and
-//! [`attention`] (fused scaled dot-product attention).
+//! [`attention`] (fused scaled dot-product attention), [`norm`] (adaLN
+//! modulation and gated residuals).
 
 pub mod activation;
 pub mod attention;
 pub mod conv;
 pub mod cpu_conv;
+pub mod norm;
 pub mod simd_conv;
 
 pub use conv::{Conv1d, Conv1dConfig, ConvTranspose1d, ConvTranspose1dConfig};

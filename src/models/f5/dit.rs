@@ -50,10 +50,7 @@ impl AdaLayerNormFinal {
     }
 
     fn forward(&self, x: &Tensor, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
-        self.norm
-            .forward(x)?
-            .broadcast_mul(scale)?
-            .broadcast_add(shift)
+        self.norm.forward_modulated(x, scale, shift)
     }
 }
 

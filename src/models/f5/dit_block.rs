@@ -12,6 +12,7 @@ use candle_nn::{Linear, RmsNorm, VarBuilder};
 use super::config::{DitConfig, QkNorm};
 use crate::nn::activation::gelu_tanh;
 use crate::nn::attention::attention;
+use crate::nn::norm::{gated_residual, modulated_layer_norm};
 
 /// Epsilon of every LayerNorm in the blocks (affine-free, as upstream).
 pub const LAYER_NORM_EPS: f64 = 1e-6;
@@ -33,6 +34,17 @@ impl PlainLayerNorm {
             ones: Tensor::ones(dim, dtype, device)?,
             zeros: Tensor::zeros(dim, dtype, device)?,
         })
+    }
+}
+
+impl PlainLayerNorm {
+    /// `norm(x) * scale + shift` with `scale`, `shift` `(B or 1, 1, dim)`:
+    /// one fused pass on the CPU.
+    pub fn forward_modulated(&self, x: &Tensor, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() {
+            return modulated_layer_norm(x, scale, shift, LAYER_NORM_EPS as f32);
+        }
+        self.forward(x)?.broadcast_mul(scale)?.broadcast_add(shift)
     }
 }
 
@@ -148,10 +160,7 @@ impl AdaLayerNormZero {
 
     /// `norm(x) * (1 + scale) + shift`.
     fn modulate(&self, x: &Tensor, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
-        self.norm
-            .forward(x)?
-            .broadcast_mul(scale)?
-            .broadcast_add(shift)
+        self.norm.forward_modulated(x, scale, shift)
     }
 }
 
@@ -304,14 +313,12 @@ impl DiTBlock {
     pub fn forward(&self, x: &Tensor, m: &BlockModulation, rope: &Rotary) -> Result<Tensor> {
         let norm = self.attn_norm.modulate(x, &m.scale_msa, &m.shift_msa)?;
         let attn = self.attn.forward(&norm, rope)?;
-        let x = (x + attn.broadcast_mul(&m.gate_msa)?)?;
+        let x = gated_residual(x, &attn, &m.gate_msa)?;
         let norm = self
             .ff_norm
-            .forward(&x)?
-            .broadcast_mul(&m.scale_mlp)?
-            .broadcast_add(&m.shift_mlp)?;
+            .forward_modulated(&x, &m.scale_mlp, &m.shift_mlp)?;
         let ff = self.ff.forward(&norm)?;
-        x + ff.broadcast_mul(&m.gate_mlp)?
+        gated_residual(&x, &ff, &m.gate_mlp)
     }
 
     /// Upstream's `forward(x, t, rope=rope)` with the time embedding `t`

@@ -48,7 +48,7 @@ fn exp_lane(x: f32) -> f32 {
     let p = p * r + 8.333_452e-3;
     let p = p * r + 4.166_579_6e-2;
     let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5.000_000_1e-1;
+    let p = p * r + 0.5;
     let y = p * (r * r) + r + 1.0;
     // n is an integer in [-126, 127] after the clamp, so 2^n is a normal
     // float. Adding 1.5 * 2^23 puts n in the low mantissa bits: integer
@@ -104,9 +104,10 @@ fn mish_lane(x: f32) -> f32 {
     }
 }
 
-/// Softmax of one row in place.
+/// The softmax numerators `e^(x - max)` of one row in place; returns their
+/// sum (NaN for an empty row or one of only -inf, as candle's softmax).
 #[inline(always)]
-fn softmax_row_body(row: &mut [f32]) {
+fn softmax_numerators_body(row: &mut [f32]) -> f32 {
     let mut lanes = [f32::NEG_INFINITY; LANES];
     let mut chunks = row.chunks_exact(LANES);
     for c in &mut chunks {
@@ -124,7 +125,7 @@ fn softmax_row_body(row: &mut [f32]) {
     if max == f32::NEG_INFINITY {
         // all -inf (or empty): as candle, exp(-inf - -inf) = NaN
         row.iter_mut().for_each(|v| *v = f32::NAN);
-        return;
+        return f32::NAN;
     }
     let mut sums = [0f32; LANES];
     let mut chunks = row.chunks_exact_mut(LANES);
@@ -139,8 +140,13 @@ fn softmax_row_body(row: &mut [f32]) {
         *v = exp_lane(*v - max);
         sum += *v;
     }
-    sum += sums.iter().sum::<f32>();
-    let inv = 1.0 / sum;
+    sum + sums.iter().sum::<f32>()
+}
+
+/// Softmax of one row in place.
+#[inline(always)]
+fn softmax_row_body(row: &mut [f32]) {
+    let inv = 1.0 / softmax_numerators_body(row);
     row.iter_mut().for_each(|v| *v *= inv);
 }
 
@@ -167,17 +173,17 @@ fn mish_body(xs: &mut [f32]) {
 /// Defines `$name(xs)`, running `$body` compiled for the best instruction
 /// set of the running CPU.
 macro_rules! dispatch {
-    ($(#[$doc:meta])* $name:ident, $body:ident) => {
+    ($(#[$doc:meta])* $name:ident, $body:ident $(-> $ret:ty)?) => {
         $(#[$doc])*
-        pub fn $name(xs: &mut [f32]) {
+        pub fn $name(xs: &mut [f32]) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
-                unsafe fn avx512(xs: &mut [f32]) {
+                unsafe fn avx512(xs: &mut [f32]) $(-> $ret)? {
                     $body(xs)
                 }
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2(xs: &mut [f32]) {
+                unsafe fn avx2(xs: &mut [f32]) $(-> $ret)? {
                     $body(xs)
                 }
                 match detected() {
@@ -202,6 +208,12 @@ dispatch!(
     /// Softmax of one row in place: `e^(x - max) / sum`.
     softmax_row,
     softmax_row_body
+);
+dispatch!(
+    /// The softmax numerators `e^(x - max)` of one row in place; returns
+    /// their sum, the denominator (NaN for an empty row or one of only -inf).
+    softmax_numerators,
+    softmax_numerators_body -> f32
 );
 dispatch!(
     /// `e^x` in place.
@@ -315,9 +327,8 @@ impl CustomOp1 for SoftmaxLastDim {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let mut y = operand(s, l)?;
         let n = l.shape().dims().last().copied().unwrap_or(1);
-        if n > 0 {
-            let rows_per_task = (PAR_CHUNK / n).max(1);
-            y.par_chunks_mut(rows_per_task * n)
+        if let Some(rows_per_task) = PAR_CHUNK.checked_div(n) {
+            y.par_chunks_mut(rows_per_task.max(1) * n)
                 .for_each(|rows| rows.chunks_exact_mut(n).for_each(softmax_row));
         }
         Ok((CpuStorage::F32(y), l.shape().clone()))

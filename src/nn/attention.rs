@@ -13,7 +13,7 @@ use candle_core::{DType, Device, Result, Storage, Tensor};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::activation::softmax_row;
+use super::activation::softmax_numerators;
 
 /// Target size of one task's score block, in f32 values (512 KiB): it
 /// stays in L2 while it is normalized and multiplied by `V`.
@@ -101,9 +101,9 @@ fn fused_cpu(q: Shared, k: Shared, v: Shared, b: usize, h: usize, n: usize, d: u
     let o = Shared(out.as_mut_ptr());
     let block = block_rows(n);
     let blocks = n.div_ceil(block);
-    (0..b * h * blocks)
-        .into_par_iter()
-        .for_each_init(Vec::new, |scores: &mut Vec<f32>, task| {
+    (0..b * h * blocks).into_par_iter().for_each_init(
+        Buffers::default,
+        |Buffers { scores, sums }, task| {
             let (bh, blk) = (task / blocks, task % blocks);
             let (bi, hi) = (bh / h, bh % h);
             let r0 = blk * block;
@@ -113,7 +113,7 @@ fn fused_cpu(q: Shared, k: Shared, v: Shared, b: usize, h: usize, n: usize, d: u
             // SAFETY: q, k, v hold b * h * n * d contiguous elements and
             // outlive the call; this task reads rows r0..r0 + rows of q's
             // head and all of k's and v's, and writes rows r0..r0 + rows of
-            // head hi in out, which no other task writes.
+            // head hi in out, which no other task writes (nor reads).
             unsafe {
                 // scores = q[r0..] k^T: (rows, d) x (d, n)
                 gemm::gemm(
@@ -137,8 +137,11 @@ fn fused_cpu(q: Shared, k: Shared, v: Shared, b: usize, h: usize, n: usize, d: u
                     false,
                     Parallelism::None,
                 );
-                scores.chunks_exact_mut(n).for_each(softmax_row);
-                // out[bi, r0.., hi, :] = scores v: (rows, n) x (n, d)
+                // numerators only: the rows of the product are divided by
+                // the sums instead (d values per row rather than n)
+                sums.clear();
+                sums.extend(scores.chunks_exact_mut(n).map(softmax_numerators));
+                // out[bi, r0.., hi, :] = scores v / sums: (rows, n) x (n, d)
                 gemm::gemm(
                     rows,
                     d,
@@ -160,9 +163,26 @@ fn fused_cpu(q: Shared, k: Shared, v: Shared, b: usize, h: usize, n: usize, d: u
                     false,
                     Parallelism::None,
                 );
+                for (r, &sum) in sums.iter().enumerate() {
+                    let row = o.at((bi * n + r0 + r) * h * d + hi * d);
+                    let inv = 1.0 / sum;
+                    std::slice::from_raw_parts_mut(row, d)
+                        .iter_mut()
+                        .for_each(|v| *v *= inv);
+                }
             }
-        });
+        },
+    );
     out
+}
+
+/// A task's scratch space, reused across the tasks of a thread.
+#[derive(Default)]
+struct Buffers {
+    /// Scores, then softmax numerators, of a block of query rows.
+    scores: Vec<f32>,
+    /// The softmax denominators of those rows.
+    sums: Vec<f32>,
 }
 
 #[cfg(test)]

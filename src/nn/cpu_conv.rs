@@ -177,7 +177,10 @@ impl Conv1dKernel {
             return Some(Self::Depthwise { w, bias });
         }
         if groups > 1 {
-            if c_in % groups != 0 || c_out % groups != 0 || w.len() != c_out * (c_in / groups) * k {
+            if !c_in.is_multiple_of(groups)
+                || !c_out.is_multiple_of(groups)
+                || w.len() != c_out * (c_in / groups) * k
+            {
                 return None;
             }
             let (ci, co) = (c_in / groups, c_out / groups);

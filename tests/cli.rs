@@ -80,7 +80,13 @@ fn errors_are_reported_not_panicked() {
             "does not exist",
         ),
     ];
-    for (args, want) in cases {
+    // a build without the cuda feature says so
+    let no_cuda: &[(&[&str], &str)] = if cfg!(feature = "cuda") {
+        &[]
+    } else {
+        &[(&["say", "Hi.", "--device", "cuda"], "cuda")]
+    };
+    for (args, want) in cases.iter().chain(no_cuda) {
         let r = cli().args(*args).arg("-o").arg(&out).output().unwrap();
         let stderr = String::from_utf8_lossy(&r.stderr);
         assert_eq!(r.status.code(), Some(1), "{args:?}: {stderr}");

@@ -20,7 +20,8 @@ use ishowtts::audio::join::SentenceGap;
 use ishowtts::audio::wav::{samples_to_le_bytes, streaming_wav_header, WavFileWriter};
 use ishowtts::candle::Device;
 use ishowtts::engine::{
-    CacheLimits, Chunk, Engine, EngineConfig, RequestOptions, SynthesisOptions, VoiceSpec,
+    CacheLimits, Chunk, DeviceSpec, Engine, EngineConfig, RequestOptions, SynthesisOptions,
+    VoiceSpec,
 };
 use ishowtts::models::piper::backend::PiperLoader;
 use ishowtts::{Error, PiperVoice};
@@ -156,9 +157,26 @@ struct SayArgs {
     /// Cut the first sentence short at a clause to start audio sooner.
     #[arg(long)]
     short_first: bool,
+    /// Where the model runs: `cpu`, or `cuda` / `cuda:N` (an NVIDIA GPU,
+    /// in a build with the `cuda` feature).
+    #[arg(long, value_name = "DEVICE", default_value = "cpu", value_parser = parse_device)]
+    device: DeviceSpec,
     /// No progress lines.
     #[arg(short, long)]
     quiet: bool,
+}
+
+/// `cpu`, `cuda` (GPU 0) or `cuda:N`.
+fn parse_device(s: &str) -> Result<DeviceSpec, String> {
+    match s {
+        "cpu" => Ok(DeviceSpec::Cpu),
+        "cuda" => Ok(DeviceSpec::Cuda(0)),
+        _ => s
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse().ok())
+            .map(DeviceSpec::Cuda)
+            .ok_or_else(|| format!("{s:?}: use cpu, cuda or cuda:N")),
+    }
 }
 
 // mimalloc keeps freed pages for reuse: the decoder's multi-MB activations
@@ -335,6 +353,7 @@ fn say(args: SayArgs) -> Result<(), Error> {
     let started = Instant::now();
     let options = request_options(&args)?;
     let engine = Engine::new(EngineConfig {
+        device: args.device,
         output_cache: CacheLimits::DISABLED,
         ..Default::default()
     })?;

@@ -237,47 +237,42 @@ dispatch!(
     mish_body
 );
 
+/// Runs `f` over a copy of `x` on f32 CPU tensors, `fallback` elsewhere.
+fn element_wise(
+    x: &Tensor,
+    name: &'static str,
+    f: fn(&mut [f32]),
+    fallback: impl FnOnce(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        x.contiguous()?.apply_op1_no_bwd(&ElementWise { name, f })
+    } else {
+        fallback(x)
+    }
+}
+
 /// Mish, `x * tanh(softplus(x))` (PyTorch's `nn.Mish`): vectorized on f32
 /// CPU tensors, tensor ops elsewhere.
 pub fn mish(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
-        x.contiguous()?.apply_op1_no_bwd(&ElementWise {
-            name: "mish-f32",
-            f: mish_in_place,
-        })
-    } else {
+    element_wise(x, "mish-f32", mish_in_place, |x| {
         // softplus(x) = max(x, 0) + log(1 + exp(-|x|)): no overflow for
         // large x (candle's `mish` takes log(1 + exp(x)))
         let softplus = (x.relu()? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
         x * softplus.tanh()?
-    }
+    })
 }
 
 /// The tanh-approximated GELU (PyTorch's `gelu(approximate="tanh")`):
-/// vectorized on contiguous f32 CPU tensors, candle's `gelu` elsewhere.
+/// vectorized on f32 CPU tensors, candle's `gelu` elsewhere.
 pub fn gelu_tanh(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
-        x.contiguous()?.apply_op1_no_bwd(&ElementWise {
-            name: "gelu-tanh-f32",
-            f: gelu_tanh_in_place,
-        })
-    } else {
-        x.gelu()
-    }
+    element_wise(x, "gelu-tanh-f32", gelu_tanh_in_place, Tensor::gelu)
 }
 
 /// The exact GELU (PyTorch's `gelu`, erf form): vectorized on f32 CPU
 /// tensors (candle's evaluates `erf` in f64 one element at a time), candle's
 /// `gelu_erf` elsewhere.
 pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
-        x.contiguous()?.apply_op1_no_bwd(&ElementWise {
-            name: "gelu-erf-f32",
-            f: gelu_erf_in_place,
-        })
-    } else {
-        x.gelu_erf()
-    }
+    element_wise(x, "gelu-erf-f32", gelu_erf_in_place, Tensor::gelu_erf)
 }
 
 /// Softmax over the last axis: vectorized on f32 CPU tensors, candle's

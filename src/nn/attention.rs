@@ -4,10 +4,11 @@
 //! a copy of them for the softmax and the transposed output: tens of MB per
 //! block that the allocator must fault in and zero at every flow step. Here
 //! each task takes a block of query rows of one head, computes its scores
-//! into a small buffer that stays in cache (`gemm`), normalizes them in
-//! place ([`super::activation::softmax_row`]) and multiplies by `V`,
-//! writing straight into the `(B, N, H * D)` layout the output projection
-//! reads. Same arithmetic as the unfused ops, in the same precision (f32).
+//! into a small buffer that stays in cache (`gemm`), turns them into softmax
+//! numerators in place ([`super::activation::softmax_numerators`]) and
+//! multiplies by `V`, writing straight into the `(B, N, H * D)` layout the
+//! output projection reads, then divides each row by its softmax sum. The
+//! same arithmetic as the unfused ops up to rounding, in f32.
 
 use candle_core::{DType, Device, Result, Storage, Tensor};
 use gemm::Parallelism;
@@ -115,53 +116,23 @@ fn fused_cpu(q: Shared, k: Shared, v: Shared, b: usize, h: usize, n: usize, d: u
             // head and all of k's and v's, and writes rows r0..r0 + rows of
             // head hi in out, which no other task writes (nor reads).
             unsafe {
-                // scores = q[r0..] k^T: (rows, d) x (d, n)
-                gemm::gemm(
-                    rows,
-                    n,
-                    d,
-                    scores.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    false,
-                    q.at(head + r0 * d),
-                    1,
-                    d as isize,
-                    k.at(head),
-                    d as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
+                // scores = q[r0..] k^T: (rows, d) x (d, n), k read transposed
+                matmul(
+                    (rows, n, d),
+                    (scores.as_mut_ptr(), n),
+                    (q.at(head + r0 * d), d),
+                    (k.at(head), 1, d),
                 );
                 // numerators only: the rows of the product are divided by
                 // the sums instead (d values per row rather than n)
                 sums.clear();
                 sums.extend(scores.chunks_exact_mut(n).map(softmax_numerators));
                 // out[bi, r0.., hi, :] = scores v / sums: (rows, n) x (n, d)
-                gemm::gemm(
-                    rows,
-                    d,
-                    n,
-                    o.at((bi * n + r0) * h * d + hi * d),
-                    1,
-                    (h * d) as isize,
-                    false,
-                    scores.as_ptr(),
-                    1,
-                    n as isize,
-                    v.at(head),
-                    1,
-                    d as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
+                matmul(
+                    (rows, d, n),
+                    (o.at((bi * n + r0) * h * d + hi * d), h * d),
+                    (scores.as_ptr(), n),
+                    (v.at(head), d, 1),
                 );
                 for (r, &sum) in sums.iter().enumerate() {
                     let row = o.at((bi * n + r0 + r) * h * d + hi * d);
@@ -176,6 +147,42 @@ fn fused_cpu(q: Shared, k: Shared, v: Shared, b: usize, h: usize, n: usize, d: u
     out
 }
 
+/// `dst = lhs rhs` for `(m, n, k)`, single-threaded: `dst` `(m, n)` and
+/// `lhs` `(m, k)` row-major with the given row strides, `rhs` `(k, n)` with
+/// the given `(row, column)` strides.
+///
+/// # Safety
+/// The pointers must cover the elements the shapes and strides address;
+/// `dst` must not overlap the operands.
+unsafe fn matmul(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs): (*mut f32, usize),
+    (lhs, lhs_rs): (*const f32, usize),
+    (rhs, rhs_rs, rhs_cs): (*const f32, usize, usize),
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs as isize,
+        false,
+        lhs,
+        1,
+        lhs_rs as isize,
+        rhs,
+        rhs_cs as isize,
+        rhs_rs as isize,
+        0.0,
+        1.0,
+        false,
+        false,
+        false,
+        Parallelism::None,
+    );
+}
+
 /// A task's scratch space, reused across the tasks of a thread.
 #[derive(Default)]
 struct Buffers {
@@ -188,6 +195,7 @@ struct Buffers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::max_abs_diff as max_diff;
 
     fn unfused(q: &Tensor, k: &Tensor, v: &Tensor) -> Tensor {
         let (b, h, n, d) = q.dims4().unwrap();
@@ -219,14 +227,7 @@ mod tests {
             let ours = attention(&q, &k, &v).unwrap();
             let want = unfused(&q, &k, &v);
             assert_eq!(ours.dims(), [b, n, h * d]);
-            let diff = (ours - &want)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = max_diff(&ours, &want);
             assert!(diff < 1e-5, "{b}x{h}x{n}x{d}: max diff {diff}");
         }
     }
@@ -235,32 +236,20 @@ mod tests {
     fn strided_inputs_are_read_in_logical_order() {
         let dev = Device::Cpu;
         // (B, N, H, D) transposed to (B, H, N, D): not contiguous
-        let q = Tensor::randn(0f32, 1.0, (1, 5, 2, 8), &dev)
-            .unwrap()
-            .transpose(1, 2)
-            .unwrap();
-        let k = Tensor::randn(0f32, 1.0, (1, 5, 2, 8), &dev)
-            .unwrap()
-            .transpose(1, 2)
-            .unwrap();
-        let v = Tensor::randn(0f32, 1.0, (1, 5, 2, 8), &dev)
-            .unwrap()
-            .transpose(1, 2)
-            .unwrap();
+        let strided = || {
+            Tensor::randn(0f32, 1.0, (1, 5, 2, 8), &dev)
+                .unwrap()
+                .transpose(1, 2)
+                .unwrap()
+        };
+        let (q, k, v) = (strided(), strided(), strided());
         let ours = attention(&q, &k, &v).unwrap();
         let want = unfused(
             &q.contiguous().unwrap(),
             &k.contiguous().unwrap(),
             &v.contiguous().unwrap(),
         );
-        let diff = (ours - want)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_diff(&ours, &want);
         assert!(diff < 1e-5, "max diff {diff}");
     }
 

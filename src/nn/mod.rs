@@ -49,3 +49,11 @@ pub fn cpu_mean(xs: &[Tensor]) -> Result<Option<Tensor>> {
     acc.iter_mut().for_each(|a| *a /= n);
     Ok(Some(Tensor::from_vec(acc, first.shape(), &Device::Cpu)?))
 }
+
+/// `max |a - b|` of two f32 tensors (for tests).
+#[cfg(test)]
+pub(crate) fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .and_then(|d| d.abs()?.max_all()?.to_scalar::<f32>())
+        .expect("same shapes, f32")
+}

@@ -165,18 +165,8 @@ impl CustomOp3 for GatedResidual {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::max_abs_diff as max_diff;
     use candle_core::Device;
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     #[test]
     fn fused_ops_match_the_tensor_ops() {

@@ -41,14 +41,76 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Tensor> {
             v.dims()
         );
     }
-    let fused = [q, k, v]
-        .iter()
-        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32);
-    if !fused {
+    if !fusable(&[q, k, v]) {
         let scores = q.matmul(&k.t()?)?;
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
         return probs.matmul(v)?.transpose(1, 2)?.reshape((b, n, h * d));
     }
+    fused(q, k, v, HeadLayout::HeadsFirst { b, h, n, d })
+}
+
+/// [`attention`] for `q`, `k`, `v` `(B, N, H * D)` as the projections
+/// write them (heads last): no transposes on the CPU path.
+pub fn attention_heads_last(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize) -> Result<Tensor> {
+    let (b, n, hd) = q.dims3()?;
+    if k.dims() != q.dims() || v.dims() != q.dims() || heads == 0 || hd % heads != 0 {
+        candle_core::bail!(
+            "attention: q {:?}, k {:?} and v {:?} differ or do not split into {heads} heads",
+            q.dims(),
+            k.dims(),
+            v.dims()
+        );
+    }
+    let d = hd / heads;
+    if !fusable(&[q, k, v]) {
+        let split = |t: &Tensor| t.reshape((b, n, heads, d))?.transpose(1, 2)?.contiguous();
+        return attention(&split(q)?, &split(k)?, &split(v)?);
+    }
+    fused(q, k, v, HeadLayout::HeadsLast { b, h: heads, n, d })
+}
+
+fn fusable(ts: &[&Tensor]) -> bool {
+    ts.iter()
+        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+}
+
+/// Where the rows of one head lie in a contiguous q, k or v.
+#[derive(Clone, Copy)]
+enum HeadLayout {
+    /// `(B, H, N, D)`: a head's rows are consecutive.
+    HeadsFirst {
+        b: usize,
+        h: usize,
+        n: usize,
+        d: usize,
+    },
+    /// `(B, N, H, D)`: a head's rows are `H * D` apart.
+    HeadsLast {
+        b: usize,
+        h: usize,
+        n: usize,
+        d: usize,
+    },
+}
+
+impl HeadLayout {
+    fn dims(self) -> (usize, usize, usize, usize) {
+        match self {
+            Self::HeadsFirst { b, h, n, d } | Self::HeadsLast { b, h, n, d } => (b, h, n, d),
+        }
+    }
+
+    /// Offset of row 0 of head `hi` of batch item `bi`, and the row stride.
+    fn head(self, bi: usize, hi: usize) -> (usize, usize) {
+        match self {
+            Self::HeadsFirst { h, n, d, .. } => ((bi * h + hi) * n * d, d),
+            Self::HeadsLast { h, n, d, .. } => (bi * n * h * d + hi * d, h * d),
+        }
+    }
+}
+
+/// The fused kernel on contiguous copies of `q`, `k`, `v`.
+fn fused(q: &Tensor, k: &Tensor, v: &Tensor, layout: HeadLayout) -> Result<Tensor> {
     let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
     let (qs, ql) = q.storage_and_layout();
     let (ks, kl) = k.storage_and_layout();
@@ -57,22 +119,14 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Tensor> {
         candle_core::bail!("attention: expected CPU storage")
     };
     // the guards above keep the storages alive (and unmoved) until we return
-    let part = |s: &candle_core::CpuStorage, l: &candle_core::Layout| -> Result<*const f32> {
+    let part = |s: &candle_core::CpuStorage, l: &candle_core::Layout| -> Result<Shared> {
         let (start, _) = l
             .contiguous_offsets()
             .ok_or_else(|| candle_core::Error::Msg("attention: operand not contiguous".into()))?;
-        Ok(s.as_slice::<f32>()?[start..].as_ptr())
+        Ok(Shared(s.as_slice::<f32>()?[start..].as_ptr() as *mut f32))
     };
-    let (qp, kp, vp) = (part(qs, ql)?, part(ks, kl)?, part(vs, vl)?);
-    let out = fused_cpu(
-        Shared(qp as *mut f32),
-        Shared(kp as *mut f32),
-        Shared(vp as *mut f32),
-        b,
-        h,
-        n,
-        d,
-    );
+    let out = fused_cpu(part(qs, ql)?, part(ks, kl)?, part(vs, vl)?, layout);
+    let (b, h, n, d) = layout.dims();
     Tensor::from_vec(out, (b, n, h * d), &Device::Cpu)
 }
 
@@ -94,7 +148,8 @@ impl Shared {
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
-fn fused_cpu(q: Shared, k: Shared, v: Shared, b: usize, h: usize, n: usize, d: usize) -> Vec<f32> {
+fn fused_cpu(q: Shared, k: Shared, v: Shared, layout: HeadLayout) -> Vec<f32> {
+    let (b, h, n, d) = layout.dims();
     let mut out = vec![0f32; b * n * h * d];
     if n == 0 || d == 0 {
         return out;
@@ -110,18 +165,19 @@ fn fused_cpu(q: Shared, k: Shared, v: Shared, b: usize, h: usize, n: usize, d: u
             let r0 = blk * block;
             let rows = block.min(n - r0);
             scores.resize(rows * n, 0.0);
-            let head = bh * n * d;
-            // SAFETY: q, k, v hold b * h * n * d contiguous elements and
-            // outlive the call; this task reads rows r0..r0 + rows of q's
-            // head and all of k's and v's, and writes rows r0..r0 + rows of
-            // head hi in out, which no other task writes (nor reads).
+            let (head, stride) = layout.head(bi, hi);
+            // SAFETY: q, k, v hold b * h * n * d contiguous elements in
+            // `layout` and outlive the call; this task reads rows
+            // r0..r0 + rows of q's head and all of k's and v's, and writes
+            // rows r0..r0 + rows of head hi in out, which no other task
+            // writes (nor reads).
             unsafe {
                 // scores = q[r0..] k^T: (rows, d) x (d, n), k read transposed
                 matmul(
                     (rows, n, d),
                     (scores.as_mut_ptr(), n),
-                    (q.at(head + r0 * d), d),
-                    (k.at(head), 1, d),
+                    (q.at(head + r0 * stride), stride),
+                    (k.at(head), 1, stride),
                 );
                 // numerators only: the rows of the product are divided by
                 // the sums instead (d values per row rather than n)
@@ -132,7 +188,7 @@ fn fused_cpu(q: Shared, k: Shared, v: Shared, b: usize, h: usize, n: usize, d: u
                     (rows, d, n),
                     (o.at((bi * n + r0) * h * d + hi * d), h * d),
                     (scores.as_ptr(), n),
-                    (v.at(head), d, 1),
+                    (v.at(head), stride, 1),
                 );
                 for (r, &sum) in sums.iter().enumerate() {
                     let row = o.at((bi * n + r0 + r) * h * d + hi * d);
@@ -230,6 +286,27 @@ mod tests {
             let diff = max_diff(&ours, &want);
             assert!(diff < 1e-5, "{b}x{h}x{n}x{d}: max diff {diff}");
         }
+    }
+
+    #[test]
+    fn heads_last_matches_heads_first() {
+        let dev = Device::Cpu;
+        let (b, n, h, d) = (2, 150, 3, 16);
+        let t = || Tensor::randn(0f32, 1.0, (b, n, h * d), &dev).unwrap();
+        let (q, k, v) = (t(), t(), t());
+        let split = |t: &Tensor| {
+            t.reshape((b, n, h, d))
+                .unwrap()
+                .transpose(1, 2)
+                .unwrap()
+                .contiguous()
+                .unwrap()
+        };
+        let want = attention(&split(&q), &split(&k), &split(&v)).unwrap();
+        let got = attention_heads_last(&q, &k, &v, h).unwrap();
+        assert_eq!(got.dims(), [b, n, h * d]);
+        assert!(max_diff(&got, &want) < 1e-6);
+        assert!(attention_heads_last(&q, &k, &v, 5).is_err());
     }
 
     #[test]

@@ -6,12 +6,15 @@
 //! vectors of adaLN-Zero) is split off into [`BlockModulation`], so a
 //! sampler computes it once per step schedule rather than once per forward.
 
+use std::sync::Arc;
+
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Linear, RmsNorm, VarBuilder};
+use rayon::prelude::*;
 
 use super::config::{DitConfig, QkNorm};
 use crate::nn::activation::gelu_tanh;
-use crate::nn::attention::attention;
+use crate::nn::attention::{attention, attention_heads_last};
 use crate::nn::norm::{gated_residual, modulated_layer_norm};
 
 /// Epsilon of every LayerNorm in the blocks (affine-free, as upstream).
@@ -66,6 +69,8 @@ impl Module for PlainLayerNorm {
 pub struct Rotary {
     cos: Tensor,
     sin: Tensor,
+    /// The same tables as host vectors, for the CPU path.
+    host: Arc<(Vec<f32>, Vec<f32>)>,
 }
 
 impl Rotary {
@@ -85,9 +90,49 @@ impl Rotary {
             }
         }
         Ok(Self {
-            cos: Tensor::from_vec(cos, (seq_len, half), device)?,
-            sin: Tensor::from_vec(sin, (seq_len, half), device)?,
+            cos: Tensor::from_slice(&cos, (seq_len, half), device)?,
+            sin: Tensor::from_slice(&sin, (seq_len, half), device)?,
+            host: Arc::new((cos, sin)),
         })
+    }
+
+    /// `x` `(B, N, heads * dim_head)` (f32, CPU) with its first `rotated`
+    /// heads rotated, everything times `scale`: the heads stay where the
+    /// projection wrote them, no transposes.
+    fn apply_heads_last(
+        &self,
+        x: &Tensor,
+        heads: usize,
+        rotated: usize,
+        scale: f32,
+    ) -> Result<Tensor> {
+        let (_, n, width) = x.dims3()?;
+        let (cos, sin) = &*self.host;
+        let d = width / heads;
+        let half = d / 2;
+        if cos.len() < n * half {
+            candle_core::bail!(
+                "rotary tables for {} positions, not {n}",
+                cos.len() / half.max(1)
+            );
+        }
+        let mut data = x.flatten_all()?.to_vec1::<f32>()?;
+        data.par_chunks_mut(width).enumerate().for_each(|(r, row)| {
+            let pos = r % n;
+            let (c, s) = (&cos[pos * half..][..half], &sin[pos * half..][..half]);
+            for (hi, head) in row.chunks_exact_mut(d).enumerate() {
+                if hi < rotated {
+                    for ((pair, &c), &s) in head.chunks_exact_mut(2).zip(c).zip(s) {
+                        let (x0, x1) = (pair[0], pair[1]);
+                        pair[0] = (x0 * c - x1 * s) * scale;
+                        pair[1] = (x0 * s + x1 * c) * scale;
+                    }
+                } else {
+                    head.iter_mut().for_each(|v| *v *= scale);
+                }
+            }
+        });
+        Tensor::from_vec(data, x.shape(), x.device())
     }
 
     /// Rotates `(B, H, N, D)` in f32 (as upstream, whatever `x`'s dtype);
@@ -220,6 +265,9 @@ impl Attention {
 
     /// `(B, N, dim) -> (B, N, dim)`.
     pub fn forward(&self, x: &Tensor, rope: &Rotary) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            return self.forward_cpu(x, rope);
+        }
         let (b, n, _) = x.dims3()?;
         let dtype = x.dtype();
         // (B, N, H * D) -> (B, H, N, D)
@@ -251,6 +299,33 @@ impl Attention {
                 .transpose(1, 2)?
                 .reshape((b, n, self.heads * self.dim_head))?
         };
+        self.to_out.forward(&out)
+    }
+}
+
+impl Attention {
+    /// [`Attention::forward`] on f32 CPU tensors: the heads stay in the
+    /// `(B, N, H * D)` layout of the projections throughout (rotary, scale
+    /// and the fused attention read it with strides).
+    fn forward_cpu(&self, x: &Tensor, rope: &Rotary) -> Result<Tensor> {
+        let (b, n, _) = x.dims3()?;
+        let (h, d) = (self.heads, self.dim_head);
+        let mut q = self.to_q.forward(x)?;
+        let mut k = self.to_k.forward(x)?;
+        let v = self.to_v.forward(x)?;
+        if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
+            let per_head = |norm: &RmsNorm, t: &Tensor| -> Result<Tensor> {
+                norm.forward(&t.reshape((b, n, h, d))?)?
+                    .reshape((b, n, h * d))
+            };
+            q = per_head(qn, &q)?;
+            k = per_head(kn, &k)?;
+        }
+        let rotated = self.pe_attn_head.map_or(h, |p| p.min(h));
+        let scale = (1.0 / (d as f64).sqrt()) as f32; // as the tensor path
+        let q = rope.apply_heads_last(&q, h, rotated, scale)?;
+        let k = rope.apply_heads_last(&k, h, rotated, 1.0)?;
+        let out = attention_heads_last(&q, &k, &v, h)?;
         self.to_out.forward(&out)
     }
 }
@@ -331,6 +406,25 @@ impl DiTBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heads_last_rotary_matches_the_tensor_path() {
+        // 3 heads of 8 over 5 positions, the first 2 rotated, scaled by 0.5
+        let (b, n, h, d) = (2, 5, 3, 8);
+        let rope = Rotary::new(d, n, &Device::Cpu).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (b, n, h * d), &Device::Cpu).unwrap();
+        let got = rope.apply_heads_last(&x, h, 2, 0.5).unwrap();
+        let heads_first = x.reshape((b, n, h, d)).unwrap().transpose(1, 2).unwrap();
+        let rotated = rope.apply(&heads_first.narrow(1, 0, 2).unwrap()).unwrap();
+        let rest = heads_first.narrow(1, 2, 1).unwrap();
+        let want = (Tensor::cat(&[rotated, rest], 1).unwrap() * 0.5)
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap()
+            .reshape((b, n, h * d))
+            .unwrap();
+        assert!(crate::nn::max_abs_diff(&got, &want) < 1e-6);
+    }
 
     #[test]
     fn rotary_turns_interleaved_pairs() {

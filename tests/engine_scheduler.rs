@@ -573,6 +573,50 @@ fn a_panicking_model_fails_only_its_request() {
 }
 
 #[test]
+fn wav_files_fail_fast_and_leave_nothing_when_nothing_was_spoken() {
+    // an unwritable path fails when the file is created, not after the
+    // first sentence (3 s each here)
+    let s = script(3000);
+    let engine = engine_with(no_cache(), &s);
+    let start = std::time::Instant::now();
+    let bad = std::path::Path::new("/nonexistent-dir/ishowtts/out.wav");
+    let err = engine
+        .synthesize_to_wav("One sentence. Two sentences.", &Default::default(), bad)
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Io, "{err}");
+    assert!(
+        err.to_string()
+            .contains("/nonexistent-dir/ishowtts/out.wav"),
+        "{err}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // a request that fails before its first chunk removes the file
+    let s = Arc::new(Script {
+        panic_word: Some("explode"),
+        ..Default::default()
+    });
+    let engine = engine_with(no_cache(), &s);
+    let path = std::env::temp_dir().join(format!("ishowtts-wav-{}.wav", std::process::id()));
+    let err = engine
+        .synthesize_to_wav("Now explode.", &Default::default(), &path)
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Internal, "{err}");
+    assert!(!path.exists());
+    // and the next one writes it
+    let summary = engine
+        .synthesize_to_wav("Fine again.", &Default::default(), &path)
+        .unwrap();
+    assert_eq!(summary.chunks, 1);
+    assert!(std::fs::metadata(&path).unwrap().len() > 44);
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
 fn a_stalled_reader_does_not_block_others() {
     let s = script(2);
     let engine = engine_with(no_cache(), &s);

@@ -139,6 +139,18 @@ fn file_error(path: &Path, e: hound::Error) -> Error {
 impl WavFileWriter {
     /// Creates (truncates) `path`.
     pub fn create(path: &Path, sample_rate: u32, format: SampleFormat) -> Result<Self> {
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        Self::from_file(file, path, sample_rate, format)
+    }
+
+    /// Writes into `file`, already created at `path` (named in errors): a
+    /// caller can open the file before the sample rate is known.
+    pub fn from_file(
+        file: std::fs::File,
+        path: &Path,
+        sample_rate: u32,
+        format: SampleFormat,
+    ) -> Result<Self> {
         let spec = match format {
             SampleFormat::I16 => spec(sample_rate),
             SampleFormat::F32 => hound::WavSpec {
@@ -148,7 +160,8 @@ impl WavFileWriter {
                 sample_format: hound::SampleFormat::Float,
             },
         };
-        let inner = hound::WavWriter::create(path, spec).map_err(|e| file_error(path, e))?;
+        let inner = hound::WavWriter::new(std::io::BufWriter::new(file), spec)
+            .map_err(|e| file_error(path, e))?;
         Ok(Self {
             inner,
             format,

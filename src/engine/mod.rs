@@ -85,6 +85,13 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// A request that passed [`Engine::check_request`].
+struct CheckedRequest {
+    submitted: Instant,
+    voice: Arc<voice::VoiceEntry>,
+    sentences: Vec<PlannedSentence>,
+}
+
 impl Engine {
     /// Starts an engine with no voices (add them with
     /// [`Engine::add_voice`]). Nothing is loaded until the first request.
@@ -181,9 +188,15 @@ impl Engine {
     /// checked here, so a bad request fails at once with its specific
     /// error; a cache hit is answered without the worker.
     pub fn stream(&self, text: &str, options: &RequestOptions) -> Result<Stream> {
+        let checked = self.check_request(text, options)?;
+        self.start(checked, options)
+    }
+
+    /// Everything [`Engine::stream`] checks before a request starts: the
+    /// voice, text and options; the text split into sentences.
+    fn check_request(&self, text: &str, options: &RequestOptions) -> Result<CheckedRequest> {
         let submitted = Instant::now();
         let voice = self.registry_read().resolve(options.voice.as_deref())?;
-        let _span = tracing::info_span!("request", voice = %voice.name).entered();
         self.check_text(text)?;
         voice.spec.loader.check_options(&options.synthesis)?;
         if let Some(id) = options.synthesis.speaker {
@@ -197,7 +210,22 @@ impl Engine {
         {
             return Err(Error::NothingToSpeak);
         }
+        Ok(CheckedRequest {
+            submitted,
+            voice,
+            sentences,
+        })
+    }
 
+    /// Starts a checked request: replayed from the cache, or queued for the
+    /// worker.
+    fn start(&self, checked: CheckedRequest, options: &RequestOptions) -> Result<Stream> {
+        let CheckedRequest {
+            submitted,
+            voice,
+            sentences,
+        } = checked;
+        let _span = tracing::info_span!("request", voice = %voice.name).entered();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         // Weak: a handle kept after the engine is gone must not keep it alive.
         let shared = Arc::downgrade(&self.shared);
@@ -355,13 +383,38 @@ impl Engine {
 
     /// Speaks `text` into a WAV file (16-bit for `SampleFormat::I16`,
     /// 32-bit float for `F32`), writing each sentence as it is produced.
+    ///
+    /// The text and options are checked first, then the file is created
+    /// (an unwritable path fails before the request starts); a request that
+    /// ends before its first chunk (busy, an error, a cancel) removes it.
     pub fn synthesize_to_wav(
         &self,
         text: &str,
         options: &RequestOptions,
         path: &Path,
     ) -> Result<RequestSummary> {
-        let mut stream = self.stream(text, options)?;
+        let checked = self.check_request(text, options)?;
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        let mut file = Some(file);
+        let result = self
+            .start(checked, options)
+            .and_then(|stream| Self::write_wav(stream, options, path, &mut file));
+        if file.is_some() {
+            // nothing was written: no empty file left behind
+            drop(file);
+            let _ = std::fs::remove_file(path);
+        }
+        result
+    }
+
+    /// The body of [`Engine::synthesize_to_wav`]: takes `file` at the first
+    /// chunk.
+    fn write_wav(
+        mut stream: Stream,
+        options: &RequestOptions,
+        path: &Path,
+        file: &mut Option<std::fs::File>,
+    ) -> Result<RequestSummary> {
         let start = Instant::now();
         let mut writer: Option<WavFileWriter> = None;
         let mut summary = RequestSummary {
@@ -375,8 +428,9 @@ impl Engine {
         };
         for chunk in stream.by_ref() {
             let chunk = chunk?;
-            if writer.is_none() {
-                writer = Some(WavFileWriter::create(
+            if let Some(f) = file.take() {
+                writer = Some(WavFileWriter::from_file(
+                    f,
                     path,
                     chunk.sample_rate,
                     options.format,

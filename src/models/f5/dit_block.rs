@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::config::{DitConfig, QkNorm};
 use crate::nn::activation::gelu_tanh;
-use crate::nn::attention::{attention, attention_heads_last};
+use crate::nn::attention::attention_heads_last;
 use crate::nn::norm::{gated_residual, modulated_layer_norm};
 
 /// Epsilon of every LayerNorm in the blocks (affine-free, as upstream).
@@ -38,9 +38,7 @@ impl PlainLayerNorm {
             zeros: Tensor::zeros(dim, dtype, device)?,
         })
     }
-}
 
-impl PlainLayerNorm {
     /// `norm(x) * scale + shift` with `scale`, `shift` `(B or 1, 1, dim)`:
     /// one fused pass on the CPU.
     pub fn forward_modulated(&self, x: &Tensor, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
@@ -288,22 +286,15 @@ impl Attention {
         let scale = 1.0 / (self.dim_head as f64).sqrt();
         let q = (self.rotate(&q, rope)? * scale)?;
         let k = self.rotate(&k, rope)?;
-        let out = if v.dtype() == DType::F32 {
-            // fused on the CPU: scores never leave the cache
-            attention(&q, &k, &v)? // (B, N, H * D)
-        } else {
-            let scores = q.matmul(&k.t()?)?; // (B, H, N, N)
-            let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(dtype)?;
-            probs
-                .matmul(&v)? // (B, H, N, D)
-                .transpose(1, 2)?
-                .reshape((b, n, self.heads * self.dim_head))?
-        };
+        let scores = q.matmul(&k.t()?)?; // (B, H, N, N)
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(dtype)?;
+        let out = probs
+            .matmul(&v)? // (B, H, N, D)
+            .transpose(1, 2)?
+            .reshape((b, n, self.heads * self.dim_head))?;
         self.to_out.forward(&out)
     }
-}
 
-impl Attention {
     /// [`Attention::forward`] on f32 CPU tensors: the heads stay in the
     /// `(B, N, H * D)` layout of the projections throughout (rotary, scale
     /// and the fused attention read it with strides).

@@ -18,12 +18,18 @@ pub enum DeviceSpec {
 
 impl DeviceSpec {
     /// The candle device; `Unsupported` when CUDA is asked of a build
-    /// without it.
+    /// without it, or of a machine where the device cannot be opened.
     pub fn device(&self) -> Result<candle_core::Device> {
         match *self {
             DeviceSpec::Cpu => Ok(candle_core::Device::Cpu),
             #[cfg(feature = "cuda")]
-            DeviceSpec::Cuda(i) => Ok(candle_core::Device::new_cuda(i)?),
+            DeviceSpec::Cuda(i) => candle_core::Device::new_cuda(i).map_err(|e| {
+                // candle's error alone names only the driver call
+                Error::Unsupported(format!(
+                    "CUDA device {i} cannot be opened (it needs an NVIDIA GPU, its driver \
+                     and the CUDA libraries the build links): {e}"
+                ))
+            }),
             #[cfg(not(feature = "cuda"))]
             DeviceSpec::Cuda(_) => Err(Error::Unsupported(
                 "CUDA device requested but this build has no `cuda` feature".into(),

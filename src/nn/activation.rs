@@ -1,5 +1,6 @@
-//! Vectorized f32 kernels of the transformer layers on the CPU: `exp`,
-//! softmax over a row, GELU (exact and tanh-approximated) and Mish.
+//! Vectorized f32 kernels of the transformer layers on the CPU: softmax
+//! numerators of a row (for the fused attention), GELU (exact and
+//! tanh-approximated) and Mish, all on one vectorized `exp`.
 //!
 //! candle's CPU ops call libm's scalar `expf`/`tanhf` per element; in the
 //! F5-TTS DiT they took a quarter of every flow step (the attention softmax
@@ -12,6 +13,7 @@
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::f32_slice;
 use super::simd_conv::Isa;
 
 /// Lanes of the reductions (one AVX-512 vector, two AVX2 ones).
@@ -143,13 +145,7 @@ fn softmax_numerators_body(row: &mut [f32]) -> f32 {
     sum + sums.iter().sum::<f32>()
 }
 
-/// Softmax of one row in place.
-#[inline(always)]
-fn softmax_row_body(row: &mut [f32]) {
-    let inv = 1.0 / softmax_numerators_body(row);
-    row.iter_mut().for_each(|v| *v *= inv);
-}
-
+#[cfg(test)]
 #[inline(always)]
 fn exp_body(xs: &mut [f32]) {
     xs.iter_mut().for_each(|v| *v = exp_lane(*v));
@@ -205,16 +201,13 @@ fn detected() -> Option<Isa> {
 }
 
 dispatch!(
-    /// Softmax of one row in place: `e^(x - max) / sum`.
-    softmax_row,
-    softmax_row_body
-);
-dispatch!(
     /// The softmax numerators `e^(x - max)` of one row in place; returns
     /// their sum, the denominator (NaN for an empty row or one of only -inf).
     softmax_numerators,
     softmax_numerators_body -> f32
 );
+// the accuracy tests' way into `exp_lane`, compiled as the kernels use it
+#[cfg(test)]
 dispatch!(
     /// `e^x` in place.
     exp_in_place,
@@ -275,25 +268,6 @@ pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
     element_wise(x, "gelu-erf-f32", gelu_erf_in_place, Tensor::gelu_erf)
 }
 
-/// Softmax over the last axis: vectorized on f32 CPU tensors, candle's
-/// `softmax_last_dim` elsewhere.
-pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 && x.rank() > 0 {
-        x.contiguous()?.apply_op1_no_bwd(&SoftmaxLastDim)
-    } else {
-        candle_nn::ops::softmax_last_dim(x)
-    }
-}
-
-/// The f32 data of a custom op's operand, copied (the callers make
-/// operands contiguous first).
-fn operand(s: &CpuStorage, l: &Layout) -> Result<Vec<f32>> {
-    match l.contiguous_offsets() {
-        Some((start, end)) => Ok(s.as_slice::<f32>()?[start..end].to_vec()),
-        None => candle_core::bail!("activation: operand is not contiguous"),
-    }
-}
-
 /// An element-wise kernel as a custom op.
 struct ElementWise {
     name: &'static str,
@@ -306,26 +280,8 @@ impl CustomOp1 for ElementWise {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let mut y = operand(s, l)?;
+        let mut y = f32_slice(s, l)?.to_vec();
         y.par_chunks_mut(PAR_CHUNK).for_each(self.f);
-        Ok((CpuStorage::F32(y), l.shape().clone()))
-    }
-}
-
-struct SoftmaxLastDim;
-
-impl CustomOp1 for SoftmaxLastDim {
-    fn name(&self) -> &'static str {
-        "softmax-last-dim-f32"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let mut y = operand(s, l)?;
-        let n = l.shape().dims().last().copied().unwrap_or(1);
-        if let Some(rows_per_task) = PAR_CHUNK.checked_div(n) {
-            y.par_chunks_mut(rows_per_task.max(1) * n)
-                .for_each(|rows| rows.chunks_exact_mut(n).for_each(softmax_row));
-        }
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 }
@@ -370,19 +326,25 @@ mod tests {
             let data: Vec<f32> = (0..3 * n)
                 .map(|i| ((i * 7919 % 1000) as f32 / 37.0) - 13.0)
                 .collect();
-            let x = Tensor::from_vec(data, (3, n), &Device::Cpu).unwrap();
-            let ours = softmax_last_dim(&x).unwrap().to_vec2::<f32>().unwrap();
+            let x = Tensor::from_slice(&data, (3, n), &Device::Cpu).unwrap();
+            let mut ours = data.clone();
+            for row in ours.chunks_exact_mut(n) {
+                let inv = 1.0 / softmax_numerators(row);
+                row.iter_mut().for_each(|v| *v *= inv);
+            }
             let theirs = candle_nn::ops::softmax_last_dim(&x)
                 .unwrap()
-                .to_vec2::<f32>()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
                 .unwrap();
-            for (a, b) in ours.iter().flatten().zip(theirs.iter().flatten()) {
+            for (a, b) in ours.iter().zip(&theirs) {
                 assert!(
                     (a - b).abs() <= 1e-6 * b.abs().max(1e-6),
                     "n {n}: {a} vs {b}"
                 );
             }
-            for row in &ours {
+            for row in ours.chunks_exact(n) {
                 let s: f32 = row.iter().sum();
                 assert!((s - 1.0).abs() < 1e-5, "row sum {s}");
             }
@@ -390,21 +352,12 @@ mod tests {
     }
 
     #[test]
-    fn softmax_of_a_strided_tensor_is_taken_in_logical_order() {
-        let x = Tensor::arange(0f32, 12.0, &Device::Cpu)
-            .unwrap()
-            .reshape((3, 4))
-            .unwrap()
-            .t()
-            .unwrap();
-        let ours = softmax_last_dim(&x).unwrap().to_vec2::<f32>().unwrap();
-        let theirs = candle_nn::ops::softmax_last_dim(&x.contiguous().unwrap())
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
-        for (a, b) in ours.iter().flatten().zip(theirs.iter().flatten()) {
-            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
-        }
+    fn softmax_numerators_of_nothing_are_nan() {
+        // as candle: exp(-inf - -inf)
+        let mut row = [f32::NEG_INFINITY; 3];
+        assert!(softmax_numerators(&mut row).is_nan());
+        assert!(row.iter().all(|v| v.is_nan()));
+        assert!(softmax_numerators(&mut []).is_nan());
     }
 
     #[test]

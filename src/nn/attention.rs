@@ -6,9 +6,10 @@
 //! each task takes a block of query rows of one head, computes its scores
 //! into a small buffer that stays in cache (`gemm`), turns them into softmax
 //! numerators in place ([`super::activation::softmax_numerators`]) and
-//! multiplies by `V`, writing straight into the `(B, N, H * D)` layout the
-//! output projection reads, then divides each row by its softmax sum. The
-//! same arithmetic as the unfused ops up to rounding, in f32.
+//! multiplies by `V`, then divides each row by its softmax sum. The heads
+//! are read and written in the `(B, N, H * D)` layout of the projections
+//! (with strides), so nothing is transposed. The same arithmetic as the
+//! unfused ops up to rounding, in f32.
 
 use candle_core::{DType, Device, Result, Storage, Tensor};
 use gemm::Parallelism;
@@ -27,31 +28,11 @@ fn block_rows(n: usize) -> usize {
     (SCORE_BLOCK_VALUES / n.max(1)).clamp(16, 128)
 }
 
-/// `softmax(q k^T) v` for `q`, `k`, `v` of shape `(B, H, N, D)` (the scale
-/// already applied to `q`), returned as `(B, N, H * D)`: the heads
-/// concatenated per position. Fused on the CPU for f32, tensor ops
-/// elsewhere.
-pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Tensor> {
-    let (b, h, n, d) = q.dims4()?;
-    if k.dims() != q.dims() || v.dims() != q.dims() {
-        candle_core::bail!(
-            "attention: q {:?}, k {:?} and v {:?} differ",
-            q.dims(),
-            k.dims(),
-            v.dims()
-        );
-    }
-    if !fusable(&[q, k, v]) {
-        let scores = q.matmul(&k.t()?)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        return probs.matmul(v)?.transpose(1, 2)?.reshape((b, n, h * d));
-    }
-    fused(q, k, v, HeadLayout::HeadsFirst { b, h, n, d })
-}
-
-/// [`attention`] for `q`, `k`, `v` `(B, N, H * D)` as the projections
-/// write them (heads last): no transposes on the CPU path.
-pub fn attention_heads_last(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize) -> Result<Tensor> {
+/// `softmax(q k^T) v` per head for `q`, `k`, `v` `(B, N, H * D)` as the
+/// projections write them (the scale already applied to `q`), returned in
+/// the same layout: the heads concatenated per position. Fused on the CPU
+/// for f32 (no transposes), tensor ops elsewhere.
+pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize) -> Result<Tensor> {
     let (b, n, hd) = q.dims3()?;
     if k.dims() != q.dims() || v.dims() != q.dims() || heads == 0 || hd % heads != 0 {
         candle_core::bail!(
@@ -62,55 +43,19 @@ pub fn attention_heads_last(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize) ->
         );
     }
     let d = hd / heads;
-    if !fusable(&[q, k, v]) {
+    let fusable = [q, k, v]
+        .iter()
+        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32);
+    if !fusable {
+        // (B, N, H * D) -> (B, H, N, D) and back
         let split = |t: &Tensor| t.reshape((b, n, heads, d))?.transpose(1, 2)?.contiguous();
-        return attention(&split(q)?, &split(k)?, &split(v)?);
+        let scores = split(q)?.matmul(&split(k)?.t()?)?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        return probs
+            .matmul(&split(v)?)?
+            .transpose(1, 2)?
+            .reshape((b, n, hd));
     }
-    fused(q, k, v, HeadLayout::HeadsLast { b, h: heads, n, d })
-}
-
-fn fusable(ts: &[&Tensor]) -> bool {
-    ts.iter()
-        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
-}
-
-/// Where the rows of one head lie in a contiguous q, k or v.
-#[derive(Clone, Copy)]
-enum HeadLayout {
-    /// `(B, H, N, D)`: a head's rows are consecutive.
-    HeadsFirst {
-        b: usize,
-        h: usize,
-        n: usize,
-        d: usize,
-    },
-    /// `(B, N, H, D)`: a head's rows are `H * D` apart.
-    HeadsLast {
-        b: usize,
-        h: usize,
-        n: usize,
-        d: usize,
-    },
-}
-
-impl HeadLayout {
-    fn dims(self) -> (usize, usize, usize, usize) {
-        match self {
-            Self::HeadsFirst { b, h, n, d } | Self::HeadsLast { b, h, n, d } => (b, h, n, d),
-        }
-    }
-
-    /// Offset of row 0 of head `hi` of batch item `bi`, and the row stride.
-    fn head(self, bi: usize, hi: usize) -> (usize, usize) {
-        match self {
-            Self::HeadsFirst { h, n, d, .. } => ((bi * h + hi) * n * d, d),
-            Self::HeadsLast { h, n, d, .. } => (bi * n * h * d + hi * d, h * d),
-        }
-    }
-}
-
-/// The fused kernel on contiguous copies of `q`, `k`, `v`.
-fn fused(q: &Tensor, k: &Tensor, v: &Tensor, layout: HeadLayout) -> Result<Tensor> {
     let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
     let (qs, ql) = q.storage_and_layout();
     let (ks, kl) = k.storage_and_layout();
@@ -125,9 +70,13 @@ fn fused(q: &Tensor, k: &Tensor, v: &Tensor, layout: HeadLayout) -> Result<Tenso
             .ok_or_else(|| candle_core::Error::Msg("attention: operand not contiguous".into()))?;
         Ok(Shared(s.as_slice::<f32>()?[start..].as_ptr() as *mut f32))
     };
-    let out = fused_cpu(part(qs, ql)?, part(ks, kl)?, part(vs, vl)?, layout);
-    let (b, h, n, d) = layout.dims();
-    Tensor::from_vec(out, (b, n, h * d), &Device::Cpu)
+    let out = fused_cpu(
+        part(qs, ql)?,
+        part(ks, kl)?,
+        part(vs, vl)?,
+        (b, heads, n, d),
+    );
+    Tensor::from_vec(out, (b, n, hd), &Device::Cpu)
 }
 
 /// A pointer handed to the parallel tasks, which touch disjoint parts of
@@ -148,8 +97,16 @@ impl Shared {
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
-fn fused_cpu(q: Shared, k: Shared, v: Shared, layout: HeadLayout) -> Vec<f32> {
-    let (b, h, n, d) = layout.dims();
+/// The fused kernel on contiguous `(B, N, H * D)` data, `dims` = `(B, H,
+/// N, D)`: row `r` of head `hi` of batch item `bi` starts at `(bi * N + r)
+/// * H * D + hi * D`, so a head's rows are `H * D` apart.
+fn fused_cpu(
+    q: Shared,
+    k: Shared,
+    v: Shared,
+    (b, h, n, d): (usize, usize, usize, usize),
+) -> Vec<f32> {
+    let stride = h * d;
     let mut out = vec![0f32; b * n * h * d];
     if n == 0 || d == 0 {
         return out;
@@ -165,9 +122,9 @@ fn fused_cpu(q: Shared, k: Shared, v: Shared, layout: HeadLayout) -> Vec<f32> {
             let r0 = blk * block;
             let rows = block.min(n - r0);
             scores.resize(rows * n, 0.0);
-            let (head, stride) = layout.head(bi, hi);
-            // SAFETY: q, k, v hold b * h * n * d contiguous elements in
-            // `layout` and outlive the call; this task reads rows
+            let head = bi * n * stride + hi * d;
+            // SAFETY: q, k, v hold b * h * n * d contiguous elements in the
+            // layout above and outlive the call; this task reads rows
             // r0..r0 + rows of q's head and all of k's and v's, and writes
             // rows r0..r0 + rows of head hi in out, which no other task
             // writes (nor reads).
@@ -186,12 +143,12 @@ fn fused_cpu(q: Shared, k: Shared, v: Shared, layout: HeadLayout) -> Vec<f32> {
                 // out[bi, r0.., hi, :] = scores v / sums: (rows, n) x (n, d)
                 matmul(
                     (rows, d, n),
-                    (o.at((bi * n + r0) * h * d + hi * d), h * d),
+                    (o.at(head + r0 * stride), stride),
                     (scores.as_ptr(), n),
                     (v.at(head), stride, 1),
                 );
                 for (r, &sum) in sums.iter().enumerate() {
-                    let row = o.at((bi * n + r0 + r) * h * d + hi * d);
+                    let row = o.at(head + (r0 + r) * stride);
                     let inv = 1.0 / sum;
                     std::slice::from_raw_parts_mut(row, d)
                         .iter_mut()
@@ -253,35 +210,44 @@ mod tests {
     use super::*;
     use crate::nn::max_abs_diff as max_diff;
 
-    fn unfused(q: &Tensor, k: &Tensor, v: &Tensor) -> Tensor {
-        let (b, h, n, d) = q.dims4().unwrap();
-        let scores = q.matmul(&k.t().unwrap()).unwrap();
+    /// The tensor-op formulation, heads split off and merged back.
+    fn unfused(q: &Tensor, k: &Tensor, v: &Tensor, h: usize) -> Tensor {
+        let (b, n, hd) = q.dims3().unwrap();
+        let split = |t: &Tensor| {
+            t.reshape((b, n, h, hd / h))
+                .unwrap()
+                .transpose(1, 2)
+                .unwrap()
+                .contiguous()
+                .unwrap()
+        };
+        let scores = split(q).matmul(&split(k).t().unwrap()).unwrap();
         let probs = candle_nn::ops::softmax_last_dim(&scores).unwrap();
         probs
-            .matmul(v)
+            .matmul(&split(v))
             .unwrap()
             .transpose(1, 2)
             .unwrap()
-            .reshape((b, n, h * d))
+            .reshape((b, n, hd))
             .unwrap()
     }
 
     #[test]
     fn fused_matches_the_tensor_ops() {
         // one block, several with a partial last one (128 rows per block at
-        // 300, 119 at 1100), a head dim not a multiple of 16
+        // 150 and 300, 119 at 1100), a head dim not a multiple of 16
         for (b, h, n, d) in [
             (2, 3, 1, 8),
             (2, 4, 33, 64),
+            (2, 3, 150, 16),
             (1, 2, 300, 64),
             (1, 1, 1100, 24),
         ] {
             let dev = Device::Cpu;
-            let q = Tensor::randn(0f32, 1.0, (b, h, n, d), &dev).unwrap();
-            let k = Tensor::randn(0f32, 1.0, (b, h, n, d), &dev).unwrap();
-            let v = Tensor::randn(0f32, 1.0, (b, h, n, d), &dev).unwrap();
-            let ours = attention(&q, &k, &v).unwrap();
-            let want = unfused(&q, &k, &v);
+            let t = || Tensor::randn(0f32, 1.0, (b, n, h * d), &dev).unwrap();
+            let (q, k, v) = (t(), t(), t());
+            let ours = attention(&q, &k, &v, h).unwrap();
+            let want = unfused(&q, &k, &v, h);
             assert_eq!(ours.dims(), [b, n, h * d]);
             let diff = max_diff(&ours, &want);
             assert!(diff < 1e-5, "{b}x{h}x{n}x{d}: max diff {diff}");
@@ -289,42 +255,22 @@ mod tests {
     }
 
     #[test]
-    fn heads_last_matches_heads_first() {
-        let dev = Device::Cpu;
-        let (b, n, h, d) = (2, 150, 3, 16);
-        let t = || Tensor::randn(0f32, 1.0, (b, n, h * d), &dev).unwrap();
-        let (q, k, v) = (t(), t(), t());
-        let split = |t: &Tensor| {
-            t.reshape((b, n, h, d))
-                .unwrap()
-                .transpose(1, 2)
-                .unwrap()
-                .contiguous()
-                .unwrap()
-        };
-        let want = attention(&split(&q), &split(&k), &split(&v)).unwrap();
-        let got = attention_heads_last(&q, &k, &v, h).unwrap();
-        assert_eq!(got.dims(), [b, n, h * d]);
-        assert!(max_diff(&got, &want) < 1e-6);
-        assert!(attention_heads_last(&q, &k, &v, 5).is_err());
-    }
-
-    #[test]
     fn strided_inputs_are_read_in_logical_order() {
         let dev = Device::Cpu;
-        // (B, N, H, D) transposed to (B, H, N, D): not contiguous
+        // (B, H * D, N) transposed to (B, N, H * D): not contiguous
         let strided = || {
-            Tensor::randn(0f32, 1.0, (1, 5, 2, 8), &dev)
+            Tensor::randn(0f32, 1.0, (1, 16, 5), &dev)
                 .unwrap()
                 .transpose(1, 2)
                 .unwrap()
         };
         let (q, k, v) = (strided(), strided(), strided());
-        let ours = attention(&q, &k, &v).unwrap();
+        let ours = attention(&q, &k, &v, 2).unwrap();
         let want = unfused(
             &q.contiguous().unwrap(),
             &k.contiguous().unwrap(),
             &v.contiguous().unwrap(),
+            2,
         );
         let diff = max_diff(&ours, &want);
         assert!(diff < 1e-5, "max diff {diff}");
@@ -333,8 +279,10 @@ mod tests {
     #[test]
     fn mismatched_shapes_are_an_error() {
         let dev = Device::Cpu;
-        let q = Tensor::zeros((1, 2, 4, 8), DType::F32, &dev).unwrap();
-        let k = Tensor::zeros((1, 2, 5, 8), DType::F32, &dev).unwrap();
-        assert!(attention(&q, &k, &q).is_err());
+        let q = Tensor::zeros((1, 4, 16), DType::F32, &dev).unwrap();
+        let k = Tensor::zeros((1, 5, 16), DType::F32, &dev).unwrap();
+        assert!(attention(&q, &k, &q, 2).is_err());
+        // 16 channels do not split into 5 heads
+        assert!(attention(&q, &q, &q, 5).is_err());
     }
 }

@@ -15,6 +15,7 @@ use candle_nn::VarBuilder;
 pub use candle_nn::{Conv1dConfig, ConvTranspose1dConfig};
 
 use super::cpu_conv::{Backend, Conv1dKernel, ConvGeom, ConvTranspose1dKernel, ConvTransposeGeom};
+use super::f32_slice;
 
 /// The contiguous f32 data of a CPU tensor, copied; `None` elsewhere.
 fn cpu_f32_vec(t: &Tensor) -> Option<Vec<f32>> {
@@ -22,15 +23,6 @@ fn cpu_f32_vec(t: &Tensor) -> Option<Vec<f32>> {
         return None;
     }
     t.flatten_all().ok()?.to_vec1::<f32>().ok()
-}
-
-/// The f32 slice a custom op's operand covers (the callers make operands
-/// contiguous first).
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    let Some((start, end)) = l.contiguous_offsets() else {
-        candle_core::bail!("conv kernel: operand is not contiguous")
-    };
-    Ok(&s.as_slice::<f32>()?[start..end])
 }
 
 /// A vector of `n` values that `write` fills: the kernels write every

@@ -17,7 +17,16 @@ pub mod simd_conv;
 
 pub use conv::{Conv1d, Conv1dConfig, ConvTranspose1d, ConvTranspose1dConfig};
 
-use candle_core::{DType, Device, Result, Storage, Tensor};
+use candle_core::{CpuStorage, DType, Device, Layout, Result, Storage, Tensor};
+
+/// The f32 slice a custom op's operand covers (the callers make operands
+/// contiguous first).
+pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
+    let Some((start, end)) = l.contiguous_offsets() else {
+        candle_core::bail!("custom op: operand is not contiguous")
+    };
+    Ok(&s.as_slice::<f32>()?[start..end])
+}
 
 /// Element-wise mean of equally shaped contiguous f32 CPU tensors in one
 /// pass, summing in order; `None` when the tensors are not all like that.
@@ -53,7 +62,13 @@ pub fn cpu_mean(xs: &[Tensor]) -> Result<Option<Tensor>> {
 /// `max |a - b|` of two f32 tensors (for tests).
 #[cfg(test)]
 pub(crate) fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .and_then(|d| d.abs()?.max_all()?.to_scalar::<f32>())
-        .expect("same shapes, f32")
+    max_abs(&(a - b).expect("same shapes"))
+}
+
+/// `max |t|` of an f32 tensor (for tests).
+#[cfg(test)]
+pub(crate) fn max_abs(t: &Tensor) -> f32 {
+    t.abs()
+        .and_then(|a| a.max_all()?.to_scalar::<f32>())
+        .expect("an f32 tensor")
 }

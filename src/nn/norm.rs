@@ -8,6 +8,8 @@
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::f32_slice;
+
 /// Rows per parallel task.
 const ROWS_PER_TASK: usize = 64;
 
@@ -50,15 +52,6 @@ pub fn gated_residual(x: &Tensor, y: &Tensor, gate: &Tensor) -> Result<Tensor> {
 fn fusable(ts: &[&Tensor]) -> bool {
     ts.iter()
         .all(|t| t.device().is_cpu() && t.dtype() == DType::F32 && t.rank() == 3)
-}
-
-/// The f32 slice a custom op's operand covers (operands are made contiguous
-/// first).
-fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    match l.contiguous_offsets() {
-        Some((start, end)) => Ok(&s.as_slice::<f32>()?[start..end]),
-        None => candle_core::bail!("adaLN op: operand is not contiguous"),
-    }
 }
 
 /// Checks that `v` `(B or 1, 1, D)` fits `x` `(B, N, D)`; returns whether
@@ -116,7 +109,7 @@ impl CustomOp3 for ModulatedLayerNorm {
             per_batch(self.name(), xl, sl)?,
             per_batch(self.name(), xl, hl)?,
         );
-        let (x, scale, shift) = (slice(xs, xl)?, slice(ss, sl)?, slice(hs, hl)?);
+        let (x, scale, shift) = (f32_slice(xs, xl)?, f32_slice(ss, sl)?, f32_slice(hs, hl)?);
         let out = for_rows(x, d, |r, xr, o| {
             let bi = r / n;
             let sc = &scale[if scale_rows { bi * d } else { 0 }..][..d];
@@ -150,7 +143,7 @@ impl CustomOp3 for GatedResidual {
     ) -> Result<(CpuStorage, Shape)> {
         let (_, n, d) = xl.shape().dims3()?;
         let gate_rows = per_batch(self.name(), xl, gl)?;
-        let (x, y, gate) = (slice(xs, xl)?, slice(ys, yl)?, slice(gs, gl)?);
+        let (x, y, gate) = (f32_slice(xs, xl)?, f32_slice(ys, yl)?, f32_slice(gs, gl)?);
         let out = for_rows(x, d, |r, xr, o| {
             let yr = &y[r * d..][..d];
             let g = &gate[if gate_rows { r / n * d } else { 0 }..][..d];

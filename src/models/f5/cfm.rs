@@ -566,20 +566,10 @@ mod tests {
         let step = &dit.precompute(&[0.1, t]).unwrap()[1];
         let got = dit.forward_with(&x, &utt, step).unwrap();
         for (i, want) in [want_c, want_u].iter().enumerate() {
-            let d = (got.narrow(0, i, 1).unwrap() - want)
-                .unwrap()
-                .abs()
-                .unwrap();
-            let d = d.max_all().unwrap().to_scalar::<f32>().unwrap();
+            let d = crate::nn::max_abs_diff(&got.narrow(0, i, 1).unwrap(), want);
             // Relative to the output's scale: summation order differs
             // between the two paths.
-            let scale = want
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let scale = crate::nn::max_abs(want);
             let rel = d / scale.max(1e-6);
             assert!(rel < 1e-4, "branch {i}: {d} absolute, {rel} relative");
         }

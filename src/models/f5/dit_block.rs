@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::config::{DitConfig, QkNorm};
 use crate::nn::activation::gelu_tanh;
-use crate::nn::attention::attention_heads_last;
+use crate::nn::attention::attention;
 use crate::nn::norm::{gated_residual, modulated_layer_norm};
 
 /// Epsilon of every LayerNorm in the blocks (affine-free, as upstream).
@@ -316,7 +316,7 @@ impl Attention {
         let scale = (1.0 / (d as f64).sqrt()) as f32; // as the tensor path
         let q = rope.apply_heads_last(&q, h, rotated, scale)?;
         let k = rope.apply_heads_last(&k, h, rotated, 1.0)?;
-        let out = attention_heads_last(&q, &k, &v, h)?;
+        let out = attention(&q, &k, &v, h)?;
         self.to_out.forward(&out)
     }
 }

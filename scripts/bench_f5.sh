@@ -174,12 +174,43 @@ for ((i = 0; i < ${#PREP[@]}; i += 2)); do
     [ "${PREP[i]}" = --seconds ] && SECONDS_FLAG=(--seconds "${PREP[i+1]}")
 done
 
+# On CUDA, the GPU memory in use is sampled with nvidia-smi while each side
+# runs (device-wide, CUDA context included: the same measure for both
+# sides, unlike the allocators' own counters); the peak over the idle level
+# goes into that side's JSON as gpu_used_peak_mib.
+GPU_SAMPLER=""
+gpu_used() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i "${CUDA_VISIBLE_DEVICES:-0}" | head -1; }
+start_gpu_sampler() {
+    [ "$DEVICE" = cuda ] && command -v nvidia-smi >/dev/null || return 0
+    GPU_IDLE=$(gpu_used)
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i "${CUDA_VISIBLE_DEVICES:-0}" \
+        -lms 50 > "$BASE/gpu_mem.log" 2>/dev/null &
+    GPU_SAMPLER=$!
+}
+stop_gpu_sampler() { # $1: the side's JSON
+    [ -n "$GPU_SAMPLER" ] || return 0
+    kill "$GPU_SAMPLER" 2>/dev/null; wait "$GPU_SAMPLER" 2>/dev/null || true
+    GPU_SAMPLER=""
+    "$PY" - "$1" "$GPU_IDLE" "$BASE/gpu_mem.log" <<'PY'
+import json, sys
+path, idle, log = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+used = [float(l) for l in open(log) if l.strip().replace(".", "").isdigit()]
+d = json.load(open(path))
+d["gpu_used_peak_mib"] = max(used) - idle if used else None
+json.dump(d, open(path, "w"), indent=1)
+PY
+}
+
 COMMON=(--work "$WORK" --nfe "$NFE" --runs "$RUNS" --warmup "$WARMUP" --device "$DEVICE" --dtype "$DTYPE")
 echo "bench_f5: ishowtts ($BIN), $THREADS threads" >&2
+start_gpu_sampler
 (cd "$ROOT" && RAYON_NUM_THREADS="$THREADS" "$BIN" "${COMMON[@]}" "${SHAPE[@]}" "${SECONDS_FLAG[@]}" \
     --json-out "$BASE/ours.json" --out "$BASE/ours.safetensors" >/dev/null)
+stop_gpu_sampler "$BASE/ours.json"
 echo "bench_f5: PyTorch reference ($PY), $THREADS threads" >&2
+start_gpu_sampler
 (cd "$ROOT" && "$PY" -W ignore "$REF_SCRIPT" run "${COMMON[@]}" --threads "$THREADS" \
     --json-out "$BASE/ref.json" --out "$BASE/ref.safetensors" >/dev/null)
+stop_gpu_sampler "$BASE/ref.json"
 
 "$PY" "$REF_SCRIPT" compare "$BASE/ours.json" "$BASE/ref.json"

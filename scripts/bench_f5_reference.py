@@ -593,7 +593,10 @@ def cmd_compare(args) -> None:
         rows.append((f"RTF, NFE {n} (sample + Vocos)", ours["rtf"][str(n)], ref["rtf"][str(n)], "{:.3f}"))
     rows.append(("peak RSS (MiB)", ours["peak_rss_mib"], ref["peak_rss_mib"], "{:.0f}"))
     if ours.get("gpu_peak_mib") is not None or ref.get("gpu_peak_mib") is not None:
-        rows.append(("peak GPU memory (MiB)", ours.get("gpu_peak_mib"), ref.get("gpu_peak_mib"), "{:.0f}"))
+        rows.append(("peak GPU memory, torch allocator (MiB)", ours.get("gpu_peak_mib"), ref.get("gpu_peak_mib"), "{:.0f}"))
+    if ours.get("gpu_used_peak_mib") is not None or ref.get("gpu_used_peak_mib") is not None:
+        rows.append(("GPU memory in use over idle, peak (nvidia-smi, MiB)", ours.get("gpu_used_peak_mib"),
+                     ref.get("gpu_used_peak_mib"), "{:.0f}"))
 
     s = ref["shape"]
     print()

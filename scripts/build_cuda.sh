@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the `cuda` feature (examples/bench_f5 and the ishowtts CLI) on a
+# Builds the `cuda` feature (the ishowtts CLI and the examples a GPU machine
+# runs: bench_f5, gpu_parity, bench_throughput) on a
 # machine with no GPU and no system CUDA, for copying to a GPU machine.
 # nvcc, the headers and the link-time libraries come from NVIDIA's PyPI wheels
 # in .venv-cuda; the output goes to target-cuda/ (the default target/ is left
 # alone). Idempotent: a second run only checks and lets cargo say it is fresh.
 #
-#   bash scripts/build_cuda.sh              # -> target-cuda/release/{examples/bench_f5,ishowtts}
-#                                           #    + target-cuda/dist/bench_f5.xz (to carry)
+#   bash scripts/build_cuda.sh              # -> target-cuda/release/{examples/*,ishowtts}
+#                                           #    + target-cuda/dist/<example>.xz (to carry)
 #   eval "$(bash scripts/build_cuda.sh --env)"  # only the toolkit; exports for
 #                                               # your own cargo command (clippy, ...)
 #
@@ -103,21 +104,24 @@ fi
 
 # 3. The build.
 say "nvcc $("$CUDA_ROOT/bin/nvcc" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'), sm_$CUDA_COMPUTE_CAP, into $CARGO_TARGET_DIR"
-cargo build --release --locked --features cuda --example bench_f5 --bin ishowtts
+EXAMPLES=(bench_f5 gpu_parity bench_throughput)
+cargo build --release --locked --features cuda "${EXAMPLES[@]/#/--example=}" --bin ishowtts
 for bin in "$CARGO_TARGET_DIR/release/examples/bench_f5" "$CARGO_TARGET_DIR/release/ishowtts"; do
     say "$bin ($(du -h "$bin" | cut -f1)); needs at run time:"
     # what the loader must find on the GPU machine (libcuda.so.1: the driver)
     readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/  \1/p' >&2
 done
 
-# 4. bench_f5 to carry: about 140 MB as built (DWARF line tables, candle's
-# PTX, the GGUF kernels' SASS), 57 MB without the DWARF (the symbols stay,
-# for backtraces), about 7 MB xz-compressed.
-BENCH="$CARGO_TARGET_DIR/release/examples/bench_f5"
+# 4. The examples to carry: about 140 MB each as built (DWARF line tables,
+# candle's PTX, the GGUF kernels' SASS), 57 MB without the DWARF (the
+# symbols stay, for backtraces), about 7 MB xz-compressed.
 DIST="$CARGO_TARGET_DIR/dist"
-if [ ! -f "$DIST/bench_f5.xz" ] || [ "$BENCH" -nt "$DIST/bench_f5.xz" ]; then
-    mkdir -p "$DIST"
-    objcopy --strip-debug "$BENCH" "$DIST/bench_f5"
-    xz -T0 -6 -f "$DIST/bench_f5"
-fi
-say "to carry: $DIST/bench_f5.xz ($(du -h "$DIST/bench_f5.xz" | cut -f1)); there: xz -dk bench_f5.xz"
+mkdir -p "$DIST"
+for ex in "${EXAMPLES[@]}"; do
+    BIN="$CARGO_TARGET_DIR/release/examples/$ex"
+    if [ ! -f "$DIST/$ex.xz" ] || [ "$BIN" -nt "$DIST/$ex.xz" ]; then
+        objcopy --strip-debug "$BIN" "$DIST/$ex"
+        xz -T0 -6 -f "$DIST/$ex"
+    fi
+    say "to carry: $DIST/$ex.xz ($(du -h "$DIST/$ex.xz" | cut -f1)); there: xz -dk $ex.xz"
+done

@@ -10,6 +10,11 @@
 //! Piper voices implement this in `models::piper::backend`; cloning models
 //! (reference audio + transcript) turn a [`Reference`] into a
 //! [`VoicePrompt`] once, which the engine caches by content hash.
+//!
+//! A model with inner steps can also be driven step by step
+//! ([`Backend::begin`], [`Backend::step`], [`Backend::finish`]): the worker
+//! then advances the current sentences of several streams together, one
+//! batched model call per step, each sentence at its own step.
 
 use std::any::Any;
 use std::fmt;
@@ -97,6 +102,92 @@ pub trait Backend: Send {
     /// [`Backend::sample_rate`]. Returns `Err(Error::Cancelled)` when
     /// [`SentenceJob::cancelled`] turns true between inner steps.
     fn synthesize(&mut self, job: &mut SentenceJob<'_>) -> Result<Vec<f32>>;
+
+    /// Whether [`Backend::begin`], [`Backend::step`] and
+    /// [`Backend::finish`] are implemented (the default: not).
+    fn steps_in_batches(&self) -> bool {
+        false
+    }
+
+    /// Starts a sentence for [`Backend::step`]: everything done once per
+    /// sentence (text, conditioning, random draws from `job.rng`, in the
+    /// order [`Backend::synthesize`] makes them, so the audio is the same).
+    fn begin(&mut self, job: &mut SentenceJob<'_>) -> Result<SentenceInProgress> {
+        let _ = job;
+        Err(crate::Error::Unsupported(
+            "this model is not run step by step".into(),
+        ))
+    }
+
+    /// Advances each sentence of `batch` (none finished) by one step, as one
+    /// model call. `Err`: the call failed as a whole and no sentence moved
+    /// (the worker retries with fewer); `Ok` holds each sentence's own
+    /// outcome (an `Err` there ends that sentence alone). Each sentence's
+    /// audio is the same as alone, up to rounding.
+    fn step(&mut self, batch: &mut [&mut SentenceInProgress]) -> Result<Vec<Result<()>>> {
+        let _ = batch;
+        Err(crate::Error::Unsupported(
+            "this model is not run step by step".into(),
+        ))
+    }
+
+    /// The audio of a sentence whose steps are all taken.
+    fn finish(&mut self, sentence: SentenceInProgress) -> Result<Vec<f32>> {
+        let _ = sentence;
+        Err(crate::Error::Unsupported(
+            "this model is not run step by step".into(),
+        ))
+    }
+}
+
+/// A sentence a backend is part-way through ([`Backend::begin`]): the
+/// backend's own state and how many steps are left.
+pub struct SentenceInProgress {
+    state: Box<dyn Any + Send>,
+    steps_left: usize,
+}
+
+impl SentenceInProgress {
+    /// Wraps a backend's state with its step count.
+    pub fn new(state: impl Any + Send, steps_left: usize) -> Self {
+        Self {
+            state: Box::new(state),
+            steps_left,
+        }
+    }
+
+    /// Model steps left before [`Backend::finish`].
+    pub fn steps_left(&self) -> usize {
+        self.steps_left
+    }
+
+    /// Whether every step is taken.
+    pub fn is_done(&self) -> bool {
+        self.steps_left == 0
+    }
+
+    /// Sets the steps left (the backend, after a step).
+    pub fn set_steps_left(&mut self, n: usize) {
+        self.steps_left = n;
+    }
+
+    /// The backend's state, if it is a `T`.
+    pub fn state_mut<T: Any>(&mut self) -> Option<&mut T> {
+        self.state.downcast_mut()
+    }
+
+    /// The backend's state, taken out, if it is a `T`.
+    pub fn into_state<T: Any>(self) -> Option<T> {
+        self.state.downcast().ok().map(|b| *b)
+    }
+}
+
+impl fmt::Debug for SentenceInProgress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentenceInProgress")
+            .field("steps_left", &self.steps_left)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One sentence of one request, as the worker hands it to a backend.

@@ -61,7 +61,8 @@ impl CacheLimits {
 }
 
 /// Engine settings. `EngineConfig::default()` is a CPU engine with a 64 MiB
-/// output cache, no idle unload and a queue of 64 requests.
+/// output cache, no idle unload, a queue of 64 requests and batches of up
+/// to 8 streams.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineConfig {
     /// Device the worker runs the models on.
@@ -81,7 +82,19 @@ pub struct EngineConfig {
     pub split: SplitOptions,
     /// Rewrite numbers, dates, currency… into words before synthesis.
     pub normalize_text: bool,
+    /// Most streams whose current sentences one model call serves
+    /// (`1..=`[`MAX_BATCH`]). Models run step by step (F5-TTS) gather the
+    /// next step of up to this many streams into one batched call; 1 serves
+    /// one sentence at a time, as models without steps always are.
+    pub max_batch: usize,
+    /// How long the worker may wait for more streams before the first step
+    /// of a new batch that is not full (zero: start at once). Streams that
+    /// arrive later join a running batch at its next step either way.
+    pub batch_window: Duration,
 }
+
+/// The largest `max_batch` accepted.
+pub const MAX_BATCH: usize = 256;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -97,6 +110,8 @@ impl Default for EngineConfig {
             max_text_bytes: 16 << 20,
             split: SplitOptions::default(),
             normalize_text: true,
+            max_batch: 8,
+            batch_window: Duration::ZERO,
         }
     }
 }
@@ -116,6 +131,20 @@ impl EngineConfig {
                 name: "max_text_bytes",
                 value: "0".into(),
                 reason: "must be at least 1",
+            });
+        }
+        if !(1..=MAX_BATCH).contains(&self.max_batch) {
+            return Err(Error::InvalidParameter {
+                name: "max_batch",
+                value: self.max_batch.to_string(),
+                reason: "must be between 1 and 256",
+            });
+        }
+        if self.batch_window > Duration::from_secs(10) {
+            return Err(Error::InvalidParameter {
+                name: "batch_window",
+                value: format!("{:?}", self.batch_window),
+                reason: "must be at most 10 s",
             });
         }
         if self.idle_unload == Some(Duration::ZERO) {

@@ -66,6 +66,14 @@ pub struct MetricsSnapshot {
     pub model_unloads: u64,
     /// Models loaded now.
     pub models_loaded: usize,
+    /// Batched model steps taken (models run step by step).
+    pub batch_steps: u64,
+    /// Streams served per batched step (a count, not seconds).
+    pub batch_size: Percentiles,
+    /// Wait of a sentence from joining a batch to its first step.
+    pub batch_wait: Percentiles,
+    /// Batched steps that failed as a whole and were retried smaller.
+    pub batch_retries: u64,
 }
 
 impl MetricsSnapshot {
@@ -191,10 +199,24 @@ impl MetricsSnapshot {
             "gauge",
             self.models_loaded as f64,
         );
+        gauge(
+            "batch_steps_total",
+            "Batched model steps.",
+            "counter",
+            self.batch_steps as f64,
+        );
+        gauge(
+            "batch_retries_total",
+            "Batched steps retried smaller after an error.",
+            "counter",
+            self.batch_retries as f64,
+        );
         for (name, p) in [
             ("time_to_first_audio_seconds", &self.time_to_first_audio),
             ("sentence_synthesis_seconds", &self.sentence_synthesis),
             ("queue_wait_seconds", &self.queue_wait),
+            ("batch_size", &self.batch_size),
+            ("batch_wait_seconds", &self.batch_wait),
         ] {
             let _ = writeln!(out, "# TYPE ishowtts_{name} summary");
             for (q, v) in [("0.5", p.p50), ("0.9", p.p90), ("0.99", p.p99)] {
@@ -214,10 +236,14 @@ struct Window {
 
 impl Window {
     fn record(&mut self, d: Duration) {
+        self.record_value(d.as_secs_f64());
+    }
+
+    fn record_value(&mut self, v: f64) {
         if self.samples.len() == WINDOW {
             self.samples.pop_front();
         }
-        self.samples.push_back(d.as_secs_f64());
+        self.samples.push_back(v);
         self.count += 1;
     }
 
@@ -261,6 +287,9 @@ struct Inner {
     model_load_failures: u64,
     model_unloads: u64,
     models_loaded: usize,
+    batch_size: Window,
+    batch_wait: Window,
+    batch_retries: u64,
 }
 
 /// How a request ended, for the counters.
@@ -316,6 +345,15 @@ impl Metrics {
             m.models_loaded = loaded_now;
         });
     }
+    pub fn batch_step(&self, size: usize) {
+        self.with(|m| m.batch_size.record_value(size as f64));
+    }
+    pub fn batch_joined(&self, wait: Duration) {
+        self.with(|m| m.batch_wait.record(wait));
+    }
+    pub fn batch_retried(&self) {
+        self.with(|m| m.batch_retries += 1);
+    }
     pub fn prompt_cache(&self, stats: CacheStats) {
         self.with(|m| m.prompt_cache = stats);
     }
@@ -350,6 +388,10 @@ impl Metrics {
             model_load_failures: m.model_load_failures,
             model_unloads: m.model_unloads,
             models_loaded: m.models_loaded,
+            batch_steps: m.batch_size.count,
+            batch_size: m.batch_size.percentiles(),
+            batch_wait: m.batch_wait.percentiles(),
+            batch_retries: m.batch_retries,
         })
     }
 }

@@ -42,9 +42,11 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 
-pub use backend::{Backend, ModelLoader, Reference, SentenceJob, VoicePrompt};
+pub use backend::{
+    Backend, ModelLoader, Reference, SentenceInProgress, SentenceJob, VoicePrompt,
+};
 pub use cache::CacheStats;
-pub use config::{CacheLimits, DeviceSpec, EngineConfig};
+pub use config::{CacheLimits, DeviceSpec, EngineConfig, MAX_BATCH};
 pub use metrics::{MetricsSnapshot, Percentiles};
 pub use request::{
     Audio, CancelHandle, Chunk, ChunkTimings, Flow, Polled, RequestOptions, RequestSummary, Stream,
@@ -106,6 +108,8 @@ impl Engine {
             output_cache: Mutex::new(OutputCache::new(config.output_cache)),
             idle_unload: config.idle_unload,
             prompt_cache_entries: config.prompt_cache_entries,
+            max_batch: config.max_batch,
+            batch_window: config.batch_window,
             device,
         });
         let worker_shared = shared.clone();

@@ -6,6 +6,17 @@
 //! queue, so with several streams every one gets its next chunk in turn. A
 //! request whose reader is [`MAX_UNREAD_CHUNKS`] behind is skipped until it
 //! reads, so a stalled reader neither piles up audio nor blocks the others.
+//!
+//! Models run step by step ([`Backend::steps_in_batches`]: F5-TTS's flow
+//! steps) are served in batches: the current sentences of up to
+//! `max_batch` requests advance together, one model call per step, each at
+//! its own step. A request joins the batch at the next step when it comes
+//! up in the queue (so the queue order still decides who is served) and
+//! leaves it when its sentence is done (back to the end of the queue),
+//! cancelled or failed; the others go on undisturbed. Requests for other
+//! models are served between steps, a sentence at a time. A step that fails
+//! as a whole is retried in halves, down to single sentences, before an
+//! error reaches a request.
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
@@ -20,7 +31,7 @@ use candle_core::Device;
 use lru::LruCache;
 use rand::rngs::StdRng;
 
-use super::backend::{Backend, SentenceJob, VoicePrompt};
+use super::backend::{Backend, SentenceInProgress, SentenceJob, VoicePrompt};
 use super::cache::{CacheKey, CachedAudio, OutputCache};
 use super::metrics::{Metrics, Outcome};
 use super::request::{CancelHandle, Chunk, ChunkTimings, Event, RequestOptions, MAX_UNREAD_CHUNKS};
@@ -101,6 +112,8 @@ pub(crate) struct Shared {
     pub output_cache: Mutex<OutputCache>,
     pub idle_unload: Option<Duration>,
     pub prompt_cache_entries: usize,
+    pub max_batch: usize,
+    pub batch_window: Duration,
     pub device: Device,
 }
 
@@ -124,13 +137,31 @@ impl Shared {
     }
 }
 
-/// What the worker owns: the loaded models and the prompt cache.
+/// What the worker owns: the loaded models, the prompt cache and the
+/// batch in progress.
 struct Worker {
     shared: Arc<Shared>,
     models: HashMap<String, Box<dyn Backend>>,
     prompts: Option<LruCache<[u8; 32], VoicePrompt>>,
     prompt_stats: super::cache::CacheStats,
     last_activity: Instant,
+    /// The sentences being stepped together, all of one model.
+    batch: Vec<Member>,
+}
+
+/// A request in the batch, with its current sentence part-way through.
+struct Member {
+    job: Job,
+    sentence: SentenceInProgress,
+    /// Waited in the queue before this sentence began.
+    queue_wait: Duration,
+    /// When it joined the batch.
+    joined: Instant,
+    /// Whether it has taken a step in the batch.
+    stepped: bool,
+    /// Its share of the model time so far (each step's time divided among
+    /// the batch).
+    model_time: Duration,
 }
 
 /// Runs the worker until the engine closes.
@@ -142,25 +173,79 @@ pub(crate) fn run(shared: Arc<Shared>) {
         prompts,
         prompt_stats: Default::default(),
         last_activity: Instant::now(),
+        batch: Vec::new(),
     };
-    while let Some(job) = worker.next_job() {
-        let model = job.voice.model_key();
-        let job = match catch_unwind(AssertUnwindSafe(|| worker.serve(job))) {
-            Ok(job) => job,
-            Err(panic) => {
-                // The model may be in a broken state: drop it, fail only
-                // the request (its sender went with the unwound job, so its
-                // stream sees the engine side gone).
-                tracing::error!(model, "worker panicked: {}", panic_message(&*panic));
-                worker.unload(|k| k == model);
-                None
+    loop {
+        let job = if worker.batch.is_empty() {
+            match worker.next_job() {
+                Some(job) => Some(job),
+                None => break,
             }
+        } else {
+            // between steps: the first runnable request of another model
+            worker.take_job(|j, batch_model| j.voice.model_key() != batch_model)
         };
-        worker.last_activity = Instant::now();
         if let Some(job) = job {
-            worker.shared.lock_queue().jobs.push_back(job);
+            worker.guarded(&job.voice.model_key(), |w| w.dispatch(job));
+        }
+        if !worker.batch.is_empty() {
+            let model = worker.batch[0].job.voice.model_key();
+            worker.guarded(&model, |w| w.step_batch());
+        }
+        worker.last_activity = Instant::now();
+    }
+    for m in std::mem::take(&mut worker.batch) {
+        worker.finish(m.job, Error::EngineClosed);
+    }
+}
+
+impl Worker {
+    /// Runs `f`, catching a panic: the model may then be in a broken state,
+    /// so it is dropped, and the requests in flight with it fail (the
+    /// unwound job's sender is gone, so its stream sees the engine side
+    /// gone; batch members are told).
+    fn guarded(&mut self, model: &str, f: impl FnOnce(&mut Self)) {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(self))) {
+            let msg = panic_message(&*panic);
+            tracing::error!(model, "worker panicked: {msg}");
+            self.unload(|k| k == model);
+            for m in std::mem::take(&mut self.batch) {
+                let e = Error::Internal(format!("model {model} panicked: {msg}"));
+                self.finish(m.job, e);
+            }
         }
     }
+
+    /// Serves `job`'s next sentence: joins the batch when its model runs
+    /// step by step and batches are on, else the whole sentence now.
+    fn dispatch(&mut self, job: Job) {
+        let Some((job, prompt)) = self.prepare(job) else {
+            return;
+        };
+        let model = job.voice.model_key();
+        // one model per batch: another stepped model waits its turn whole
+        let batched = self.shared.max_batch > 1
+            && self.models.get(&model).is_some_and(|b| b.steps_in_batches())
+            && self
+                .batch
+                .first()
+                .is_none_or(|m| m.job.voice.model_key() == model);
+        let next = if batched {
+            self.join_batch(job, prompt);
+            None
+        } else {
+            self.serve(job, prompt)
+        };
+        if let Some(job) = next {
+            self.shared.lock_queue().jobs.push_back(job);
+        }
+    }
+}
+
+/// Whether a queued request can make progress now: cancelled (to be
+/// ended) or its reader keeping up.
+fn runnable(j: &Job) -> bool {
+    j.cancel.is_cancelled() || j.unread.load(Ordering::SeqCst) < MAX_UNREAD_CHUNKS
 }
 
 pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -172,6 +257,22 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 impl Worker {
+    /// The first runnable queued request that `pick(job, batch model)`
+    /// accepts, without waiting.
+    fn take_job(&mut self, pick: impl Fn(&Job, &str) -> bool) -> Option<Job> {
+        let batch_model = self
+            .batch
+            .first()
+            .map(|m| m.job.voice.model_key())
+            .unwrap_or_default();
+        let mut q = self.shared.lock_queue();
+        let i = q
+            .jobs
+            .iter()
+            .position(|j| runnable(j) && pick(j, &batch_model))?;
+        q.jobs.remove(i)
+    }
+
     /// Waits for a request that can make progress; `None` when closed.
     fn next_job(&mut self) -> Option<Job> {
         let shared = self.shared.clone();
@@ -184,10 +285,7 @@ impl Worker {
                 }
                 return None;
             }
-            let runnable = q.jobs.iter().position(|j| {
-                j.cancel.is_cancelled() || j.unread.load(Ordering::SeqCst) < MAX_UNREAD_CHUNKS
-            });
-            if let Some(i) = runnable {
+            if let Some(i) = q.jobs.iter().position(runnable) {
                 return q.jobs.remove(i);
             }
             if q.jobs.is_empty() && !q.retired_models.is_empty() {
@@ -223,15 +321,14 @@ impl Worker {
         }
     }
 
-    /// Serves one sentence of `job`; returns the job if it has more.
-    fn serve(&mut self, mut job: Job) -> Option<Job> {
+    /// Everything before a sentence is synthesized: the model loaded, the
+    /// voice's prompt, the output stage. `None` when the request ended
+    /// (cancelled, or failed and told).
+    fn prepare(&mut self, mut job: Job) -> Option<(Job, Option<VoicePrompt>)> {
         if job.cancel.is_cancelled() {
             self.finish(job, Error::Cancelled);
             return None;
         }
-        let span = tracing::info_span!("sentence", request = job.id, index = job.next);
-        let _enter = span.enter();
-        let started = Instant::now();
         let model = job.voice.model_key();
         if let Err(e) = self.ensure_loaded(&model, &job.voice) {
             self.fail_model_waiters(&model, &e);
@@ -245,8 +342,8 @@ impl Worker {
                 return None;
             }
         };
-        let backend = self.models.get_mut(&model).expect("loaded above");
         if job.output.is_none() {
+            let backend = self.models.get(&model).expect("loaded above");
             let stage = OutputStage::new(
                 backend.sample_rate(),
                 job.options.sample_rate,
@@ -261,7 +358,16 @@ impl Worker {
                 }
             }
         }
-        let queue_wait = started.saturating_duration_since(job.ready_since);
+        Some((job, prompt))
+    }
+
+    /// Serves one whole sentence of `job`; returns the job if it has more.
+    fn serve(&mut self, mut job: Job, prompt: Option<VoicePrompt>) -> Option<Job> {
+        let span = tracing::info_span!("sentence", request = job.id, index = job.next);
+        let _enter = span.enter();
+        let queue_wait = job.ready_since.elapsed();
+        let model = job.voice.model_key();
+        let backend = self.models.get_mut(&model).expect("loaded in prepare");
         let index = job.next;
         let t0 = Instant::now();
         let result = {
@@ -282,23 +388,233 @@ impl Worker {
             })
         };
         let synthesis = t0.elapsed();
-        let raw = match result {
-            Ok(s) => s,
+        match result {
+            Ok(raw) => self.deliver(job, raw, queue_wait, synthesis),
             Err(e) => {
                 if matches!(e, Error::Internal(_)) {
                     // A panicking model may hold broken state: reload it.
                     self.unload(|k| k == model);
                 }
                 self.finish(job, e);
-                return None;
+                None
+            }
+        }
+    }
+
+    /// Starts `job`'s next sentence in the batch (or ends the request if it
+    /// cannot start).
+    fn join_batch(&mut self, mut job: Job, prompt: Option<VoicePrompt>) {
+        let queue_wait = job.ready_since.elapsed();
+        let model = job.voice.model_key();
+        let backend = self.models.get_mut(&model).expect("loaded in prepare");
+        let index = job.next;
+        let t0 = Instant::now();
+        let begun = {
+            let mut sj = SentenceJob {
+                text: &job.sentences[index].text,
+                options: &job.options.synthesis,
+                speaker: job.options.synthesis.speaker.or(job.voice.spec.speaker),
+                prompt: prompt.as_ref(),
+                rng: &mut job.rng,
+                cancel: &job.cancel,
+            };
+            backend.begin(&mut sj)
+        };
+        match begun {
+            Ok(sentence) => self.batch.push(Member {
+                job,
+                sentence,
+                queue_wait,
+                joined: Instant::now(),
+                stepped: false,
+                model_time: t0.elapsed(),
+            }),
+            Err(e) => self.finish(job, e),
+        }
+    }
+
+    /// One step of the batch: fills it from the queue, drops the cancelled,
+    /// steps the rest as one call (retried smaller on a failure), delivers
+    /// the finished sentences.
+    fn step_batch(&mut self) {
+        let model = self.batch[0].job.voice.model_key();
+        self.fill_batch(&model);
+        // A batch that has not started waits up to the window to fill.
+        let window = self.shared.batch_window;
+        while !window.is_zero()
+            && self.batch.len() < self.shared.max_batch
+            && self.batch.iter().all(|m| !m.stepped)
+        {
+            let deadline = self.batch[0].joined + window;
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            {
+                let q = self.shared.lock_queue();
+                if !q.closed && !q.jobs.iter().any(|j| runnable(j) && j.voice.model_key() == model) {
+                    let _ = self.shared.wake.wait_timeout(q, deadline - now);
+                }
+            }
+            if !self.fill_batch(&model) && Instant::now() >= deadline {
+                break;
+            }
+        }
+        // the cancelled leave before the step
+        let mut i = 0;
+        while i < self.batch.len() {
+            if self.batch[i].job.cancel.is_cancelled() {
+                let m = self.batch.swap_remove(i);
+                self.finish(m.job, Error::Cancelled);
+            } else {
+                i += 1;
+            }
+        }
+        if self.batch.is_empty() {
+            return;
+        }
+        for m in self.batch.iter_mut().filter(|m| !m.stepped) {
+            m.stepped = true;
+            self.shared.metrics.batch_joined(m.joined.elapsed());
+        }
+        let all: Vec<usize> = (0..self.batch.len()).collect();
+        let outcomes = self.run_step(&model, &all);
+        // finished, failed and done sentences leave; the highest index first
+        let mut leaving: Vec<(usize, Option<Error>)> = outcomes
+            .into_iter()
+            .filter_map(|(i, r)| match r {
+                Err(e) => Some((i, Some(e))),
+                Ok(()) if self.batch[i].sentence.is_done() => Some((i, None)),
+                Ok(()) => None,
+            })
+            .collect();
+        leaving.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
+        for (i, err) in leaving {
+            let m = self.batch.remove(i);
+            match err {
+                Some(e) => {
+                    if matches!(e, Error::Internal(_)) {
+                        tracing::warn!(model, "batched sentence failed: {e}");
+                    }
+                    self.finish(m.job, e);
+                }
+                None => self.complete(m),
+            }
+        }
+    }
+
+    /// Moves runnable queued requests of `model` into the batch while it has
+    /// room; whether any joined.
+    fn fill_batch(&mut self, model: &str) -> bool {
+        let mut joined = false;
+        while self.batch.len() < self.shared.max_batch {
+            let Some(job) = self.take_job(|j, _| j.voice.model_key() == model) else {
+                break;
+            };
+            // prepare may end the request (cancelled, bad voice prompt)
+            if let Some((job, prompt)) = self.prepare(job) {
+                self.join_batch(job, prompt);
+                joined = true;
+            }
+        }
+        joined
+    }
+
+    /// Steps the members at `idx` as one model call; on a failure of the
+    /// whole call, each half again, down to single members. Returns each
+    /// member's outcome.
+    fn run_step(&mut self, model: &str, idx: &[usize]) -> Vec<(usize, Result<()>)> {
+        let backend = self.models.get_mut(model).expect("batch model loaded");
+        let t0 = Instant::now();
+        let result = {
+            let mut refs: Vec<&mut SentenceInProgress> = self
+                .batch
+                .iter_mut()
+                .enumerate()
+                .filter(|(i, _)| idx.contains(i))
+                .map(|(_, m)| &mut m.sentence)
+                .collect();
+            backend.step(&mut refs)
+        };
+        let share = t0.elapsed() / idx.len() as u32;
+        match result {
+            Ok(results) if results.len() == idx.len() => {
+                self.shared.metrics.batch_step(idx.len());
+                for &i in idx {
+                    self.batch[i].model_time += share;
+                }
+                idx.iter().copied().zip(results).collect()
+            }
+            Ok(results) => idx
+                .iter()
+                .map(|&i| {
+                    let msg = format!(
+                        "model {model} returned {} step results for {} sentences",
+                        results.len(),
+                        idx.len()
+                    );
+                    (i, Err(Error::Internal(msg)))
+                })
+                .collect(),
+            Err(e) if idx.len() > 1 => {
+                tracing::warn!(model, size = idx.len(), "batched step failed, retrying smaller: {e}");
+                self.shared.metrics.batch_retried();
+                let (a, b) = idx.split_at(idx.len() / 2);
+                let mut out = self.run_step(model, a);
+                out.extend(self.run_step(model, b));
+                out
+            }
+            Err(e) => vec![(idx[0], Err(e))],
+        }
+    }
+
+    /// A member whose sentence is done: its audio to the reader.
+    fn complete(&mut self, m: Member) {
+        let Member {
+            job,
+            sentence,
+            queue_wait,
+            model_time,
+            ..
+        } = m;
+        let model = job.voice.model_key();
+        let backend = self.models.get_mut(&model).expect("batch model loaded");
+        let t0 = Instant::now();
+        let raw = backend.finish(sentence);
+        let synthesis = model_time + t0.elapsed();
+        let next = match raw {
+            Ok(raw) => self.deliver(job, raw, queue_wait, synthesis),
+            Err(e) => {
+                self.finish(job, e);
+                None
             }
         };
-        let model_rate = backend.sample_rate();
+        if let Some(job) = next {
+            self.shared.lock_queue().jobs.push_back(job);
+        }
+    }
+
+    /// Sends a synthesized sentence to the reader as a chunk, with the
+    /// metrics and the output cache; returns the job if it has more.
+    fn deliver(
+        &mut self,
+        mut job: Job,
+        raw: Vec<f32>,
+        queue_wait: Duration,
+        synthesis: Duration,
+    ) -> Option<Job> {
+        let index = job.next;
+        let model = job.voice.model_key();
+        let model_rate = self
+            .models
+            .get(&model)
+            .expect("the model that made the audio is loaded")
+            .sample_rate();
         self.shared
             .metrics
             .sentence(queue_wait, synthesis, raw.len() as f64 / model_rate as f64);
         let is_last = index + 1 == job.sentences.len();
-        let output = job.output.as_mut().expect("set above");
+        let output = job.output.as_mut().expect("set in prepare");
         let samples = output.push(&raw, is_last);
         let sample_offset = output.samples_out() - samples.len() as u64;
         let since_request = job.submitted.elapsed();

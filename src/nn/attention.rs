@@ -1,4 +1,5 @@
-//! Scaled dot-product attention without a mask, fused on the CPU.
+//! Scaled dot-product attention, fused on the CPU, with an optional length
+//! per batch item (a batch of sequences padded to one length).
 //!
 //! Done with tensor ops, attention materializes the `(B, H, N, N)` scores,
 //! a copy of them for the softmax and the transposed output: tens of MB per
@@ -10,6 +11,11 @@
 //! are read and written in the `(B, N, H * D)` layout of the projections
 //! (with strides), so nothing is transposed. The same arithmetic as the
 //! unfused ops up to rounding, in f32.
+//!
+//! With lengths, item `i` attends to its first `len[i]` keys only, and its
+//! query rows past `len[i]` come out as zeros: each item computes exactly
+//! what it would alone, unpadded (the fused kernel then runs the same
+//! products over the same keys).
 
 use candle_core::{DType, Device, Result, Storage, Tensor};
 use gemm::Parallelism;
@@ -33,6 +39,19 @@ fn block_rows(n: usize) -> usize {
 /// the same layout: the heads concatenated per position. Fused on the CPU
 /// for f32 (no transposes), tensor ops elsewhere.
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize) -> Result<Tensor> {
+    attention_with_lengths(q, k, v, heads, None)
+}
+
+/// [`attention`] over a padded batch: item `i` attends to its first
+/// `lengths[i]` positions (`1..=N`), and its rows past them are zeros.
+/// `None` is every item whole.
+pub fn attention_with_lengths(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    heads: usize,
+    lengths: Option<&[usize]>,
+) -> Result<Tensor> {
     let (b, n, hd) = q.dims3()?;
     if k.dims() != q.dims() || v.dims() != q.dims() || heads == 0 || hd % heads != 0 {
         candle_core::bail!(
@@ -42,6 +61,13 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize) -> Result<Ten
             v.dims()
         );
     }
+    if let Some(lens) = lengths {
+        if lens.len() != b || lens.iter().any(|&l| l == 0 || l > n) {
+            candle_core::bail!("attention: lengths {lens:?} do not fit a batch of {b} x {n}");
+        }
+    }
+    // all items whole: no mask
+    let lengths = lengths.filter(|l| l.iter().any(|&l| l < n));
     let d = hd / heads;
     let fusable = [q, k, v]
         .iter()
@@ -49,12 +75,20 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize) -> Result<Ten
     if !fusable {
         // (B, N, H * D) -> (B, H, N, D) and back
         let split = |t: &Tensor| t.reshape((b, n, heads, d))?.transpose(1, 2)?.contiguous();
-        let scores = split(q)?.matmul(&split(k)?.t()?)?;
+        let mut scores = split(q)?.matmul(&split(k)?.t()?)?;
+        if let Some(lens) = lengths {
+            let bias = key_bias(lens, n, q.device())?.to_dtype(scores.dtype())?;
+            scores = scores.broadcast_add(&bias)?;
+        }
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        return probs
+        let out = probs
             .matmul(&split(v)?)?
             .transpose(1, 2)?
-            .reshape((b, n, hd));
+            .reshape((b, n, hd))?;
+        return match lengths {
+            Some(lens) => out.broadcast_mul(&row_mask(lens, n, q.device())?.to_dtype(out.dtype())?),
+            None => Ok(out),
+        };
     }
     let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
     let (qs, ql) = q.storage_and_layout();
@@ -75,8 +109,28 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize) -> Result<Ten
         part(ks, kl)?,
         part(vs, vl)?,
         (b, heads, n, d),
+        lengths,
     );
     Tensor::from_vec(out, (b, n, hd), &Device::Cpu)
+}
+
+/// `(B, 1, 1, N)` f32: 0 on the keys within each item's length, -inf past
+/// it (added to `(B, H, N, N)` scores before the softmax).
+pub fn key_bias(lengths: &[usize], n: usize, device: &Device) -> Result<Tensor> {
+    let bias: Vec<f32> = lengths
+        .iter()
+        .flat_map(|&l| (0..n).map(move |j| if j < l { 0.0 } else { f32::NEG_INFINITY }))
+        .collect();
+    Tensor::from_vec(bias, (lengths.len(), 1, 1, n), device)
+}
+
+/// `(B, N, 1)` f32: 1 at the positions within each item's length, 0 past it.
+pub fn row_mask(lengths: &[usize], n: usize, device: &Device) -> Result<Tensor> {
+    let mask: Vec<f32> = lengths
+        .iter()
+        .flat_map(|&l| (0..n).map(move |j| if j < l { 1.0 } else { 0.0 }))
+        .collect();
+    Tensor::from_vec(mask, (lengths.len(), n, 1), device)
 }
 
 /// A pointer handed to the parallel tasks, which touch disjoint parts of
@@ -99,12 +153,15 @@ unsafe impl Sync for Shared {}
 
 /// The fused kernel on contiguous `(B, N, H * D)` data, `dims` = `(B, H,
 /// N, D)`: row `r` of head `hi` of batch item `bi` starts at `(bi * N + r)
-/// * H * D + hi * D`, so a head's rows are `H * D` apart.
+/// * H * D + hi * D`, so a head's rows are `H * D` apart. Item `bi` uses
+/// its first `lengths[bi]` rows and keys (all `N` without lengths), in
+/// blocks sized for that length as it would be alone.
 fn fused_cpu(
     q: Shared,
     k: Shared,
     v: Shared,
     (b, h, n, d): (usize, usize, usize, usize),
+    lengths: Option<&[usize]>,
 ) -> Vec<f32> {
     let stride = h * d;
     let mut out = vec![0f32; b * n * h * d];
@@ -112,17 +169,24 @@ fn fused_cpu(
         return out;
     }
     let o = Shared(out.as_mut_ptr());
-    let block = block_rows(n);
-    let blocks = n.div_ceil(block);
+    let padded = n;
+    let len = |bi: usize| lengths.map_or(n, |l| l[bi]);
+    // the tasks of the longest item; shorter items leave the extra ones idle
+    let blocks = (0..b).map(|bi| len(bi).div_ceil(block_rows(len(bi)))).max().unwrap_or(0);
     (0..b * h * blocks).into_par_iter().for_each_init(
         Buffers::default,
         |Buffers { scores, sums }, task| {
             let (bh, blk) = (task / blocks, task % blocks);
             let (bi, hi) = (bh / h, bh % h);
+            let n = len(bi); // this item's rows and keys
+            let block = block_rows(n);
             let r0 = blk * block;
+            if r0 >= n {
+                return;
+            }
             let rows = block.min(n - r0);
             scores.resize(rows * n, 0.0);
-            let head = bi * n * stride + hi * d;
+            let head = bi * padded * stride + hi * d;
             // SAFETY: q, k, v hold b * h * n * d contiguous elements in the
             // layout above and outlive the call; this task reads rows
             // r0..r0 + rows of q's head and all of k's and v's, and writes
@@ -274,6 +338,45 @@ mod tests {
         );
         let diff = max_diff(&ours, &want);
         assert!(diff < 1e-5, "max diff {diff}");
+    }
+
+    /// A padded batch with lengths equals each item alone, unpadded, on the
+    /// fused kernel and on the tensor path (f64 takes the latter), and its
+    /// rows past the lengths are zeros.
+    #[test]
+    fn lengths_give_each_item_its_unpadded_attention() {
+        let dev = Device::Cpu;
+        let (h, d, n) = (3, 16, 300);
+        let lens = [300, 7, 129, 256];
+        let b = lens.len();
+        for dtype in [DType::F32, DType::F64] {
+            let t = || {
+                Tensor::randn(0f32, 1.0, (b, n, h * d), &dev)
+                    .unwrap()
+                    .to_dtype(dtype)
+                    .unwrap()
+            };
+            let (q, k, v) = (t(), t(), t());
+            let ours = attention_with_lengths(&q, &k, &v, h, Some(&lens)).unwrap();
+            for (i, &l) in lens.iter().enumerate() {
+                let item = |t: &Tensor| t.narrow(0, i, 1).unwrap().narrow(1, 0, l).unwrap();
+                let alone = attention(&item(&q), &item(&k), &item(&v), h).unwrap();
+                let diff = max_diff(
+                    &item(&ours).to_dtype(DType::F32).unwrap(),
+                    &alone.to_dtype(DType::F32).unwrap(),
+                );
+                assert!(diff < 1e-6, "{dtype:?} item {i} (length {l}): max diff {diff}");
+                if l < n {
+                    let rest = ours.narrow(0, i, 1).unwrap().narrow(1, l, n - l).unwrap();
+                    let rest = rest.abs().unwrap().to_dtype(DType::F32).unwrap();
+                    assert_eq!(rest.max_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
+                }
+            }
+        }
+        let q = Tensor::zeros((2, 4, 8), DType::F32, &dev).unwrap();
+        for bad in [&[4usize][..], &[4, 0], &[4, 5]] {
+            assert!(attention_with_lengths(&q, &q, &q, 2, Some(bad)).is_err());
+        }
     }
 
     #[test]

@@ -62,3 +62,29 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
+
+/// A 16-bit mono WAV file in memory: `seconds` of a voiced-like tone
+/// (harmonics of 140 Hz with a syllable-rate envelope) at `rate`, for
+/// reference recordings of cloning models.
+pub fn tone_wav(seconds: f32, rate: u32) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut cursor = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = hound::WavWriter::new(&mut cursor, spec).unwrap();
+        for i in 0..(seconds * rate as f32) as usize {
+            let t = i as f32 / rate as f32;
+            let env = (std::f32::consts::PI * 4.0 * t).sin().abs();
+            let v: f32 = (1..6)
+                .map(|h| (2.0 * std::f32::consts::PI * 140.0 * h as f32 * t).sin() / h as f32)
+                .sum();
+            w.write_sample((0.2 * env * v * i16::MAX as f32) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    cursor.into_inner()
+}

@@ -14,14 +14,16 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Tensor};
 use rand::Rng;
 
-use super::cfm::{F5Model, SamplerOptions};
+use super::cfm::{F5Model, FlowState, SamplerOptions};
 use super::checkpoint::Checkpoint;
 use super::chunking::{self, CrossFader};
 use super::config::{F5Config, Variant};
 use super::mel::MelSpectrogram;
 use super::reference::ReferenceAudio;
 use super::tokenizer::{self, Tokenizer};
-use crate::engine::backend::{Backend, ModelLoader, Reference, SentenceJob, VoicePrompt};
+use crate::engine::backend::{
+    Backend, ModelLoader, Reference, SentenceInProgress, SentenceJob, VoicePrompt,
+};
 use crate::engine::request::SynthesisOptions;
 use crate::models::vocos::model::CONFIG_FILE as VOCOS_CONFIG;
 use crate::models::vocos::Vocos;
@@ -271,25 +273,63 @@ pub struct F5Backend {
     device: Device,
 }
 
+/// A sentence part-way through: its chunks (each one flow), the seed of
+/// each drawn up front, the current flow and the audio so far.
+struct F5Sentence {
+    prompt: VoicePrompt,
+    /// Token ids, frames and sampler settings of each chunk.
+    chunks: Vec<(Tensor, usize, SamplerOptions)>,
+    /// The next chunk to start.
+    next_chunk: usize,
+    flow: Option<FlowState>,
+    fader: CrossFader,
+    out: Vec<f32>,
+}
+
+impl F5Sentence {
+    fn prompt(&self) -> &F5Prompt {
+        self.prompt
+            .downcast_ref::<F5Prompt>()
+            .expect("checked in begin")
+    }
+
+    /// Flow steps of the current and the later chunks.
+    fn steps_left(&self) -> usize {
+        self.flow.as_ref().map_or(0, FlowState::steps_left)
+            + self.chunks[self.next_chunk..]
+                .iter()
+                .map(|(_, _, o)| o.nfe_step)
+                .sum::<usize>()
+    }
+}
+
 impl F5Backend {
-    /// Speaks one chunk: returns its audio at 24 kHz, reference removed.
-    fn speak_chunk(
-        &self,
-        prompt: &F5Prompt,
-        plan: &chunking::ChunkPlan,
-        frames: usize,
-        opts: &SamplerOptions,
-        cancel: &dyn Fn() -> bool,
-    ) -> Result<Vec<f32>> {
-        let ids: Vec<u32> = self
-            .tokenizer
-            .encode(&plan.full_text)
-            .into_iter()
-            .map(|id| id as u32)
-            .collect();
-        let mel = self
-            .model
-            .sample(&prompt.cond_mel, &ids, frames, opts, cancel)?;
+    /// Starts the flow of the sentence's next chunk.
+    fn start_chunk(&self, s: &mut F5Sentence) -> Result<()> {
+        let (ids, frames, opts) = &s.chunks[s.next_chunk];
+        s.flow = Some(self.model.start(&s.prompt().cond_mel, ids, *frames, opts)?);
+        s.next_chunk += 1;
+        Ok(())
+    }
+
+    /// After a step: a finished flow is vocoded into the sentence's audio
+    /// and the next chunk started.
+    fn after_step(&self, s: &mut F5Sentence) -> Result<()> {
+        if !s.flow.as_ref().is_some_and(FlowState::is_done) {
+            return Ok(());
+        }
+        let mel = s.flow.take().expect("checked").finish()?;
+        let audio = self.vocode(s.prompt(), &mel)?;
+        let joined = s.fader.push(&audio);
+        s.out.extend(joined);
+        if s.next_chunk < s.chunks.len() {
+            self.start_chunk(s)?;
+        }
+        Ok(())
+    }
+
+    /// A chunk's audio at 24 kHz from its mel, reference removed.
+    fn vocode(&self, prompt: &F5Prompt, mel: &Tensor) -> Result<Vec<f32>> {
         // Upstream slices at samples // hop (not the mel's frame count), so
         // the first vocoded frame is the reference's last.
         let start = prompt.samples / self.hop;
@@ -328,43 +368,125 @@ impl Backend for F5Backend {
     }
 
     fn synthesize(&mut self, job: &mut SentenceJob<'_>) -> Result<Vec<f32>> {
+        let mut sentence = self.begin(job)?;
+        while !sentence.is_done() {
+            if job.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            if let Some(e) = self.step(&mut [&mut sentence])?.pop().and_then(|r| r.err()) {
+                return Err(e);
+            }
+        }
+        self.finish(sentence)
+    }
+
+    fn steps_in_batches(&self) -> bool {
+        true
+    }
+
+    fn begin(&mut self, job: &mut SentenceJob<'_>) -> Result<SentenceInProgress> {
         let prompt = job
             .prompt
-            .and_then(|p| p.downcast_ref::<F5Prompt>())
+            .filter(|p| p.downcast_ref::<F5Prompt>().is_some())
             .ok_or_else(|| {
                 Error::InvalidArgument(
                     "an F5-TTS voice needs a reference recording and its transcript".into(),
                 )
-            })?;
+            })?
+            .clone();
+        let p = prompt.downcast_ref::<F5Prompt>().expect("checked");
         tokenizer::check_gen_text(job.text)?;
         let o = job.options;
         let speed = f64::from(o.speed.unwrap_or(1.0));
-        let plans = chunking::plan_chunks(&prompt.text, prompt.samples, job.text, speed);
-        let fade = chunking::cross_fade_samples(chunking::CROSS_FADE_SECONDS);
-        let mut fader = CrossFader::new(fade);
-        let mut out = Vec::new();
-        for plan in &plans {
-            let frames = match o.fix_duration {
-                // Upstream: the whole (reference + new) length in frames.
-                Some(seconds) => {
-                    (f64::from(seconds) * f64::from(SAMPLE_RATE) / self.hop as f64) as usize
+        let plans = chunking::plan_chunks(&p.text, p.samples, job.text, speed);
+        let chunks = plans
+            .iter()
+            .map(|plan| {
+                let frames = match o.fix_duration {
+                    // Upstream: the whole (reference + new) length in frames.
+                    Some(seconds) => {
+                        (f64::from(seconds) * f64::from(SAMPLE_RATE) / self.hop as f64) as usize
+                    }
+                    None => plan.frames,
+                };
+                let opts = SamplerOptions {
+                    nfe_step: o.nfe_step.map_or(32, |n| n as usize),
+                    cfg_strength: o.cfg_strength.map_or(2.0, f64::from),
+                    sway_sampling_coef: o.sway_sampling_coef.map_or(-1.0, f64::from),
+                    // From the request's seeded generator, one per chunk in
+                    // order: a seeded request sounds the same however it
+                    // interleaves or batches with others.
+                    seed: Some(job.rng.random()),
+                    ..SamplerOptions::default()
+                };
+                let ids: Vec<i64> = self
+                    .tokenizer
+                    .encode(&plan.full_text)
+                    .into_iter()
+                    .map(|id| id as i64)
+                    .collect();
+                let n_vocab = self.model.config().dit.text_num_embeds;
+                if let Some(bad) = ids.iter().find(|&&id| id as usize >= n_vocab) {
+                    return Err(Error::InvalidArgument(format!(
+                        "token id {bad} is outside the vocabulary of {n_vocab} tokens"
+                    )));
                 }
-                None => plan.frames,
-            };
-            let opts = SamplerOptions {
-                nfe_step: o.nfe_step.map_or(32, |n| n as usize),
-                cfg_strength: o.cfg_strength.map_or(2.0, f64::from),
-                sway_sampling_coef: o.sway_sampling_coef.map_or(-1.0, f64::from),
-                // From the request's seeded generator: a seeded request
-                // sounds the same however it interleaves with others.
-                seed: Some(job.rng.random()),
-                ..SamplerOptions::default()
-            };
-            let cancel = job.cancel;
-            let audio = self.speak_chunk(prompt, plan, frames, &opts, &|| cancel.is_cancelled())?;
-            out.extend(fader.push(&audio));
+                let n = ids.len();
+                Ok((Tensor::from_vec(ids, (1, n), &self.device)?, frames, opts))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut sentence = F5Sentence {
+            prompt,
+            chunks,
+            next_chunk: 0,
+            flow: None,
+            fader: CrossFader::new(chunking::cross_fade_samples(chunking::CROSS_FADE_SECONDS)),
+            out: Vec::new(),
+        };
+        if !sentence.chunks.is_empty() {
+            self.start_chunk(&mut sentence)?;
         }
-        out.extend(fader.finish());
-        Ok(out)
+        let steps = sentence.steps_left();
+        Ok(SentenceInProgress::new(sentence, steps))
+    }
+
+    fn step(&mut self, batch: &mut [&mut SentenceInProgress]) -> Result<Vec<Result<()>>> {
+        let mut sentences = batch
+            .iter_mut()
+            .map(|s| {
+                s.state_mut::<F5Sentence>()
+                    .ok_or_else(|| Error::Internal("F5 step on another model's sentence".into()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut flows = sentences
+            .iter_mut()
+            .map(|s| {
+                s.flow
+                    .as_mut()
+                    .ok_or_else(|| Error::Internal("F5 step on a finished sentence".into()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.model.step(&mut flows)?;
+        let results = sentences.into_iter().map(|s| self.after_step(s)).collect();
+        for s in batch.iter_mut() {
+            let left = s.state_mut::<F5Sentence>().map_or(0, |s| s.steps_left());
+            s.set_steps_left(left);
+        }
+        Ok(results)
+    }
+
+    fn finish(&mut self, sentence: SentenceInProgress) -> Result<Vec<f32>> {
+        if !sentence.is_done() {
+            return Err(Error::Internal(format!(
+                "F5 sentence finished with {} steps left",
+                sentence.steps_left()
+            )));
+        }
+        let mut s = sentence
+            .into_state::<F5Sentence>()
+            .ok_or_else(|| Error::Internal("F5 finish on another model's sentence".into()))?;
+        let tail = s.fader.finish();
+        s.out.extend(tail);
+        Ok(s.out)
     }
 }

@@ -39,7 +39,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::checkpoint::{Checkpoint, Vocab};
 use super::config::{F5Config, Variant};
-use super::dit::DiT;
+use super::dit::{DiT, StepConditioning, UtteranceConditioning};
 use crate::{Error, Result};
 
 /// Longest output, in frames, upstream allows (`max_duration`).
@@ -292,6 +292,26 @@ impl F5Model {
         opts: &SamplerOptions,
         cancel: &dyn Fn() -> bool,
     ) -> Result<Tensor> {
+        let mut flow = self.start(cond_mel, ids, duration, opts)?;
+        while !flow.is_done() {
+            if cancel() {
+                return Err(Error::Cancelled);
+            }
+            self.step(&mut [&mut flow])?;
+        }
+        flow.finish()
+    }
+
+    /// Everything [`F5Model::sample_ids`] does before its first flow step:
+    /// checks, initial noise, time grid, the utterance's and the steps'
+    /// conditioning. Advance the result with [`F5Model::step`].
+    pub fn start(
+        &self,
+        cond_mel: &Tensor,
+        ids: &Tensor,
+        duration: usize,
+        opts: &SamplerOptions,
+    ) -> Result<FlowState> {
         opts.validate()?;
         let mel_dim = self.config.dit.mel_dim;
         let device = self.dit.device().clone();
@@ -328,7 +348,7 @@ impl F5Model {
         let cond_ref = cond_mel.to_device(&device)?.to_dtype(DType::F32)?;
         let cond = cond_ref.pad_with_zeros(1, 0, frames - ref_frames)?;
 
-        let mut x = match &opts.initial_noise {
+        let x = match &opts.initial_noise {
             Some(noise) => {
                 if noise.dims() != [1, frames, mel_dim] {
                     return Err(Error::InvalidArgument(format!(
@@ -349,30 +369,151 @@ impl F5Model {
         let steps = self.dit.precompute(&t[..opts.nfe_step])?;
         let guided = opts.cfg_strength >= MIN_CFG;
         let utt = self.dit.conditioning(&cond, &ids, guided)?;
+        Ok(FlowState {
+            x,
+            cond_ref,
+            utt,
+            steps,
+            t,
+            next: 0,
+            cfg_strength: opts.cfg_strength,
+            guided,
+        })
+    }
 
-        for (k, step) in steps.iter().enumerate() {
-            if cancel() {
-                return Err(Error::Cancelled);
-            }
-            let v = self
-                .dit
-                .forward_with(&x, &utt, step)?
-                .to_dtype(DType::F32)?;
-            let v = if guided {
-                let v_c = v.narrow(0, 0, 1)?;
-                let v_u = v.narrow(0, 1, 1)?;
-                (&v_c + ((&v_c - v_u)? * opts.cfg_strength)?)?
-            } else {
-                v
-            };
-            // Euler: x += (t[k + 1] - t[k]) * v
-            let dt = t[k + 1] - t[k];
-            x = (x + (v * dt as f64)?)?;
+    /// One Euler flow step for each of `flows` (none of them done): alone,
+    /// the network runs on the flow's own batch (both guidance branches);
+    /// several run as one batch padded to the longest, each at its own flow
+    /// time, guidance strength and step size, with the same result for each
+    /// as alone (up to rounding). On an error no flow has moved.
+    pub fn step(&self, flows: &mut [&mut FlowState]) -> Result<()> {
+        if let Some(f) = flows.iter().find(|f| f.is_done()) {
+            return Err(Error::InvalidArgument(format!(
+                "flow step on a finished flow ({} of {} steps)",
+                f.next,
+                f.steps.len()
+            )));
         }
+        let v = match flows {
+            [] => return Ok(()),
+            [f] => vec![self.dit.forward_with(&f.x, &f.utt, &f.steps[f.next])?],
+            _ => self.batched_flow(flows)?,
+        };
+        // guidance and the Euler update, per flow (small element-wise ops)
+        let updated = flows
+            .iter()
+            .zip(v)
+            .map(|(f, v)| {
+                let v = v.to_dtype(DType::F32)?;
+                let v = if f.guided {
+                    let v_c = v.narrow(0, 0, 1)?;
+                    let v_u = v.narrow(0, 1, 1)?;
+                    (&v_c + ((&v_c - v_u)? * f.cfg_strength)?)?
+                } else {
+                    v
+                };
+                // x += (t[k + 1] - t[k]) * v
+                let dt = f.t[f.next + 1] - f.t[f.next];
+                Ok((&f.x + (v * dt as f64)?)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (f, x) in flows.iter_mut().zip(updated) {
+            f.x = x;
+            f.next += 1;
+        }
+        Ok(())
+    }
 
-        // the reference frames come back as they went in
-        let generated = x.narrow(1, ref_frames, frames - ref_frames)?;
-        Ok(Tensor::cat(&[&cond_ref, &generated], 1)?)
+    /// The network on several flows at once: their rows (2 per guided flow)
+    /// padded to the longest utterance. Returns each flow's `(rows, frames,
+    /// mel_dim)` output.
+    fn batched_flow(&self, flows: &[&mut FlowState]) -> Result<Vec<Tensor>> {
+        let n = flows.iter().map(|f| f.utt.seq_len()).max().unwrap_or(0);
+        let longest = flows
+            .iter()
+            .find(|f| f.utt.seq_len() == n)
+            .expect("a longest flow");
+        let dtype = self.dit.dtype();
+        let (mut xs, mut contexts, mut conds, mut lengths) = (vec![], vec![], vec![], vec![]);
+        for f in flows {
+            let rows = f.utt.batch()?;
+            let len = f.utt.seq_len();
+            let x = f.x.to_dtype(dtype)?.pad_with_zeros(1, 0, n - len)?;
+            xs.push(x.repeat((rows, 1, 1))?);
+            contexts.push(f.utt.context().pad_with_zeros(1, 0, n - len)?);
+            conds.extend(std::iter::repeat_n(&f.steps[f.next], rows));
+            lengths.extend(std::iter::repeat_n(len, rows));
+        }
+        let out = self.dit.forward_batch(
+            &Tensor::cat(&xs, 0)?,
+            &Tensor::cat(&contexts, 0)?,
+            &StepConditioning::cat(&conds)?,
+            longest.utt.rope(),
+            &lengths,
+        )?;
+        let mut row = 0;
+        flows
+            .iter()
+            .map(|f| {
+                let rows = f.utt.batch()?;
+                let v = out.narrow(0, row, rows)?.narrow(1, 0, f.utt.seq_len())?;
+                row += rows;
+                Ok(v)
+            })
+            .collect()
+    }
+}
+
+/// An utterance being sampled: [`F5Model::start`] makes it,
+/// [`F5Model::step`] advances it (alone or batched with others),
+/// [`FlowState::finish`] gives the mel.
+#[derive(Debug)]
+pub struct FlowState {
+    /// The current point of the flow, `(1, frames, mel_dim)` f32.
+    x: Tensor,
+    /// The reference mel, `(1, ref_frames, mel_dim)` f32.
+    cond_ref: Tensor,
+    utt: UtteranceConditioning,
+    /// The conditioning of each flow time but the last.
+    steps: Vec<StepConditioning>,
+    /// The `nfe + 1` flow times.
+    t: Vec<f32>,
+    /// The next step.
+    next: usize,
+    cfg_strength: f64,
+    guided: bool,
+}
+
+impl FlowState {
+    /// Whether every flow step has been taken.
+    pub fn is_done(&self) -> bool {
+        self.next >= self.steps.len()
+    }
+
+    /// Flow steps still to take.
+    pub fn steps_left(&self) -> usize {
+        self.steps.len() - self.next
+    }
+
+    /// Frames of the output (reference included).
+    pub fn frames(&self) -> usize {
+        self.utt.seq_len()
+    }
+
+    /// The mel, `(1, frames, mel_dim)` in f32: the reference frames as they
+    /// went in, then the generated ones. An error before every step is
+    /// taken.
+    pub fn finish(self) -> Result<Tensor> {
+        if !self.is_done() {
+            return Err(Error::InvalidArgument(format!(
+                "flow finished after {} of {} steps",
+                self.next,
+                self.steps.len()
+            )));
+        }
+        let (ref_frames, frames) = (self.cond_ref.dim(1)?, self.frames());
+        let generated = self.x.narrow(1, ref_frames, frames - ref_frames)?;
+        Ok(Tensor::cat(&[&self.cond_ref, &generated], 1)?)
     }
 }
 
@@ -465,6 +606,81 @@ mod tests {
             mean.abs() < 0.05 && (var - 1.0).abs() < 0.05,
             "{mean} {var}"
         );
+    }
+
+    /// Flows of different lengths, step counts, guidance and seeds, stepped
+    /// together (each joining and leaving at its own time) give each the
+    /// mel it gets alone.
+    #[test]
+    fn batched_steps_equal_each_flow_alone() {
+        let model = tiny_model();
+        let dev = Device::Cpu;
+        let cases: Vec<(Tensor, Vec<u32>, usize, SamplerOptions)> = [
+            (5, vec![1, 2, 3], 40, 4, 2.0, 1),
+            (9, vec![4, 3, 2, 1, 0], 23, 7, 0.0, 2),
+            (3, vec![2; 12], 31, 5, 1.5, 3),
+            (7, vec![1, 3], 40, 3, 2.0, 4),
+        ]
+        .into_iter()
+        .map(|(ref_frames, ids, frames, nfe, cfg, seed)| {
+            let cond = Tensor::randn(0f32, 1.0, (1, ref_frames, 100), &dev).unwrap();
+            let opts = SamplerOptions {
+                nfe_step: nfe,
+                cfg_strength: cfg,
+                seed: Some(seed),
+                ..Default::default()
+            };
+            (cond, ids, frames, opts)
+        })
+        .collect();
+        let ids = |v: &[u32]| {
+            Tensor::from_vec(v.iter().map(|&i| i as i64).collect::<Vec<_>>(), (1, v.len()), &dev)
+                .unwrap()
+        };
+        let alone: Vec<Tensor> = cases
+            .iter()
+            .map(|(c, i, f, o)| model.sample_ids(c, &ids(i), *f, o, &|| false).unwrap())
+            .collect();
+        let mut flows: Vec<Option<FlowState>> = cases
+            .iter()
+            .map(|(c, i, f, o)| Some(model.start(c, &ids(i), *f, o).unwrap()))
+            .collect();
+        // the last flow joins after two steps of the others
+        let mut joined = flows.len() - 1;
+        let mut steps = 0;
+        let mut out: Vec<Option<Tensor>> = vec![None; flows.len()];
+        while out.iter().any(Option::is_none) {
+            if steps == 2 {
+                joined = flows.len();
+            }
+            let mut batch: Vec<&mut FlowState> = flows[..joined]
+                .iter_mut()
+                .filter_map(|f| f.as_mut())
+                .collect();
+            model.step(&mut batch).unwrap();
+            steps += 1;
+            for (i, f) in flows.iter_mut().enumerate() {
+                if f.as_ref().is_some_and(FlowState::is_done) {
+                    out[i] = Some(f.take().unwrap().finish().unwrap());
+                }
+            }
+        }
+        for (i, (b, a)) in out.iter().zip(&alone).enumerate() {
+            let b = b.as_ref().unwrap();
+            assert_eq!(b.dims(), a.dims(), "flow {i}");
+            let diff = (b - a).unwrap().abs().unwrap().max_all().unwrap();
+            let scale = a.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            let rel = diff.to_scalar::<f32>().unwrap() / scale;
+            assert!(rel <= 1e-5, "flow {i}: relative error {rel:e}");
+        }
+        // misuse is an error, not a panic
+        let mut done = model.start(&cases[0].0, &ids(&cases[0].1), 40, &cases[0].3).unwrap();
+        while !done.is_done() {
+            model.step(&mut [&mut done]).unwrap();
+        }
+        assert!(model.step(&mut [&mut done]).is_err());
+        let early = model.start(&cases[0].0, &ids(&cases[0].1), 40, &cases[0].3).unwrap();
+        assert!(early.finish().is_err());
     }
 
     #[test]

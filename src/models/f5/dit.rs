@@ -17,6 +17,7 @@ use candle_nn::{Linear, VarBuilder};
 use super::config::DitConfig;
 use super::dit_block::{BlockModulation, DiTBlock, PlainLayerNorm, Rotary};
 use super::input_embed::InputEmbedding;
+use crate::nn::attention::row_mask;
 use super::text_embed::TextEmbedding;
 use super::time_embed::TimestepEmbedding;
 
@@ -64,6 +65,25 @@ pub struct StepConditioning {
     final_shift: Tensor,
 }
 
+impl StepConditioning {
+    /// The rows of several conditionings stacked into one batch, in order
+    /// (a batch of utterances each at its own flow time).
+    pub fn cat(parts: &[&StepConditioning]) -> Result<Self> {
+        let depth = parts.first().map_or(0, |p| p.blocks.len());
+        let blocks = (0..depth)
+            .map(|i| BlockModulation::cat(&parts.iter().map(|p| &p.blocks[i]).collect::<Vec<_>>()))
+            .collect::<Result<Vec<_>>>()?;
+        let c = |f: fn(&StepConditioning) -> &Tensor| {
+            Tensor::cat(&parts.iter().map(|p| f(p)).collect::<Vec<_>>(), 0)
+        };
+        Ok(Self {
+            blocks,
+            final_scale: c(|p| &p.final_scale)?,
+            final_shift: c(|p| &p.final_shift)?,
+        })
+    }
+}
+
 /// Everything the network derives from one utterance: the reference/text
 /// part of the input projection for each batch row (conditional, then
 /// unconditional when guided) and the rotary tables.
@@ -84,6 +104,16 @@ impl UtteranceConditioning {
     /// Frames of the utterance.
     pub fn seq_len(&self) -> usize {
         self.seq_len
+    }
+
+    /// The reference/text part of the input projection, `(B, N, dim)`.
+    pub fn context(&self) -> &Tensor {
+        &self.context
+    }
+
+    /// The rotary tables for the utterance's frames.
+    pub fn rope(&self) -> &Rotary {
+        &self.rope
     }
 }
 
@@ -262,15 +292,53 @@ impl DiT {
     ) -> Result<Tensor> {
         let x = x.to_dtype(self.dtype)?;
         let h = self.input_embed.forward_with_context(&x, &utt.context)?;
-        self.backbone(h, step, &utt.rope)
+        self.backbone(h, step, &utt.rope, None)
+    }
+
+    /// The flow for a batch of utterances padded to one length: noisy mels
+    /// `x` and contexts (rows of [`UtteranceConditioning::context`]) `(R, N,
+    /// ·)`, zero past each row's length; `step` with R rows (each row at its
+    /// own flow time, see [`StepConditioning::cat`]); `rope` for the N
+    /// frames; `lengths` the R rows' frames. Row `r`'s first `lengths[r]`
+    /// frames are what [`DiT::forward_with`] gives for that utterance alone
+    /// (up to rounding); the frames past them are not meaningful.
+    pub fn forward_batch(
+        &self,
+        x: &Tensor,
+        context: &Tensor,
+        step: &StepConditioning,
+        rope: &Rotary,
+        lengths: &[usize],
+    ) -> Result<Tensor> {
+        let (rows, n, _) = x.dims3()?;
+        if lengths.len() != rows || lengths.iter().any(|&l| l == 0 || l > n) {
+            candle_core::bail!("forward_batch: lengths {lengths:?} do not fit {rows} rows of {n} frames");
+        }
+        let x = x.to_dtype(self.dtype)?;
+        let padded = lengths.iter().any(|&l| l < n);
+        let mask = if padded {
+            Some(row_mask(lengths, n, &self.device)?)
+        } else {
+            None
+        };
+        let h = self
+            .input_embed
+            .forward_with_context_masked(&x, context, mask.as_ref())?;
+        self.backbone(h, step, rope, padded.then_some(lengths))
     }
 
     /// Blocks, optional long skip, output norm and projection.
-    fn backbone(&self, h: Tensor, step: &StepConditioning, rope: &Rotary) -> Result<Tensor> {
+    fn backbone(
+        &self,
+        h: Tensor,
+        step: &StepConditioning,
+        rope: &Rotary,
+        lengths: Option<&[usize]>,
+    ) -> Result<Tensor> {
         let residual = h.clone();
         let mut h = h;
         for (block, m) in self.transformer_blocks.iter().zip(&step.blocks) {
-            h = block.forward(&h, m, rope)?;
+            h = block.forward(&h, m, rope, lengths)?;
         }
         if let Some(skip) = &self.long_skip_connection {
             h = skip.forward(&Tensor::cat(&[&h, &residual], D::Minus1)?)?;
@@ -300,6 +368,6 @@ impl DiT {
         let h = self
             .input_embed
             .forward(&x, &cond, &text, drop_audio_cond)?;
-        self.backbone(h, &step, &self.rotary(seq_len)?)
+        self.backbone(h, &step, &self.rotary(seq_len)?, None)
     }
 }

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::config::{DitConfig, QkNorm};
 use crate::nn::activation::gelu_tanh;
-use crate::nn::attention::attention;
+use crate::nn::attention::{attention_with_lengths, key_bias, row_mask};
 use crate::nn::norm::{gated_residual, modulated_layer_norm};
 
 /// Epsilon of every LayerNorm in the blocks (affine-free, as upstream).
@@ -154,6 +154,21 @@ pub struct BlockModulation {
 }
 
 impl BlockModulation {
+    /// The rows of several modulations stacked into one batch, in order.
+    pub fn cat(parts: &[&BlockModulation]) -> Result<Self> {
+        let c = |f: fn(&BlockModulation) -> &Tensor| {
+            Tensor::cat(&parts.iter().map(|m| f(m)).collect::<Vec<_>>(), 0)
+        };
+        Ok(Self {
+            shift_msa: c(|m| &m.shift_msa)?,
+            scale_msa: c(|m| &m.scale_msa)?,
+            gate_msa: c(|m| &m.gate_msa)?,
+            shift_mlp: c(|m| &m.shift_mlp)?,
+            scale_mlp: c(|m| &m.scale_mlp)?,
+            gate_mlp: c(|m| &m.gate_mlp)?,
+        })
+    }
+
     /// Row `i` of a batched modulation (one flow time of a schedule).
     pub fn row(&self, i: usize) -> Result<Self> {
         let r = |t: &Tensor| t.narrow(0, i, 1);
@@ -207,7 +222,8 @@ impl AdaLayerNormZero {
     }
 }
 
-/// Multi-head self-attention with biases, rotary positions and no mask.
+/// Multi-head self-attention with biases, rotary positions and, for padded
+/// batches, a length per item.
 #[derive(Debug, Clone)]
 pub struct Attention {
     to_q: Linear,
@@ -261,10 +277,12 @@ impl Attention {
         }
     }
 
-    /// `(B, N, dim) -> (B, N, dim)`.
-    pub fn forward(&self, x: &Tensor, rope: &Rotary) -> Result<Tensor> {
+    /// `(B, N, dim) -> (B, N, dim)`; with `lengths`, batch item `i` attends
+    /// to its first `lengths[i]` positions only and its rows past them are
+    /// zeros (a batch of utterances padded to one length).
+    pub fn forward(&self, x: &Tensor, rope: &Rotary, lengths: Option<&[usize]>) -> Result<Tensor> {
         if x.device().is_cpu() && x.dtype() == DType::F32 {
-            return self.forward_cpu(x, rope);
+            return self.forward_cpu(x, rope, lengths);
         }
         let (b, n, _) = x.dims3()?;
         let dtype = x.dtype();
@@ -286,19 +304,26 @@ impl Attention {
         let scale = 1.0 / (self.dim_head as f64).sqrt();
         let q = (self.rotate(&q, rope)? * scale)?;
         let k = self.rotate(&k, rope)?;
-        let scores = q.matmul(&k.t()?)?; // (B, H, N, N)
+        let mut scores = q.matmul(&k.t()?)?; // (B, H, N, N)
+        let lengths = lengths.filter(|l| l.iter().any(|&l| l < n));
+        if let Some(lens) = lengths {
+            scores = scores.broadcast_add(&key_bias(lens, n, x.device())?)?;
+        }
         let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(dtype)?;
-        let out = probs
+        let mut out = probs
             .matmul(&v)? // (B, H, N, D)
             .transpose(1, 2)?
             .reshape((b, n, self.heads * self.dim_head))?;
+        if let Some(lens) = lengths {
+            out = out.broadcast_mul(&row_mask(lens, n, x.device())?.to_dtype(dtype)?)?;
+        }
         self.to_out.forward(&out)
     }
 
     /// [`Attention::forward`] on f32 CPU tensors: the heads stay in the
     /// `(B, N, H * D)` layout of the projections throughout (rotary, scale
     /// and the fused attention read it with strides).
-    fn forward_cpu(&self, x: &Tensor, rope: &Rotary) -> Result<Tensor> {
+    fn forward_cpu(&self, x: &Tensor, rope: &Rotary, lengths: Option<&[usize]>) -> Result<Tensor> {
         let (b, n, _) = x.dims3()?;
         let (h, d) = (self.heads, self.dim_head);
         let mut q = self.to_q.forward(x)?;
@@ -316,7 +341,7 @@ impl Attention {
         let scale = (1.0 / (d as f64).sqrt()) as f32; // as the tensor path
         let q = rope.apply_heads_last(&q, h, rotated, scale)?;
         let k = rope.apply_heads_last(&k, h, rotated, 1.0)?;
-        let out = attention(&q, &k, &v, h)?;
+        let out = attention_with_lengths(&q, &k, &v, h, lengths)?;
         self.to_out.forward(&out)
     }
 }
@@ -375,10 +400,18 @@ impl DiTBlock {
         self.attn_norm.modulation(t_emb)
     }
 
-    /// `x` `(B, N, dim)` with a precomputed modulation (batch 1 or B).
-    pub fn forward(&self, x: &Tensor, m: &BlockModulation, rope: &Rotary) -> Result<Tensor> {
+    /// `x` `(B, N, dim)` with a precomputed modulation (batch 1 or B);
+    /// `lengths` as in [`Attention::forward`] (the rows past an item's
+    /// length are left to whatever the position-wise layers make of them).
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        m: &BlockModulation,
+        rope: &Rotary,
+        lengths: Option<&[usize]>,
+    ) -> Result<Tensor> {
         let norm = self.attn_norm.modulate(x, &m.scale_msa, &m.shift_msa)?;
-        let attn = self.attn.forward(&norm, rope)?;
+        let attn = self.attn.forward(&norm, rope, lengths)?;
         let x = gated_residual(x, &attn, &m.gate_msa)?;
         let norm = self
             .ff_norm
@@ -390,7 +423,7 @@ impl DiTBlock {
     /// Upstream's `forward(x, t, rope=rope)` with the time embedding `t`
     /// `(B, dim)`.
     pub fn forward_t(&self, x: &Tensor, t_emb: &Tensor, rope: &Rotary) -> Result<Tensor> {
-        self.forward(x, &self.modulation(t_emb)?, rope)
+        self.forward(x, &self.modulation(t_emb)?, rope, None)
     }
 }
 

@@ -48,14 +48,30 @@ impl ConvPositionEmbedding {
     }
 }
 
+impl ConvPositionEmbedding {
+    /// [`Module::forward`] over a padded batch: `mask` `(B, N, 1)` (1 within
+    /// each item's length, 0 past it) zeroes the padding before each conv,
+    /// so that every item sees the zeros it would see alone at its end.
+    /// (Upstream masks before the first conv only; alone, an item has no
+    /// padding to mask.)
+    pub fn forward_masked(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        // (B, N, D) -> (B, D, N) for the convs, and back
+        let mask = mask.map(|m| m.to_dtype(x.dtype())?.transpose(1, 2)).transpose()?;
+        let masked = |h: Tensor| match &mask {
+            Some(m) => h.broadcast_mul(m),
+            None => Ok(h),
+        };
+        let h = masked(x.transpose(1, 2)?.contiguous()?)?;
+        let h = masked(mish(&self.conv_1.forward(&h)?)?)?;
+        let h = mish(&self.conv_2.forward(&h)?)?;
+        h.transpose(1, 2)
+    }
+}
+
 impl Module for ConvPositionEmbedding {
     /// `(B, N, D) -> (B, N, D)`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        // (B, N, D) -> (B, D, N) for the convs, and back
-        let h = x.transpose(1, 2)?.contiguous()?;
-        let h = mish(&self.conv_1.forward(&h)?)?;
-        let h = mish(&self.conv_2.forward(&h)?)?;
-        h.transpose(1, 2)
+        self.forward_masked(x, None)
     }
 }
 
@@ -124,7 +140,18 @@ impl InputEmbedding {
     /// `x` `(1 or B, N, mel_dim)` is broadcast over the context's batch (the
     /// guidance branches share the noisy mel).
     pub fn forward_with_context(&self, x: &Tensor, context: &Tensor) -> Result<Tensor> {
+        self.forward_with_context_masked(x, context, None)
+    }
+
+    /// [`InputEmbedding::forward_with_context`] over a padded batch, `mask`
+    /// as in [`ConvPositionEmbedding::forward_masked`].
+    pub fn forward_with_context_masked(
+        &self,
+        x: &Tensor,
+        context: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
         let h = self.proj_x.forward(x)?.broadcast_add(context)?;
-        self.conv_pos_embed.forward(&h)? + h
+        self.conv_pos_embed.forward_masked(&h, mask)? + h
     }
 }

@@ -33,6 +33,6 @@ pub mod text_embed;
 pub mod time_embed;
 pub mod tokenizer;
 
-pub use cfm::{F5Model, SamplerOptions};
+pub use cfm::{F5Model, FlowState, SamplerOptions};
 pub use checkpoint::{Checkpoint, Vocab};
 pub use config::{DitConfig, F5Config, MelConfig, Variant};

@@ -63,6 +63,10 @@ struct Args {
     /// A trial running longer than this fails.
     #[arg(long, default_value_t = 60.0)]
     trial_seconds: f64,
+    /// The search stops starting trials after this long (the best count
+    /// so far is reported).
+    #[arg(long, default_value_t = 300.0)]
+    search_seconds: f64,
     /// F5-TTS flow steps.
     #[arg(long, default_value_t = 16)]
     nfe: u32,
@@ -75,6 +79,12 @@ struct Args {
     /// Where the synthetic F5 checkpoint is written (reused when present).
     #[arg(long, default_value = "target/bench_throughput")]
     scratch: PathBuf,
+    /// Most streams per batched model step (1: batching off).
+    #[arg(long, default_value_t = EngineConfig::default().max_batch)]
+    max_batch: usize,
+    /// How long a new batch may wait to fill, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    batch_window_ms: u64,
     /// Write the JSON summary here too.
     #[arg(long)]
     json_out: Option<PathBuf>,
@@ -350,6 +360,8 @@ fn main() -> Result<()> {
     let config = EngineConfig {
         device: device_spec(&args.device)?,
         queue_limit: args.max_streams.max(1) * 2,
+        max_batch: args.max_batch,
+        batch_window: Duration::from_millis(args.batch_window_ms),
         ..EngineConfig::default()
     };
     let engine = Arc::new(Engine::new(config)?);
@@ -385,9 +397,11 @@ fn main() -> Result<()> {
         }
     } else {
         // doubling, then bisection between the last pass and the first fail
+        let search = Instant::now();
+        let in_time = || search.elapsed().as_secs_f64() < args.search_seconds;
         let (mut pass, mut fail) = (0usize, None::<usize>);
         let mut n = 1;
-        while n <= args.max_streams {
+        while n <= args.max_streams && in_time() {
             let t = run_trial(&engine, &args, &options, n);
             print_trial(&t);
             let ok = t.passed;
@@ -402,7 +416,7 @@ fn main() -> Result<()> {
         }
         if let Some(mut hi) = fail {
             let mut lo = pass;
-            while hi - lo > 1 && lo * 20 < hi * 19 {
+            while hi - lo > 1 && lo * 20 < hi * 19 && in_time() {
                 let mid = (lo + hi) / 2;
                 let t = run_trial(&engine, &args, &options, mid);
                 print_trial(&t);
@@ -426,14 +440,18 @@ fn main() -> Result<()> {
         "nfe": (args.model == "f5").then_some(args.nfe),
         "f5_shape": (args.model == "f5").then_some(&args.f5_shape),
         "sentences_per_stream": args.sentences,
+        "max_batch": args.max_batch,
+        "batch_window_ms": args.batch_window_ms,
+        "batch_size_p50": m.batch_size.p50,
+        "batch_size_max": m.batch_size.max,
         "max_real_time_streams": best.map_or(0, |t| t.streams),
         "at_max": best.map(summarize),
         "trials": trials.iter().map(summarize).collect::<Vec<_>>(),
         "engine_rtf": m.real_time_factor,
     });
     println!(
-        "max real-time streams: {} ({} {}, {} sentences each)",
-        summary["max_real_time_streams"], args.model, args.device, args.sentences
+        "max real-time streams: {} ({} {}, {} sentences each, max_batch {})",
+        summary["max_real_time_streams"], args.model, args.device, args.sentences, args.max_batch
     );
     println!("{summary}");
     if let Some(path) = &args.json_out {

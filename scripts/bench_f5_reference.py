@@ -633,6 +633,8 @@ def cmd_pack(args) -> None:
         if spec is None or spec.submodule_search_locations is None:
             raise SystemExit(f"{name} is not installed for {sys.executable}")
         src = Path(list(spec.submodule_search_locations)[0])
+        if src.resolve() == (dest / name).resolve():
+            continue  # found the copy itself (DIR is on PYTHONPATH): already packed
         binaries = [p for p in src.rglob("*") if p.suffix in (".so", ".pyd")]
         if binaries:
             raise SystemExit(f"{name} is not pure Python ({binaries[0]})")

@@ -27,8 +27,9 @@
 #      PyTorch (f5-tts 1.1.22) on the same GPU in the same run: RTF, time per
 #      flow step, GPU memory;
 #   3. the throughput benchmark: most concurrent real-time F5 streams at
-#      NFE 16 through the engine, and the time to first audio at that load
-#      (set GPU_CHECK_THROUGHPUT_ARGS to add flags, e.g. batching settings).
+#      NFE 16 through the engine, batching off (max_batch 1) and on (64), and
+#      the time to first audio at that load (GPU_CHECK_THROUGHPUT_ARGS adds
+#      flags).
 # Exits non-zero when a step failed; the others still run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -96,10 +97,14 @@ print(":".join(sorted(glob.glob(os.path.join(nvidia.__path__[0], "*", "lib")))))
     cp "$PACK"/bench_f5/ours.json "$out/bench_f5_ours.json" 2>/dev/null || true
     cp "$PACK"/bench_f5/ref.json "$out/bench_f5_ref.json" 2>/dev/null || true
 
-    # shellcheck disable=SC2086  # a list of flags
-    step throughput 150 "$work/bin/bench_throughput" --model f5 --device cuda --nfe 16 \
-        --sentences 2 --trial-seconds 30 --scratch "$work/scratch" \
-        --json-out "$out/throughput_f5_cuda.json" ${GPU_CHECK_THROUGHPUT_ARGS:-}
+    # batching off, then on (up to 64 streams a step)
+    for batch in 1 64; do
+        # shellcheck disable=SC2086  # a list of flags
+        step "throughput-batch$batch" 120 "$work/bin/bench_throughput" --model f5 --device cuda \
+            --nfe 16 --sentences 2 --trial-seconds 20 --search-seconds 80 --max-batch "$batch" \
+            --scratch "$work/scratch" \
+            --json-out "$out/throughput_f5_cuda_batch$batch.json" ${GPU_CHECK_THROUGHPUT_ARGS:-}
+    done
 
     if ((${#failed[@]})); then
         say "failed: ${failed[*]}"

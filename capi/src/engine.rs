@@ -58,11 +58,23 @@ pub struct TtsEngineParams {
     /// Longest text accepted, in bytes (at least 1); longer fails with
     /// `TTS_ERR_TEXT_TOO_LONG`.
     pub max_text_bytes: u64,
+    /// Most streams one batched model step serves (1 to 256; 1: batching
+    /// off). Models run step by step (F5-TTS) advance the current sentences
+    /// of up to this many streams together.
+    pub max_batch: u32,
+    /// How long a new batch that is not full may wait for more streams
+    /// before its first step, in milliseconds (0: start at once).
+    pub batch_window_ms: u32,
 }
 
 /// `struct_size` of every released `tts_engine_params` layout, oldest
 /// first. When appending fields, append the new size; never remove one.
-const ENGINE_PARAMS_SIZES: &[usize] = &[std::mem::size_of::<TtsEngineParams>()];
+const ENGINE_PARAMS_SIZES: &[usize] = &[
+    // up to max_text_bytes
+    std::mem::offset_of!(TtsEngineParams, max_batch),
+    // + max_batch, batch_window_ms
+    std::mem::size_of::<TtsEngineParams>(),
+];
 
 /// A snapshot of an engine's counters. Set `struct_size` to
 /// `sizeof(tts_metrics)` before calling `tts_engine_metrics`. Times are in
@@ -122,10 +134,25 @@ pub struct TtsMetrics {
     pub model_unloads: u64,
     /// Models loaded now.
     pub models_loaded: u64,
+    /// Batched model steps taken.
+    pub batch_steps: u64,
+    /// Streams per batched step: median.
+    pub batch_size_p50: f64,
+    /// Streams per batched step: largest in the window.
+    pub batch_size_max: f64,
+    /// Wait from joining a batch to the first step: median.
+    pub batch_wait_p50: f64,
+    /// Batched steps that failed as a whole and were retried smaller.
+    pub batch_retries: u64,
 }
 
 /// `struct_size` of every released `tts_metrics` layout (as above).
-const METRICS_SIZES: &[usize] = &[std::mem::size_of::<TtsMetrics>()];
+const METRICS_SIZES: &[usize] = &[
+    // up to models_loaded
+    std::mem::offset_of!(TtsMetrics, batch_steps),
+    // + the batch figures
+    std::mem::size_of::<TtsMetrics>(),
+];
 
 /// # Safety
 /// `p` is NULL or a pointer from `tts_engine_new` not yet freed.
@@ -149,11 +176,14 @@ fn defaults() -> TtsEngineParams {
         queue_limit: d.queue_limit as u32,
         normalize_text: d.normalize_text as i32,
         max_text_bytes: d.max_text_bytes as u64,
+        max_batch: d.max_batch as u32,
+        batch_window_ms: d.batch_window.as_millis() as u32,
     }
 }
 
 /// Default engine settings: the installed default voice, CPU, a 64 MiB
-/// output cache, no idle unload, a queue of 64 requests.
+/// output cache, no idle unload, a queue of 64 requests, batches of up to 8
+/// streams.
 #[no_mangle]
 pub extern "C" fn tts_engine_default_params() -> TtsEngineParams {
     guard_value(refused(), defaults)
@@ -173,6 +203,8 @@ fn refused() -> TtsEngineParams {
         queue_limit: 0,
         normalize_text: 0,
         max_text_bytes: 0,
+        max_batch: 0,
+        batch_window_ms: 0,
     }
 }
 
@@ -210,6 +242,8 @@ fn config(p: &TtsEngineParams) -> Result<EngineConfig, Error> {
         queue_limit: p.queue_limit as usize,
         max_text_bytes: to_usize(p.max_text_bytes, "max_text_bytes")?,
         normalize_text: p.normalize_text != 0,
+        max_batch: p.max_batch as usize,
+        batch_window: Duration::from_millis(p.batch_window_ms.into()),
         ..EngineConfig::default()
     })
 }
@@ -461,6 +495,11 @@ pub unsafe extern "C" fn tts_engine_metrics(
             model_load_failures: m.model_load_failures,
             model_unloads: m.model_unloads,
             models_loaded: m.models_loaded as u64,
+            batch_steps: m.batch_steps,
+            batch_size_p50: m.batch_size.p50,
+            batch_size_max: m.batch_size.max,
+            batch_wait_p50: m.batch_wait.p50,
+            batch_retries: m.batch_retries,
         };
         // SAFETY: out is NULL or the caller's struct (tts.h).
         unsafe { write_sized(out, &c, METRICS_SIZES, "out") }?;

@@ -182,6 +182,7 @@ static void test_basics(void) {
   tts_engine_params ep = tts_engine_default_params();
   CHECK(ep.struct_size == sizeof ep && ep.voice_path == NULL && ep.device == TTS_DEVICE_CPU);
   CHECK(ep.queue_limit > 0 && ep.max_text_bytes > 0 && ep.cache_max_entries > 0);
+  CHECK(ep.max_batch == 8 && ep.batch_window_ms == 0);
   CHECK(TTS_SPEAKER_DEFAULT == -1);
 
   uint8_t header[TTS_WAV_HEADER_SIZE];
@@ -712,6 +713,38 @@ static void test_f5(const tts_engine *e) {
   still_works(e);
 }
 
+/* The batch settings: checked, and a caller built before them (its struct
+ * ends at max_text_bytes) gets the defaults. */
+static void test_batch_params(void) {
+  tts_engine *e = NULL;
+  tts_engine_params ep = tts_engine_default_params();
+  ep.max_batch = 0;
+  CHECK_CODE(tts_engine_new(&ep, &e), TTS_ERR_INVALID_PARAMETER);
+  CHECK(e == NULL && strstr(tts_last_error(), "max_batch") != NULL);
+  ep.max_batch = 100000;
+  CHECK_CODE(tts_engine_new(&ep, &e), TTS_ERR_INVALID_PARAMETER);
+  ep.max_batch = 4;
+  ep.batch_window_ms = 60000;
+  CHECK_CODE(tts_engine_new(&ep, &e), TTS_ERR_INVALID_PARAMETER);
+  CHECK(e == NULL);
+
+  ep = tts_engine_default_params();
+  ep.max_batch = 0; /* beyond the old layout: not read */
+  ep.struct_size = offsetof(tts_engine_params, max_batch);
+  CHECK_CODE(tts_engine_new(&ep, &e), TTS_OK);
+  if (!e) return;
+  tts_metrics m;
+  memset(&m, 0, sizeof m);
+  m.batch_steps = 12345; /* beyond the old layout: left alone */
+  m.struct_size = offsetof(tts_metrics, batch_steps);
+  CHECK_CODE(tts_engine_metrics(e, &m), TTS_OK);
+  CHECK(m.batch_steps == 12345 && m.struct_size == offsetof(tts_metrics, batch_steps));
+  m.struct_size = sizeof m;
+  CHECK_CODE(tts_engine_metrics(e, &m), TTS_OK);
+  CHECK(m.batch_steps == 0 && m.batch_retries == 0);
+  tts_engine_free(e);
+}
+
 /* A busy engine says so instead of queueing without bound. */
 static void test_busy(void) {
   tts_engine_params ep = tts_engine_default_params();
@@ -785,6 +818,7 @@ int main(void) {
     test_callback(e);
     test_stream(e);
     test_busy();
+    test_batch_params();
     test_engine_freed_under_stream();
     STAGE("F5-TTS voice");
     test_f5(e);

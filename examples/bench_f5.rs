@@ -88,6 +88,10 @@ struct Args {
     /// Weights and activations of the DiT: f32, bf16 or f16 (Vocos stays f32).
     #[arg(long, default_value = "f32")]
     dtype: String,
+    /// Also time the parts of one flow step (each synchronized, median of
+    /// this many runs) and print them: where the time of a step goes.
+    #[arg(long, default_value_t = 0)]
+    profile: usize,
     /// Where to write the JSON summary [default: WORK/../ours.json].
     #[arg(long)]
     json_out: Option<PathBuf>,
@@ -258,6 +262,10 @@ fn main() -> Result<()> {
         Ok(vocos.decode(&generated)?)
     };
 
+    if args.profile > 0 {
+        profile(&model, &ref_mel, &ids, frames, &device, args.profile)?;
+    }
+
     let min_nfe = *args.nfe.iter().min().expect("non-empty");
     for _ in 0..args.warmup {
         decode(&sample(min_nfe)?)?;
@@ -353,5 +361,100 @@ fn main() -> Result<()> {
     candle_core::safetensors::save(&tensors, &out)?;
     std::fs::write(&json_out, serde_json::to_string_pretty(&report)? + "\n")?;
     println!("{report}");
+    Ok(())
+}
+
+/// Times the parts of one flow step at the benchmark's shape (both guidance
+/// branches), each synchronized with the device, and prints the medians.
+fn profile(
+    model: &F5Model,
+    ref_mel: &Tensor,
+    ids: &Tensor,
+    frames: usize,
+    device: &Device,
+    runs: usize,
+) -> Result<()> {
+    use candle_core::Module;
+    let dit = model.dit();
+    let dtype = dit.dtype();
+    let time = |name: &str, f: &mut dyn FnMut() -> Result<Tensor>| -> Result<f64> {
+        f()?; // warm-up
+        device.synchronize()?;
+        let mut times = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            f()?;
+            device.synchronize()?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+        let m = median(&times);
+        eprintln!("profile {name:<40} {:>9.3} ms", m * 1e3);
+        Ok(m)
+    };
+    let cond = ref_mel.pad_with_zeros(1, 0, frames - ref_mel.dim(1)?)?;
+    let utt = dit.conditioning(&cond, ids, true)?;
+    let step = dit.precompute(&[0.5])?.remove(0);
+    let x = Tensor::randn(0f32, 1.0, (1, frames, dit.config().mel_dim), device)?;
+    let h = dit
+        .input_embed()
+        .forward_with_context(&x.to_dtype(dtype)?, utt.context())?;
+    let block = &dit.blocks()[0];
+    let m = step.block(0).context("a block")?;
+    let rope = utt.rope();
+    let rows = utt.batch()?;
+    eprintln!(
+        "profile: {rows} rows x {frames} frames, {} blocks, {dtype:?} on {device:?}",
+        dit.blocks().len()
+    );
+    time("flow step (network, both branches)", &mut || {
+        Ok(dit.forward_with(&x, &utt, &step)?)
+    })?;
+    time("input embedding (proj + conv pos)", &mut || {
+        Ok(dit
+            .input_embed()
+            .forward_with_context(&x.to_dtype(dtype)?, utt.context())?)
+    })?;
+    let block_t = time("one DiT block", &mut || Ok(block.forward(&h, m, rope, None)?))?;
+    eprintln!(
+        "profile {:<40} {:>9.3} ms",
+        "  x blocks",
+        block_t * dit.blocks().len() as f64 * 1e3
+    );
+    time("  attention (q, k, v, out projections)", &mut || {
+        Ok(block.attn().forward(&h, rope, None)?)
+    })?;
+    time("  feed-forward", &mut || Ok(block.ff().forward(&h)?))?;
+    let (b, n, d) = h.dims3()?;
+    let heads = dit.config().heads;
+    let q = Tensor::randn(0f32, 1.0, (b, heads, n, d / heads), device)?;
+    time("  scores + softmax + PV (f32 scores)", &mut || {
+        let s = q.matmul(&q.t()?)?;
+        let p = candle_nn::ops::softmax_last_dim(&s)?.to_dtype(dtype)?;
+        Ok(p.matmul(&q.to_dtype(dtype)?)?)
+    })?;
+    let w = Tensor::randn(0f32, 0.03, (d, d), device)?.to_dtype(dtype)?;
+    let lin = candle_nn::Linear::new(w, None);
+    time("  one dim x dim linear", &mut || Ok(lin.forward(&h)?))?;
+    time("  layer norm + modulation", &mut || {
+        Ok(ishowtts::nn::norm::modulated_layer_norm(
+            &h,
+            &h.narrow(1, 0, 1)?,
+            &h.narrow(1, 1, 1)?,
+            1e-6,
+        )?)
+    })?;
+    let small = Tensor::zeros(16, dtype, device)?;
+    let launches = time("1000 tiny element-wise ops", &mut || {
+        let mut t = small.clone();
+        for _ in 0..1000 {
+            t = (t + 1.0)?;
+        }
+        Ok(t)
+    })?;
+    eprintln!(
+        "profile {:<40} {:>9.3} us",
+        "  per op (launch + allocation)",
+        launches * 1e3
+    );
     Ok(())
 }

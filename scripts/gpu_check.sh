@@ -3,6 +3,8 @@
 #
 #   bash scripts/gpu_check.sh prepare   # here (no GPU needed): builds and packs
 #   bash scripts/gpu_check.sh run       # there, from the repository root
+#   bash scripts/gpu_check.sh run bench profile   # only these steps (of parity,
+#                                                 # bench, profile, throughput)
 #
 # `prepare` builds the `cuda` examples (scripts/build_cuda.sh: gpu_parity,
 # bench_f5, bench_throughput), prepares the full-size F5 benchmark inputs and
@@ -23,9 +25,9 @@
 #      on CUDA in f32 and bf16 against the CPU in f32 (tolerances in
 #      examples/gpu_parity.rs);
 #   2. the F5 benchmark at the real v1 Base shape with synthetic weights,
-#      10 s of new audio, NFE 16 and 32, bf16 (the engine's GPU dtype), against
-#      PyTorch (f5-tts 1.1.22) on the same GPU in the same run: RTF, time per
-#      flow step, GPU memory;
+#      10 s of new audio, NFE 16 and 32, f16, against PyTorch (f5-tts 1.1.22)
+#      on the same GPU in the same run: RTF, time per flow step, GPU memory;
+#      then where one flow step's time goes, in bf16 (bench_f5 --profile);
 #   3. the throughput benchmark: most concurrent real-time F5 streams at
 #      NFE 16 through the engine, batching off (max_batch 1) and on (64), and
 #      the time to first audio at that load (GPU_CHECK_THROUGHPUT_ARGS adds
@@ -89,16 +91,27 @@ print(":".join(sorted(glob.glob(os.path.join(nvidia.__path__[0], "*", "lib")))))
         fi
     }
 
-    step parity 150 "$work/bin/gpu_parity" --device cuda --dtype f32,bf16
+    wanted() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 
-    step bench_f5 200 env BENCH_F5_BIN="$work/bin/bench_f5" BENCH_F5_WORK="$PACK/bench_f5" \
-        BENCH_F5_PYTHON=python3 bash scripts/bench_f5.sh "${F5_FLAGS[@]}" --device cuda --dtype bf16 \
-        --nfe 16,32 --runs 3 --warmup 1
-    cp "$PACK"/bench_f5/ours.json "$out/bench_f5_ours.json" 2>/dev/null || true
-    cp "$PACK"/bench_f5/ref.json "$out/bench_f5_ref.json" 2>/dev/null || true
+    wanted parity && step parity 150 "$work/bin/gpu_parity" --device cuda --dtype f32,bf16
+
+    # f16 on both sides: upstream's GPU dtype (its sampler builds the time
+    # grid in the model's dtype, which bf16 cannot keep strictly increasing)
+    if wanted bench; then
+        step bench_f5 200 env BENCH_F5_BIN="$work/bin/bench_f5" BENCH_F5_WORK="$PACK/bench_f5" \
+            BENCH_F5_PYTHON=python3 bash scripts/bench_f5.sh "${F5_FLAGS[@]}" --device cuda \
+            --dtype f16 --nfe 16,32 --runs 3 --warmup 1
+        cp "$PACK"/bench_f5/ours.json "$out/bench_f5_ours.json" 2>/dev/null || true
+        cp "$PACK"/bench_f5/ref.json "$out/bench_f5_ref.json" 2>/dev/null || true
+    fi
+
+    # where a flow step's time goes, in the engine's GPU dtype
+    wanted profile && step profile 90 "$work/bin/bench_f5" --work "$PACK/bench_f5/work" \
+        "${F5_FLAGS[@]}" --device cuda --dtype bf16 --nfe 16 --runs 1 --warmup 0 --profile 10 \
+        --json-out "$work/profile.json"
 
     # batching off, then on (up to 64 streams a step)
-    for batch in 1 64; do
+    wanted throughput && for batch in 1 64; do
         # shellcheck disable=SC2086  # a list of flags
         step "throughput-batch$batch" 120 "$work/bin/bench_throughput" --model f5 --device cuda \
             --nfe 16 --sentences 2 --trial-seconds 20 --search-seconds 80 --max-batch "$batch" \
@@ -115,7 +128,7 @@ print(":".join(sorted(glob.glob(os.path.join(nvidia.__path__[0], "*", "lib")))))
 
 case "${1:-}" in
     prepare) prepare ;;
-    run) run ;;
+    run) shift; STEPS="$*"; run ;;
     -h|--help|"") sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; [ -n "${1:-}" ] ;;
     *) echo "usage: $0 prepare|run" >&2; exit 2 ;;
 esac

@@ -176,7 +176,7 @@ impl Engine {
     #[pyo3(signature = (
         voice=None, *, device="cpu", cache_entries=1024, cache_bytes=67108864,
         prompt_cache_entries=16, idle_unload=None, queue_limit=64, max_text_bytes=16777216,
-        normalize_text=true
+        normalize_text=true, max_batch=8, batch_window=0.0
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -190,6 +190,8 @@ impl Engine {
         queue_limit: i128,
         max_text_bytes: i128,
         normalize_text: bool,
+        max_batch: i128,
+        batch_window: f64,
     ) -> PyResult<Self> {
         let config = EngineConfig {
             device: options::device(device)?,
@@ -202,6 +204,8 @@ impl Engine {
             queue_limit: options::size("queue_limit", queue_limit)?,
             max_text_bytes: options::size("max_text_bytes", max_text_bytes)?,
             normalize_text,
+            max_batch: options::size("max_batch", max_batch)?,
+            batch_window: options::non_negative_seconds("batch_window", batch_window)?,
             ..EngineConfig::default()
         };
         let spec = match voice {
@@ -634,5 +638,7 @@ pub fn _config_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("queue_limit", c.queue_limit)?;
     d.set_item("max_text_bytes", c.max_text_bytes)?;
     d.set_item("normalize_text", c.normalize_text)?;
+    d.set_item("max_batch", c.max_batch)?;
+    d.set_item("batch_window", c.batch_window.as_secs_f64())?;
     Ok(d)
 }

@@ -285,6 +285,18 @@ pub struct Metrics {
     /// Models loaded now.
     #[pyo3(get)]
     models_loaded: usize,
+    /// Batched model steps taken (models run step by step).
+    #[pyo3(get)]
+    batch_steps: u64,
+    /// Streams served per batched step (counts, not seconds).
+    #[pyo3(get)]
+    batch_size: Percentiles,
+    /// Wait of a sentence from joining a batch to its first step.
+    #[pyo3(get)]
+    batch_wait: Percentiles,
+    /// Batched steps that failed as a whole and were retried smaller.
+    #[pyo3(get)]
+    batch_retries: u64,
     snapshot: MetricsSnapshot,
 }
 
@@ -311,6 +323,10 @@ impl From<MetricsSnapshot> for Metrics {
             model_load_failures: m.model_load_failures,
             model_unloads: m.model_unloads,
             models_loaded: m.models_loaded,
+            batch_steps: m.batch_steps,
+            batch_size: m.batch_size.into(),
+            batch_wait: m.batch_wait.into(),
+            batch_retries: m.batch_retries,
         }
     }
 }
@@ -340,6 +356,10 @@ impl Metrics {
         d.set_item("model_load_failures", self.model_load_failures)?;
         d.set_item("model_unloads", self.model_unloads)?;
         d.set_item("models_loaded", self.models_loaded)?;
+        d.set_item("batch_steps", self.batch_steps)?;
+        d.set_item("batch_size", self.batch_size.to_dict(py)?)?;
+        d.set_item("batch_wait", self.batch_wait.to_dict(py)?)?;
+        d.set_item("batch_retries", self.batch_retries)?;
         Ok(d)
     }
 

@@ -177,6 +177,19 @@ pub fn seconds(name: &'static str, s: Option<f64>) -> PyResult<Option<Duration>>
     .transpose()
 }
 
+/// A duration in seconds that may be zero (finite, `>= 0`).
+pub fn non_negative_seconds(name: &'static str, s: f64) -> PyResult<Duration> {
+    if s.is_finite() && s >= 0.0 {
+        Duration::try_from_secs_f64(s).map_err(|_| invalid_parameter(name, s, "is too large"))
+    } else {
+        Err(invalid_parameter(
+            name,
+            s,
+            "must be a non-negative number of seconds",
+        ))
+    }
+}
+
 /// A wait in seconds: `None` waits as long as it takes, 0 does not wait.
 pub fn timeout(s: Option<f64>) -> PyResult<Option<Duration>> {
     s.map(|s| {

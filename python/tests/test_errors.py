@@ -155,6 +155,12 @@ def test_bad_engine_settings(voice: Path) -> None:
         {"idle_unload": 0.0},
         {"idle_unload": -1.0},
         {"idle_unload": math.nan},
+        {"max_batch": 0},
+        {"max_batch": 257},
+        {"max_batch": -1},
+        {"batch_window": -0.1},
+        {"batch_window": math.inf},
+        {"batch_window": 11.0},
     ]
     for kwargs in bad:
         with pytest.raises(ishowtts.InvalidParameterError):

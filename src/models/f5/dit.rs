@@ -66,6 +66,11 @@ pub struct StepConditioning {
 }
 
 impl StepConditioning {
+    /// The modulation of block `i`.
+    pub fn block(&self, i: usize) -> Option<&BlockModulation> {
+        self.blocks.get(i)
+    }
+
     /// The rows of several conditionings stacked into one batch, in order
     /// (a batch of utterances each at its own flow time).
     pub fn cat(parts: &[&StepConditioning]) -> Result<Self> {

@@ -400,6 +400,16 @@ impl DiTBlock {
         self.attn_norm.modulation(t_emb)
     }
 
+    /// `attn`.
+    pub fn attn(&self) -> &Attention {
+        &self.attn
+    }
+
+    /// `ff`.
+    pub fn ff(&self) -> &FeedForward {
+        &self.ff
+    }
+
     /// `x` `(B, N, dim)` with a precomputed modulation (batch 1 or B);
     /// `lengths` as in [`Attention::forward`] (the rows past an item's
     /// length are left to whatever the position-wise layers make of them).

@@ -432,6 +432,25 @@ fn profile(
         let p = candle_nn::ops::softmax_last_dim(&s)?.to_dtype(dtype)?;
         Ok(p.matmul(&q.to_dtype(dtype)?)?)
     })?;
+    // the attention core's parts, and two cheaper ways to get the scores
+    let scores = q.matmul(&q.t()?)?;
+    let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+    let probs_h = probs.to_dtype(dtype)?;
+    let q_h = q.to_dtype(dtype)?;
+    time("    QK^T in f32", &mut || Ok(q.matmul(&q.t()?)?))?;
+    time("    softmax in f32", &mut || {
+        Ok(candle_nn::ops::softmax_last_dim(&scores)?)
+    })?;
+    time("    probabilities to the model dtype", &mut || {
+        Ok(probs.to_dtype(dtype)?)
+    })?;
+    time("    PV in the model dtype", &mut || Ok(probs_h.matmul(&q_h)?))?;
+    time("    QK^T in the model dtype", &mut || Ok(q_h.matmul(&q_h.t()?)?))?;
+    candle_core::cuda::set_gemm_reduced_precision_f32(true);
+    time("    QK^T in f32 with TF32 tensor cores", &mut || {
+        Ok(q.matmul(&q.t()?)?)
+    })?;
+    candle_core::cuda::set_gemm_reduced_precision_f32(false);
     let w = Tensor::randn(0f32, 0.03, (d, d), device)?.to_dtype(dtype)?;
     let lin = candle_nn::Linear::new(w, None);
     time("  one dim x dim linear", &mut || Ok(lin.forward(&h)?))?;

@@ -414,7 +414,9 @@ fn profile(
             .input_embed()
             .forward_with_context(&x.to_dtype(dtype)?, utt.context())?)
     })?;
-    let block_t = time("one DiT block", &mut || Ok(block.forward(&h, m, rope, None)?))?;
+    let block_t = time("one DiT block", &mut || {
+        Ok(block.forward(&h, m, rope, None)?)
+    })?;
     eprintln!(
         "profile {:<40} {:>9.3} ms",
         "  x blocks",
@@ -444,8 +446,12 @@ fn profile(
     time("    probabilities to the model dtype", &mut || {
         Ok(probs.to_dtype(dtype)?)
     })?;
-    time("    PV in the model dtype", &mut || Ok(probs_h.matmul(&q_h)?))?;
-    time("    QK^T in the model dtype", &mut || Ok(q_h.matmul(&q_h.t()?)?))?;
+    time("    PV in the model dtype", &mut || {
+        Ok(probs_h.matmul(&q_h)?)
+    })?;
+    time("    QK^T in the model dtype", &mut || {
+        Ok(q_h.matmul(&q_h.t()?)?)
+    })?;
     candle_core::cuda::set_gemm_reduced_precision_f32(true);
     time("    QK^T in f32 with TF32 tensor cores", &mut || {
         Ok(q.matmul(&q.t()?)?)

@@ -93,11 +93,57 @@ struct Args {
 /// Words the stream texts are made of: plain English, so Piper's phonemizer
 /// and F5's tokenizer see ordinary sentences.
 const WORDS: &[&str] = &[
-    "the", "stream", "tonight", "is", "moving", "fast", "and", "everyone", "seems", "happy",
-    "with", "new", "round", "thanks", "for", "following", "along", "we", "will", "take",
-    "short", "break", "soon", "remember", "to", "drink", "some", "water", "next", "match",
-    "starts", "in", "two", "minutes", "that", "was", "an", "amazing", "play", "let", "us",
-    "try", "again", "chat", "asked", "about", "settings", "I", "post", "them", "later",
+    "the",
+    "stream",
+    "tonight",
+    "is",
+    "moving",
+    "fast",
+    "and",
+    "everyone",
+    "seems",
+    "happy",
+    "with",
+    "new",
+    "round",
+    "thanks",
+    "for",
+    "following",
+    "along",
+    "we",
+    "will",
+    "take",
+    "short",
+    "break",
+    "soon",
+    "remember",
+    "to",
+    "drink",
+    "some",
+    "water",
+    "next",
+    "match",
+    "starts",
+    "in",
+    "two",
+    "minutes",
+    "that",
+    "was",
+    "an",
+    "amazing",
+    "play",
+    "let",
+    "us",
+    "try",
+    "again",
+    "chat",
+    "asked",
+    "about",
+    "settings",
+    "I",
+    "post",
+    "them",
+    "later",
 ];
 
 /// Stream `i`'s text: `n` sentences of 9 to 14 words, different per stream.
@@ -182,11 +228,18 @@ fn f5_paths(args: &Args) -> Result<F5Paths> {
             &m.tensors(&candle_core::Device::Cpu)?,
             vocoder.join("model.safetensors"),
         )?;
-        std::fs::copy(fx.join(vocos_dir).join("config.yaml"), vocoder.join("config.yaml"))?;
+        std::fs::copy(
+            fx.join(vocos_dir).join("config.yaml"),
+            vocoder.join("config.yaml"),
+        )?;
         std::fs::copy(&vocab, ckpt.join("vocab.txt"))?;
         // last, so an interrupted write is redone
         std::fs::rename(ckpt.join("model_0.safetensors.part"), &weights)?;
-        eprintln!("wrote the synthetic checkpoint to {} in {:.1} s", dir.display(), t.elapsed().as_secs_f64());
+        eprintln!(
+            "wrote the synthetic checkpoint to {} in {:.1} s",
+            dir.display(),
+            t.elapsed().as_secs_f64()
+        );
     }
     Ok(F5Paths {
         checkpoint: Some(ckpt),
@@ -299,14 +352,18 @@ fn run_trial(engine: &Arc<Engine>, args: &Args, options: &RequestOptions, n: usi
     let t0 = Instant::now();
     let records: Vec<StreamRecord> = handles
         .into_iter()
-        .map(|h| h.join().unwrap_or_else(|_| StreamRecord {
-            error: Some("stream thread panicked".into()),
-            ..Default::default()
-        }))
+        .map(|h| {
+            h.join().unwrap_or_else(|_| StreamRecord {
+                error: Some("stream thread panicked".into()),
+                ..Default::default()
+            })
+        })
         .collect();
     let wall = t0.elapsed().as_secs_f64();
     let passed = !failed.load(Ordering::SeqCst)
-        && records.iter().all(|r| !r.late && r.error.is_none() && !r.arrivals.is_empty());
+        && records
+            .iter()
+            .all(|r| !r.late && r.error.is_none() && !r.arrivals.is_empty());
     Trial {
         streams: n,
         passed,
@@ -318,7 +375,11 @@ fn run_trial(engine: &Arc<Engine>, args: &Args, options: &RequestOptions, n: usi
 fn summarize(t: &Trial) -> serde_json::Value {
     let firsts: Vec<f64> = t.records.iter().filter_map(StreamRecord::first).collect();
     let audio: f64 = t.records.iter().flat_map(|r| r.durations.iter()).sum();
-    let errors: Vec<&str> = t.records.iter().filter_map(|r| r.error.as_deref()).collect();
+    let errors: Vec<&str> = t
+        .records
+        .iter()
+        .filter_map(|r| r.error.as_deref())
+        .collect();
     json!({
         "streams": t.streams,
         "real_time": t.passed,
@@ -386,7 +447,10 @@ fn main() -> Result<()> {
     engine
         .synthesize(&stream_text(usize::MAX, 1), &options)
         .context("warm-up request")?;
-    eprintln!("warm-up (load + one sentence): {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "warm-up (load + one sentence): {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let mut trials = Vec::new();
     if let Some(list) = &args.streams {
@@ -429,10 +493,7 @@ fn main() -> Result<()> {
             }
         }
     }
-    let best = trials
-        .iter()
-        .filter(|t| t.passed)
-        .max_by_key(|t| t.streams);
+    let best = trials.iter().filter(|t| t.passed).max_by_key(|t| t.streams);
     let m = engine.metrics();
     let summary = json!({
         "model": args.model,

@@ -103,7 +103,14 @@ struct Report {
 }
 
 impl Report {
-    fn row(&mut self, label: &str, got: &Tensor, cpu: &Tensor, torch: &Tensor, tol: f32) -> Result<()> {
+    fn row(
+        &mut self,
+        label: &str,
+        got: &Tensor,
+        cpu: &Tensor,
+        torch: &Tensor,
+        tol: f32,
+    ) -> Result<()> {
         let vs_cpu = rel_err(got, cpu)?;
         let vs_torch = rel_err(got, torch)?;
         let ok = vs_cpu <= tol && vs_cpu.is_finite();
@@ -112,7 +119,8 @@ impl Report {
             if ok { "ok" } else { "OVER" }
         );
         if !ok {
-            self.failures.push(format!("{label}: {vs_cpu:.3e} > {tol:e}"));
+            self.failures
+                .push(format!("{label}: {vs_cpu:.3e} > {tol:e}"));
         }
         Ok(())
     }
@@ -129,11 +137,17 @@ impl Io {
     }
 
     fn get(&self, name: &str) -> Result<&Tensor> {
-        self.0.get(name).with_context(|| format!("no {name} in the fixture"))
+        self.0
+            .get(name)
+            .with_context(|| format!("no {name} in the fixture"))
     }
 
     fn scalar(&self, name: &str) -> Result<f64> {
-        Ok(self.get(name)?.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?[0])
+        Ok(self
+            .get(name)?
+            .flatten_all()?
+            .to_dtype(DType::F64)?
+            .to_vec1::<f64>()?[0])
     }
 }
 
@@ -177,28 +191,49 @@ fn check_f5(
 ) -> Result<()> {
     let t = Instant::now();
     let (cpu_out, cpu_mel) = f5_outputs(&load(&Device::Cpu, DType::F32)?, io)?;
-    println!("{name}: CPU f32 reference in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "{name}: CPU f32 reference in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     for &dt in dtypes {
         let (tol_net, tol_out) = tolerances(dt);
         let t = Instant::now();
         let model = load(dev, dt)?;
         let (out, mel) = f5_outputs(&model, io)?;
         let label = format!("{name} {dt:?}");
-        report.row(&format!("{label} dit.out_cond"), &out, &cpu_out, io.get("dit.out_cond")?, tol_net)?;
-        report.row(&format!("{label} sample.out"), &mel, &cpu_mel, io.get("sample.out")?, tol_out)?;
+        report.row(
+            &format!("{label} dit.out_cond"),
+            &out,
+            &cpu_out,
+            io.get("dit.out_cond")?,
+            tol_net,
+        )?;
+        report.row(
+            &format!("{label} sample.out"),
+            &mel,
+            &cpu_mel,
+            io.get("sample.out")?,
+            tol_out,
+        )?;
         println!("{label}: {:.1} s with load", t.elapsed().as_secs_f64());
     }
     Ok(())
 }
 
 fn config(dir: &Path) -> Result<F5Config> {
-    Ok(F5Config::from_json(&std::fs::read_to_string(dir.join("config.json"))?)?)
+    Ok(F5Config::from_json(&std::fs::read_to_string(
+        dir.join("config.json"),
+    )?)?)
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
     let dev = device(&args.device)?;
-    let dtypes = args.dtype.split(',').map(dtype).collect::<Result<Vec<_>>>()?;
+    let dtypes = args
+        .dtype
+        .split(',')
+        .map(dtype)
+        .collect::<Result<Vec<_>>>()?;
     println!("device {:?}, dtypes {dtypes:?}", dev);
     let mut report = Report::default();
 
@@ -246,7 +281,13 @@ fn main() -> Result<()> {
     let cpu_audio = decode(&Device::Cpu)?;
     let audio = decode(&dev)?;
     let want = io.get("vocos.audio")?.flatten_all()?;
-    report.row("vocos full F32 audio", &audio, &cpu_audio, &want, tolerances(DType::F32).1)?;
+    report.row(
+        "vocos full F32 audio",
+        &audio,
+        &cpu_audio,
+        &want,
+        tolerances(DType::F32).1,
+    )?;
 
     if report.failures.is_empty() {
         println!("gpu_parity: all within tolerance");

@@ -229,6 +229,13 @@ typedef struct tts_engine_params {
   // Longest text accepted, in bytes (at least 1); longer fails with
   // `TTS_ERR_TEXT_TOO_LONG`.
   uint64_t max_text_bytes;
+  // Most streams one batched model step serves (1 to 256; 1: batching
+  // off). Models run step by step (F5-TTS) advance the current sentences
+  // of up to this many streams together.
+  uint32_t max_batch;
+  // How long a new batch that is not full may wait for more streams
+  // before its first step, in milliseconds (0: start at once).
+  uint32_t batch_window_ms;
 } tts_engine_params;
 
 // An F5-TTS voice: the model's files and the recording to clone. Start
@@ -311,6 +318,16 @@ typedef struct tts_metrics {
   uint64_t model_unloads;
   // Models loaded now.
   uint64_t models_loaded;
+  // Batched model steps taken.
+  uint64_t batch_steps;
+  // Streams per batched step: median.
+  double batch_size_p50;
+  // Streams per batched step: largest in the window.
+  double batch_size_max;
+  // Wait from joining a batch to the first step: median.
+  double batch_wait_p50;
+  // Batched steps that failed as a whole and were retried smaller.
+  uint64_t batch_retries;
 } tts_metrics;
 
 // Receives one log line: `level` is a `TTS_LOG_*` value, `message` a
@@ -424,7 +441,8 @@ TTS_API const char *tts_version(void);
 TTS_API int32_t tts_abi_version(void);
 
 // Default engine settings: the installed default voice, CPU, a 64 MiB
-// output cache, no idle unload, a queue of 64 requests.
+// output cache, no idle unload, a queue of 64 requests, no batching across
+// streams (`max_batch` 1).
 TTS_API struct tts_engine_params tts_engine_default_params(void);
 
 // Creates an engine and registers its first voice as "default" (only the

@@ -134,7 +134,9 @@ impl Backend for SteppedDouble {
             .collect())
     }
     fn finish(&mut self, s: SentenceInProgress) -> Result<Vec<f32>> {
-        Ok(s.into_state::<DoubleSentence>().expect("a double sentence").audio)
+        Ok(s.into_state::<DoubleSentence>()
+            .expect("a double sentence")
+            .audio)
     }
 }
 
@@ -146,7 +148,10 @@ fn double_engine(max_batch: usize, window: Duration, script: &Arc<Script>) -> En
     })
     .unwrap();
     engine
-        .add_voice("double", VoiceSpec::new(Arc::new(SteppedDoubleLoader(script.clone()))))
+        .add_voice(
+            "double",
+            VoiceSpec::new(Arc::new(SteppedDoubleLoader(script.clone()))),
+        )
         .unwrap();
     engine
 }
@@ -208,7 +213,10 @@ fn batched_streams_hear_what_they_would_alone() {
     }
     let sizes = script.batch_sizes.lock().unwrap().clone();
     assert!(sizes.iter().all(|&n| (1..=4).contains(&n)), "{sizes:?}");
-    assert!(sizes.iter().any(|&n| n > 1), "no step was batched: {sizes:?}");
+    assert!(
+        sizes.iter().any(|&n| n > 1),
+        "no step was batched: {sizes:?}"
+    );
     let m = engine.metrics();
     assert_eq!(m.batch_steps, sizes.len() as u64);
     assert!(m.batch_size.max > 1.0 && m.batch_size.max <= 4.0);
@@ -248,7 +256,11 @@ fn a_failure_at_batch_one_ends_only_that_stream() {
     }
 
     // one poisoned sentence: its stream fails, the others are intact
-    let texts = ["Fine one. Fine two.", "This is poison here.", "Also fine. Really."];
+    let texts = [
+        "Fine one. Fine two.",
+        "This is poison here.",
+        "Also fine. Really.",
+    ];
     let want = unbatched_reference(&texts);
     let script = Arc::new(Script {
         step_time: Duration::from_millis(2),
@@ -269,7 +281,11 @@ fn a_failure_at_batch_one_ends_only_that_stream() {
 
 #[test]
 fn a_cancelled_stream_leaves_the_batch_and_the_others_go_on() {
-    let texts = ["Keep going one. And two. And three.", "Cancel me soon. Never heard. Nope.", "Keep going too. Yes. Done."];
+    let texts = [
+        "Keep going one. And two. And three.",
+        "Cancel me soon. Never heard. Nope.",
+        "Keep going too. Yes. Done.",
+    ];
     let want = unbatched_reference(&texts);
     let script = Arc::new(Script {
         step_time: Duration::from_millis(20),
@@ -322,7 +338,10 @@ fn a_stalled_reader_does_not_hold_up_the_batch() {
     // nothing it had was lost: all ten chunks, in order
     let chunks: Vec<_> = stalled.map(|c| c.unwrap()).collect();
     assert_eq!(chunks.len(), 10);
-    assert!(chunks.iter().enumerate().all(|(i, c)| c.sentence_index == i));
+    assert!(chunks
+        .iter()
+        .enumerate()
+        .all(|(i, c)| c.sentence_index == i));
     assert!(chunks[9].is_last);
 }
 
@@ -347,7 +366,10 @@ fn a_batch_waits_up_to_the_window_to_fill() {
         h.join().unwrap();
     });
     let sizes = script.batch_sizes.lock().unwrap().clone();
-    assert_eq!(sizes[0], 3, "the first step waited for the other two: {sizes:?}");
+    assert_eq!(
+        sizes[0], 3,
+        "the first step waited for the other two: {sizes:?}"
+    );
     // the first request waited for the others (about 50 ms)
     assert!(engine.metrics().batch_wait.max >= 0.03);
 }
@@ -360,13 +382,13 @@ fn batch_settings_are_checked() {
         (usize::MAX, Duration::ZERO),
         (4, Duration::from_secs(11)),
     ] {
-        let err = Engine::new(EngineConfig {
+        let Err(err) = Engine::new(EngineConfig {
             max_batch,
             batch_window: window,
             ..EngineConfig::default()
-        })
-        .err()
-        .expect("refused");
+        }) else {
+            panic!("max_batch {max_batch}, window {window:?} accepted");
+        };
         assert_eq!(err.code(), ErrorCode::InvalidParameter, "{err}");
     }
     assert!(Engine::new(EngineConfig {
@@ -422,8 +444,14 @@ fn f5_requests() -> Vec<(&'static str, RequestOptions)> {
         ..Default::default()
     };
     vec![
-        ("A short one. Then a second sentence follows it.", opts(1, 4, 2.0)),
-        ("This stream has a rather longer sentence to say first.", opts(2, 6, 0.0)),
+        (
+            "A short one. Then a second sentence follows it.",
+            opts(1, 4, 2.0),
+        ),
+        (
+            "This stream has a rather longer sentence to say first.",
+            opts(2, 6, 0.0),
+        ),
         ("Hi. 你好，今天天气很好。", opts(3, 5, 1.5)),
     ]
 }
@@ -460,6 +488,10 @@ fn f5_batched_equals_unbatched() {
         }
     }
     let m = engine.metrics();
-    assert!(m.batch_size.max >= 2.0, "no F5 step was batched: {:?}", m.batch_size);
+    assert!(
+        m.batch_size.max >= 2.0,
+        "no F5 step was batched: {:?}",
+        m.batch_size
+    );
     assert_eq!(m.batch_retries, 0);
 }

@@ -182,8 +182,8 @@ fn defaults() -> TtsEngineParams {
 }
 
 /// Default engine settings: the installed default voice, CPU, a 64 MiB
-/// output cache, no idle unload, a queue of 64 requests, batches of up to 8
-/// streams.
+/// output cache, no idle unload, a queue of 64 requests, no batching across
+/// streams (`max_batch` 1).
 #[no_mangle]
 pub extern "C" fn tts_engine_default_params() -> TtsEngineParams {
     guard_value(refused(), defaults)

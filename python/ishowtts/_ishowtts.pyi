@@ -223,7 +223,7 @@ class Engine:
         queue_limit: int = 64,
         max_text_bytes: int = 16777216,
         normalize_text: bool = True,
-        max_batch: int = 8,
+        max_batch: int = 1,
         batch_window: float = 0.0,
     ) -> Engine: ...
     def add_voice(self, name: str, path: _Path, *, speaker: int | None = None) -> int: ...

@@ -176,7 +176,7 @@ impl Engine {
     #[pyo3(signature = (
         voice=None, *, device="cpu", cache_entries=1024, cache_bytes=67108864,
         prompt_cache_entries=16, idle_unload=None, queue_limit=64, max_text_bytes=16777216,
-        normalize_text=true, max_batch=8, batch_window=0.0
+        normalize_text=true, max_batch=1, batch_window=0.0
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(

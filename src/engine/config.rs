@@ -61,8 +61,8 @@ impl CacheLimits {
 }
 
 /// Engine settings. `EngineConfig::default()` is a CPU engine with a 64 MiB
-/// output cache, no idle unload, a queue of 64 requests and batches of up
-/// to 8 streams.
+/// output cache, no idle unload, a queue of 64 requests and no batching
+/// across streams.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineConfig {
     /// Device the worker runs the models on.
@@ -85,7 +85,9 @@ pub struct EngineConfig {
     /// Most streams whose current sentences one model call serves
     /// (`1..=`[`MAX_BATCH`]). Models run step by step (F5-TTS) gather the
     /// next step of up to this many streams into one batched call; 1 serves
-    /// one sentence at a time, as models without steps always are.
+    /// one sentence at a time, as models without steps always are. Off (1)
+    /// by default: batches pay only where a step's cost does not grow with
+    /// its rows (docs/benchmarks.md, "Throughput").
     pub max_batch: usize,
     /// How long the worker may wait for more streams before the first step
     /// of a new batch that is not full (zero: start at once). Streams that
@@ -110,7 +112,7 @@ impl Default for EngineConfig {
             max_text_bytes: 16 << 20,
             split: SplitOptions::default(),
             normalize_text: true,
-            max_batch: 8,
+            max_batch: 1,
             batch_window: Duration::ZERO,
         }
     }

@@ -42,9 +42,7 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 
-pub use backend::{
-    Backend, ModelLoader, Reference, SentenceInProgress, SentenceJob, VoicePrompt,
-};
+pub use backend::{Backend, ModelLoader, Reference, SentenceInProgress, SentenceJob, VoicePrompt};
 pub use cache::CacheStats;
 pub use config::{CacheLimits, DeviceSpec, EngineConfig, MAX_BATCH};
 pub use metrics::{MetricsSnapshot, Percentiles};

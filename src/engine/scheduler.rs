@@ -225,7 +225,10 @@ impl Worker {
         let model = job.voice.model_key();
         // one model per batch: another stepped model waits its turn whole
         let batched = self.shared.max_batch > 1
-            && self.models.get(&model).is_some_and(|b| b.steps_in_batches())
+            && self
+                .models
+                .get(&model)
+                .is_some_and(|b| b.steps_in_batches())
             && self
                 .batch
                 .first()
@@ -452,7 +455,12 @@ impl Worker {
             }
             {
                 let q = self.shared.lock_queue();
-                if !q.closed && !q.jobs.iter().any(|j| runnable(j) && j.voice.model_key() == model) {
+                if !q.closed
+                    && !q
+                        .jobs
+                        .iter()
+                        .any(|j| runnable(j) && j.voice.model_key() == model)
+                {
                     let _ = self.shared.wake.wait_timeout(q, deadline - now);
                 }
             }
@@ -557,7 +565,11 @@ impl Worker {
                 })
                 .collect(),
             Err(e) if idx.len() > 1 => {
-                tracing::warn!(model, size = idx.len(), "batched step failed, retrying smaller: {e}");
+                tracing::warn!(
+                    model,
+                    size = idx.len(),
+                    "batched step failed, retrying smaller: {e}"
+                );
                 self.shared.metrics.batch_retried();
                 let (a, b) = idx.split_at(idx.len() / 2);
                 let mut out = self.run_step(model, a);

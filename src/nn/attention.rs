@@ -152,10 +152,10 @@ unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 /// The fused kernel on contiguous `(B, N, H * D)` data, `dims` = `(B, H,
-/// N, D)`: row `r` of head `hi` of batch item `bi` starts at `(bi * N + r)
-/// * H * D + hi * D`, so a head's rows are `H * D` apart. Item `bi` uses
-/// its first `lengths[bi]` rows and keys (all `N` without lengths), in
-/// blocks sized for that length as it would be alone.
+/// N, D)`: row `r` of head `hi` of batch item `bi` starts at
+/// `(bi * N + r) * H * D + hi * D`, so a head's rows are `H * D` apart.
+/// Item `bi` uses its first `lengths[bi]` rows and keys (all `N` without
+/// lengths), in blocks sized for that length as it would be alone.
 fn fused_cpu(
     q: Shared,
     k: Shared,
@@ -172,7 +172,10 @@ fn fused_cpu(
     let padded = n;
     let len = |bi: usize| lengths.map_or(n, |l| l[bi]);
     // the tasks of the longest item; shorter items leave the extra ones idle
-    let blocks = (0..b).map(|bi| len(bi).div_ceil(block_rows(len(bi)))).max().unwrap_or(0);
+    let blocks = (0..b)
+        .map(|bi| len(bi).div_ceil(block_rows(len(bi))))
+        .max()
+        .unwrap_or(0);
     (0..b * h * blocks).into_par_iter().for_each_init(
         Buffers::default,
         |Buffers { scores, sums }, task| {
@@ -365,7 +368,10 @@ mod tests {
                     &item(&ours).to_dtype(DType::F32).unwrap(),
                     &alone.to_dtype(DType::F32).unwrap(),
                 );
-                assert!(diff < 1e-6, "{dtype:?} item {i} (length {l}): max diff {diff}");
+                assert!(
+                    diff < 1e-6,
+                    "{dtype:?} item {i} (length {l}): max diff {diff}"
+                );
                 if l < n {
                     let rest = ours.narrow(0, i, 1).unwrap().narrow(1, l, n - l).unwrap();
                     let rest = rest.abs().unwrap().to_dtype(DType::F32).unwrap();

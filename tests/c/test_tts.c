@@ -182,7 +182,7 @@ static void test_basics(void) {
   tts_engine_params ep = tts_engine_default_params();
   CHECK(ep.struct_size == sizeof ep && ep.voice_path == NULL && ep.device == TTS_DEVICE_CPU);
   CHECK(ep.queue_limit > 0 && ep.max_text_bytes > 0 && ep.cache_max_entries > 0);
-  CHECK(ep.max_batch == 8 && ep.batch_window_ms == 0);
+  CHECK(ep.max_batch == 1 && ep.batch_window_ms == 0);
   CHECK(TTS_SPEAKER_DEFAULT == -1);
 
   uint8_t header[TTS_WAV_HEADER_SIZE];

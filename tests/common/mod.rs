@@ -82,7 +82,8 @@ pub fn tone_wav(seconds: f32, rate: u32) -> Vec<u8> {
             let v: f32 = (1..6)
                 .map(|h| (2.0 * std::f32::consts::PI * 140.0 * h as f32 * t).sin() / h as f32)
                 .sum();
-            w.write_sample((0.2 * env * v * i16::MAX as f32) as i16).unwrap();
+            w.write_sample((0.2 * env * v * i16::MAX as f32) as i16)
+                .unwrap();
         }
         w.finalize().unwrap();
     }

@@ -419,12 +419,7 @@ impl Backend for F5Backend {
                     seed: Some(job.rng.random()),
                     ..SamplerOptions::default()
                 };
-                let ids: Vec<i64> = self
-                    .tokenizer
-                    .encode(&plan.full_text)
-                    .into_iter()
-                    .map(|id| id as i64)
-                    .collect();
+                let ids: Vec<i64> = self.tokenizer.encode(&plan.full_text);
                 let n_vocab = self.model.config().dit.text_num_embeds;
                 if let Some(bad) = ids.iter().find(|&&id| id as usize >= n_vocab) {
                     return Err(Error::InvalidArgument(format!(

@@ -634,8 +634,12 @@ mod tests {
         })
         .collect();
         let ids = |v: &[u32]| {
-            Tensor::from_vec(v.iter().map(|&i| i as i64).collect::<Vec<_>>(), (1, v.len()), &dev)
-                .unwrap()
+            Tensor::from_vec(
+                v.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+                (1, v.len()),
+                &dev,
+            )
+            .unwrap()
         };
         let alone: Vec<Tensor> = cases
             .iter()
@@ -669,17 +673,27 @@ mod tests {
             let b = b.as_ref().unwrap();
             assert_eq!(b.dims(), a.dims(), "flow {i}");
             let diff = (b - a).unwrap().abs().unwrap().max_all().unwrap();
-            let scale = a.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            let scale = a
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
             let rel = diff.to_scalar::<f32>().unwrap() / scale;
             assert!(rel <= 1e-5, "flow {i}: relative error {rel:e}");
         }
         // misuse is an error, not a panic
-        let mut done = model.start(&cases[0].0, &ids(&cases[0].1), 40, &cases[0].3).unwrap();
+        let mut done = model
+            .start(&cases[0].0, &ids(&cases[0].1), 40, &cases[0].3)
+            .unwrap();
         while !done.is_done() {
             model.step(&mut [&mut done]).unwrap();
         }
         assert!(model.step(&mut [&mut done]).is_err());
-        let early = model.start(&cases[0].0, &ids(&cases[0].1), 40, &cases[0].3).unwrap();
+        let early = model
+            .start(&cases[0].0, &ids(&cases[0].1), 40, &cases[0].3)
+            .unwrap();
         assert!(early.finish().is_err());
     }
 

@@ -17,9 +17,9 @@ use candle_nn::{Linear, VarBuilder};
 use super::config::DitConfig;
 use super::dit_block::{BlockModulation, DiTBlock, PlainLayerNorm, Rotary};
 use super::input_embed::InputEmbedding;
-use crate::nn::attention::row_mask;
 use super::text_embed::TextEmbedding;
 use super::time_embed::TimestepEmbedding;
+use crate::nn::attention::row_mask;
 
 /// `norm_out`: the final LayerNorm modulated by `(scale, shift)` from
 /// `SiLU(t)` (in that order).
@@ -317,7 +317,9 @@ impl DiT {
     ) -> Result<Tensor> {
         let (rows, n, _) = x.dims3()?;
         if lengths.len() != rows || lengths.iter().any(|&l| l == 0 || l > n) {
-            candle_core::bail!("forward_batch: lengths {lengths:?} do not fit {rows} rows of {n} frames");
+            candle_core::bail!(
+                "forward_batch: lengths {lengths:?} do not fit {rows} rows of {n} frames"
+            );
         }
         let x = x.to_dtype(self.dtype)?;
         let padded = lengths.iter().any(|&l| l < n);

@@ -56,7 +56,9 @@ impl ConvPositionEmbedding {
     /// padding to mask.)
     pub fn forward_masked(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         // (B, N, D) -> (B, D, N) for the convs, and back
-        let mask = mask.map(|m| m.to_dtype(x.dtype())?.transpose(1, 2)).transpose()?;
+        let mask = mask
+            .map(|m| m.to_dtype(x.dtype())?.transpose(1, 2))
+            .transpose()?;
         let masked = |h: Tensor| match &mask {
             Some(m) => h.broadcast_mul(m),
             None => Ok(h),

@@ -346,6 +346,39 @@ fn a_stalled_reader_does_not_hold_up_the_batch() {
 }
 
 #[test]
+fn dropping_the_engine_ends_a_running_batch() {
+    let script = Arc::new(Script {
+        step_time: Duration::from_millis(30),
+        ..Default::default()
+    });
+    let engine = double_engine(4, Duration::ZERO, &script);
+    let long: String = (0..20).map(|i| format!("Sentence {i} goes on. ")).collect();
+    let mut streams: Vec<_> = (0..3)
+        .map(|i| engine.stream(&long, &seeded(i)).unwrap())
+        .collect();
+    // the batch is running: each stream has its first chunk
+    for s in &mut streams {
+        s.next().unwrap().unwrap();
+    }
+    let t = Instant::now();
+    drop(engine);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "close waited {:?}",
+        t.elapsed()
+    );
+    for s in streams {
+        let rest: Vec<_> = s.collect();
+        assert!(rest.len() < 19, "the streams went on after the close");
+        assert!(
+            matches!(rest.last(), Some(Err(Error::EngineClosed))),
+            "{:?}",
+            rest.last().map(|r| r.as_ref().err())
+        );
+    }
+}
+
+#[test]
 fn a_batch_waits_up_to_the_window_to_fill() {
     let script = Arc::new(Script::default());
     let engine = Arc::new(double_engine(3, Duration::from_millis(400), &script));

@@ -269,6 +269,9 @@ impl Worker {
             .map(|m| m.job.voice.model_key())
             .unwrap_or_default();
         let mut q = self.shared.lock_queue();
+        if q.closed {
+            return None; // next_job ends what is queued
+        }
         let i = q
             .jobs
             .iter()
@@ -440,6 +443,12 @@ impl Worker {
     /// steps the rest as one call (retried smaller on a failure), delivers
     /// the finished sentences.
     fn step_batch(&mut self) {
+        if self.shared.lock_queue().closed {
+            for m in std::mem::take(&mut self.batch) {
+                self.finish(m.job, Error::EngineClosed);
+            }
+            return;
+        }
         let model = self.batch[0].job.voice.model_key();
         self.fill_batch(&model);
         // A batch that has not started waits up to the window to fill.
@@ -468,12 +477,16 @@ impl Worker {
                 break;
             }
         }
-        // the cancelled leave before the step
+        // the cancelled leave before the step, and sentences with no steps
+        // at all are done
         let mut i = 0;
         while i < self.batch.len() {
             if self.batch[i].job.cancel.is_cancelled() {
                 let m = self.batch.swap_remove(i);
                 self.finish(m.job, Error::Cancelled);
+            } else if self.batch[i].sentence.is_done() {
+                let m = self.batch.swap_remove(i);
+                self.complete(m);
             } else {
                 i += 1;
             }

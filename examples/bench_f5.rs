@@ -452,6 +452,17 @@ fn profile(
     time("    QK^T in the model dtype", &mut || {
         Ok(q_h.matmul(&q_h.t()?)?)
     })?;
+    if ishowtts::nn::cuda_attention::fused_attention(&q, &q, &q, None)?.is_some() {
+        time(
+            "  fused attention kernel (f32, scores on chip)",
+            &mut || {
+                Ok(
+                    ishowtts::nn::cuda_attention::fused_attention(&q, &q, &q, None)?
+                        .expect("applies"),
+                )
+            },
+        )?;
+    }
     candle_core::cuda::set_gemm_reduced_precision_f32(true);
     time("    QK^T in f32 with TF32 tensor cores", &mut || {
         Ok(q.matmul(&q.t()?)?)

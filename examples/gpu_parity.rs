@@ -220,6 +220,58 @@ fn check_f5(
     Ok(())
 }
 
+/// Three flows (the fixture's reference and text cut to different lengths,
+/// 2 to 4 steps, guidance on and off) stepped as one batch, each against
+/// its own flow alone on the same device.
+fn batched_vs_alone(report: &mut Report, model: &F5Model, io: &Io, dt: DType) -> Result<()> {
+    let cond = io.get("sample.cond")?;
+    let ids = io.get("sample.ids")?;
+    let (ref_frames, n_ids) = (cond.dim(1)?, ids.dim(1)?);
+    let duration = io.scalar("sample.duration")? as usize;
+    let cases = [
+        (ref_frames, n_ids, duration, 2, 2.0),
+        (ref_frames * 2 / 3, n_ids / 2, duration * 2 / 3, 4, 0.0),
+        (ref_frames / 2, n_ids * 3 / 4, duration / 2, 3, 1.5),
+    ];
+    let start = |&(r, t, f, nfe, cfg): &(usize, usize, usize, usize, f64)| {
+        let opts = SamplerOptions {
+            nfe_step: nfe,
+            cfg_strength: cfg,
+            seed: Some(f as u64),
+            ..Default::default()
+        };
+        model.start(&cond.narrow(1, 0, r)?, &ids.narrow(1, 0, t)?, f, &opts)
+    };
+    let mut alone = Vec::new();
+    for c in &cases {
+        let mut f = start(c)?;
+        while !f.is_done() {
+            model.step(&mut [&mut f])?;
+        }
+        alone.push(f.finish()?);
+    }
+    let mut flows = cases
+        .iter()
+        .map(start)
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    while flows.iter().any(|f| !f.is_done()) {
+        let mut batch: Vec<_> = flows.iter_mut().filter(|f| !f.is_done()).collect();
+        model.step(&mut batch)?;
+    }
+    let tol = if dt == DType::F32 { 1e-4 } else { 5e-2 };
+    for (i, (f, a)) in flows.into_iter().zip(&alone).enumerate() {
+        let b = f.finish()?;
+        report.row(
+            &format!("f5 full_v1 {dt:?} batched flow {i}"),
+            &b,
+            a,
+            a,
+            tol,
+        )?;
+    }
+    Ok(())
+}
+
 fn config(dir: &Path) -> Result<F5Config> {
     Ok(F5Config::from_json(&std::fs::read_to_string(
         dir.join("config.json"),
@@ -265,6 +317,18 @@ fn main() -> Result<()> {
             &dev,
             &dtypes,
         )?;
+    }
+
+    // Batched flow steps on the device: flows of different lengths and step
+    // counts stepped together against each alone (same device and dtype).
+    if !args.no_full {
+        let full = args.fixtures.join("full_v1");
+        let manifest = Manifest::from_file(full.join("manifest.json"))?;
+        let io = Io::load(&full.join("io.safetensors"))?;
+        for &dt in &dtypes {
+            let model = F5Model::new(config(&full)?, manifest.var_builder(dt, &dev)?)?;
+            batched_vs_alone(&mut report, &model, &io, dt)?;
+        }
     }
 
     // Vocos, real shape, f32 (as the engine runs it everywhere).

@@ -12,6 +12,7 @@ pub mod activation;
 pub mod attention;
 pub mod conv;
 pub mod cpu_conv;
+pub mod cuda_attention;
 pub mod norm;
 pub mod simd_conv;
 

@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use super::config::{DitConfig, QkNorm};
 use crate::nn::activation::gelu_tanh;
 use crate::nn::attention::{attention_with_lengths, key_bias, row_mask};
+use crate::nn::cuda_attention::fused_attention;
 use crate::nn::norm::{gated_residual, modulated_layer_norm};
 
 /// Epsilon of every LayerNorm in the blocks (affine-free, as upstream).
@@ -304,6 +305,17 @@ impl Attention {
         let scale = 1.0 / (self.dim_head as f64).sqrt();
         let q = (self.rotate(&q, rope)? * scale)?;
         let k = self.rotate(&k, rope)?;
+        if x.device().is_cuda() {
+            // scores on chip (the tensor ops below write them to memory)
+            if let Some(out) = fused_attention(&q, &k, &v.to_dtype(DType::F32)?, lengths)? {
+                let out = out.to_dtype(dtype)?.transpose(1, 2)?.reshape((
+                    b,
+                    n,
+                    self.heads * self.dim_head,
+                ))?;
+                return self.to_out.forward(&out);
+            }
+        }
         let mut scores = q.matmul(&k.t()?)?; // (B, H, N, N)
         let lengths = lengths.filter(|l| l.iter().any(|&l| l < n));
         if let Some(lens) = lengths {

@@ -8,6 +8,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The kernels under `src/nn/cuda/`, each to `$OUT_DIR/<name>.ptx`.
+const KERNELS: &[&str] = &["attention"];
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     if std::env::var_os("CARGO_FEATURE_ESPEAK").is_some() {
@@ -27,7 +30,7 @@ fn compile_kernels() {
         .filter(|p| p.exists())
         .unwrap_or_else(|| PathBuf::from("nvcc"));
     let cap = std::env::var("CUDA_COMPUTE_CAP").unwrap_or_else(|_| "90".into());
-    for name in ["attention"] {
+    for name in KERNELS {
         let src = format!("src/nn/cuda/{name}.cu");
         println!("cargo:rerun-if-changed={src}");
         let status = Command::new(&nvcc)

@@ -21,9 +21,11 @@
 #
 # It runs, each step bounded in time and its output kept under $OUT (or
 # gpu-check/out when OUT is unset):
-#   1. nvidia-smi, then gpu_parity: F5 (tiny and real v1 Base shape) and Vocos
-#      on CUDA in f32 and bf16 against the CPU in f32 (tolerances in
-#      examples/gpu_parity.rs);
+#   1. nvidia-smi, then gpu_parity: F5 (tiny and real v1 Base shape, batched
+#      flow steps against each flow alone) and Vocos on CUDA in f32 and bf16
+#      against the CPU in f32 (tolerances in examples/gpu_parity.rs); again
+#      with the fused attention kernel (ISHOWTTS_CUDA_ATTENTION=fused), which
+#      the later steps then use if it passed;
 #   2. the F5 benchmark at the real v1 Base shape with synthetic weights,
 #      10 s of new audio, NFE 16 and 32, f16, against PyTorch (f5-tts 1.1.22)
 #      on the same GPU in the same run: RTF, time per flow step, GPU memory;
@@ -88,19 +90,29 @@ print(":".join(sorted(glob.glob(os.path.join(nvidia.__path__[0], "*", "lib")))))
         else
             say "$name: FAILED (exit $?) after $((SECONDS - t0)) s"
             failed+=("$name")
+            return 1
         fi
     }
 
     wanted() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 
-    wanted parity && step parity 150 "$work/bin/gpu_parity" --device cuda --dtype f32,bf16
+    if wanted parity; then
+        step parity 150 "$work/bin/gpu_parity" --device cuda --dtype f32,bf16 || true
+        # the fused attention kernel (opt-in until this passes on a GPU): the
+        # steps after this one use it when it passes
+        if step parity-fused-attention 150 env ISHOWTTS_CUDA_ATTENTION=fused \
+            "$work/bin/gpu_parity" --device cuda --dtype f32,bf16; then
+            export ISHOWTTS_CUDA_ATTENTION=fused
+            say "the steps below use the fused attention kernel"
+        fi
+    fi
 
     # f16 on both sides: upstream's GPU dtype (its sampler builds the time
     # grid in the model's dtype, which bf16 cannot keep strictly increasing)
     if wanted bench; then
         step bench_f5 200 env BENCH_F5_BIN="$work/bin/bench_f5" BENCH_F5_WORK="$PACK/bench_f5" \
             BENCH_F5_PYTHON=python3 bash scripts/bench_f5.sh "${F5_FLAGS[@]}" --device cuda \
-            --dtype f16 --nfe 16,32 --runs 3 --warmup 1
+            --dtype f16 --nfe 16,32 --runs 3 --warmup 1 || true
         cp "$PACK"/bench_f5/ours.json "$out/bench_f5_ours.json" 2>/dev/null || true
         cp "$PACK"/bench_f5/ref.json "$out/bench_f5_ref.json" 2>/dev/null || true
     fi
@@ -108,7 +120,7 @@ print(":".join(sorted(glob.glob(os.path.join(nvidia.__path__[0], "*", "lib")))))
     # where a flow step's time goes, in the engine's GPU dtype
     wanted profile && step profile 90 "$work/bin/bench_f5" --work "$PACK/bench_f5/work" \
         "${F5_FLAGS[@]}" --device cuda --dtype bf16 --nfe 16 --runs 1 --warmup 0 --profile 10 \
-        --json-out "$work/profile.json"
+        --json-out "$work/profile.json" || true
 
     # batching off, then on (up to 64 streams a step)
     wanted throughput && for batch in 1 64; do
@@ -116,7 +128,7 @@ print(":".join(sorted(glob.glob(os.path.join(nvidia.__path__[0], "*", "lib")))))
         step "throughput-batch$batch" 120 "$work/bin/bench_throughput" --model f5 --device cuda \
             --nfe 16 --sentences 2 --trial-seconds 20 --search-seconds 80 --max-batch "$batch" \
             --scratch "$work/scratch" \
-            --json-out "$out/throughput_f5_cuda_batch$batch.json" ${GPU_CHECK_THROUGHPUT_ARGS:-}
+            --json-out "$out/throughput_f5_cuda_batch$batch.json" ${GPU_CHECK_THROUGHPUT_ARGS:-} || true
     done
 
     if ((${#failed[@]})); then

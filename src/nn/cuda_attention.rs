@@ -2,15 +2,23 @@
 //! chip instead of going through memory as `(B, H, N, N)` tensors, which is
 //! most of an F5 flow step on a GPU with the tensor ops. f32 in and out,
 //! head width 64, a length per batch item as [`super::attention`] takes.
+//!
+//! Opt-in (`ISHOWTTS_CUDA_ATTENTION=fused`) until it has been checked on a
+//! GPU: `scripts/gpu_check.sh` runs the parity check with and without it.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+
+/// Whether `ISHOWTTS_CUDA_ATTENTION=fused` is set (read once).
+pub fn enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("ISHOWTTS_CUDA_ATTENTION").as_deref() == Ok("fused"))
+}
 
 /// `softmax(q k^T) v` for `q` (scaled), `k`, `v` `(B, H, N, 64)` f32 on a
 /// CUDA device, item `i` over its first `lengths[i]` positions (rows past
 /// them zeros); `None` where the kernel does not apply (another device,
-/// dtype or head width, a build without `cuda`, or
-/// `ISHOWTTS_CUDA_ATTENTION=tensor` in the environment), for the caller's
-/// tensor path.
+/// dtype or head width, a build without `cuda`, or not [`enabled`]), for
+/// the caller's tensor path.
 pub fn fused_attention(
     q: &Tensor,
     k: &Tensor,
@@ -25,7 +33,7 @@ pub fn fused_attention(
         && q.dims() == k.dims()
         && q.dims() == v.dims()
         && q.dim(3)? == 64
-        && std::env::var("ISHOWTTS_CUDA_ATTENTION").as_deref() != Ok("tensor");
+        && enabled();
     if !applies {
         return Ok(None);
     }

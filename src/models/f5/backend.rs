@@ -6,7 +6,11 @@
 //! result by the recording's content hash. Each sentence is then chunked as
 //! upstream does (the model speaks at most ~22 s including the reference),
 //! sampled by flow matching (the cancel flag is polled between flow
-//! steps), vocoded by Vocos and cross-faded.
+//! steps), vocoded by Vocos and cross-faded. The backend runs step by step
+//! ([`Backend::begin`] / [`Backend::step`] / [`Backend::finish`], one flow
+//! step a call), so the engine can advance several streams' sentences in
+//! one batched network call; [`Backend::synthesize`] is the same steps
+//! alone.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -9,5 +9,6 @@
 
 pub mod f5;
 pub mod piper;
+pub mod qwen3_tts;
 pub mod synthetic;
 pub mod vocos;

@@ -1,0 +1,21 @@
+//! Qwen3-TTS (Alibaba Qwen, `Qwen/Qwen3-TTS-12Hz-*`): a text-to-speech
+//! language model that speaks through a 12.5 Hz speech tokenizer. A talker
+//! (Qwen3 decoder) predicts the first of 16 codes per frame, a small code
+//! predictor the other 15, and the tokenizer's decoder turns the codes into
+//! 24 kHz audio. Reference: the `qwen-tts` package (0.1.1), whose
+//! `core/tokenizer_12hz/modeling_qwen3_tts_tokenizer_v2.py` this port follows.
+//!
+//! Ported so far: [`decoder`], the tokenizer-12Hz decoder (codes -> audio),
+//! whole clips only (no incremental decode yet).
+
+pub mod decoder;
+
+pub use decoder::{Decoder, DecoderConfig};
+
+/// Sample rate of the decoded audio, Hz.
+pub const SAMPLE_RATE: u32 = 24_000;
+/// Code frames per second of the 12 Hz tokenizer (one frame is
+/// [`SAMPLES_PER_FRAME`] samples).
+pub const FRAME_RATE: f64 = 12.5;
+/// Samples per code frame of the released tokenizer (`decode_upsample_rate`).
+pub const SAMPLES_PER_FRAME: usize = 1920;

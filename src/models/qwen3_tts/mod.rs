@@ -6,11 +6,20 @@
 //! `core/tokenizer_12hz/modeling_qwen3_tts_tokenizer_v2.py` this port follows.
 //!
 //! Ported so far: [`decoder`], the tokenizer-12Hz decoder (codes -> audio),
-//! whole clips only (no incremental decode yet).
+//! whole clips only (no incremental decode yet); the [`talker`] forward pass
+//! with its text projection and the [`code_predictor`] forward (no
+//! generation loop yet).
 
+pub mod code_predictor;
+pub mod config;
 pub mod decoder;
+pub mod layers;
+pub mod talker;
 
+pub use code_predictor::CodePredictor;
+pub use config::{Qwen3CodePredictorConfig, Qwen3TalkerConfig};
 pub use decoder::{Decoder, DecoderConfig};
+pub use talker::{Talker, TextProjection};
 
 /// Sample rate of the decoded audio, Hz.
 pub const SAMPLE_RATE: u32 = 24_000;

@@ -1,0 +1,337 @@
+//! `Qwen3TTSTalkerConfig` and `Qwen3TTSTalkerCodePredictorConfig`
+//! (`core/models/configuration_qwen3_tts.py`): the `talker_config` section of
+//! the model's `config.json`, upstream field names and defaults. Fields of
+//! `PretrainedConfig` that do not concern the network are ignored.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+fn default_silu() -> String {
+    "silu".into()
+}
+fn default_rms_norm_eps() -> f64 {
+    1e-6
+}
+fn default_rope_theta() -> f64 {
+    10_000.0
+}
+fn default_max_position_embeddings() -> usize {
+    32_768
+}
+fn default_num_code_groups() -> usize {
+    32
+}
+
+/// The code predictor's configuration (`code_predictor_config`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Qwen3CodePredictorConfig {
+    /// Codes per codebook (2048 in the release).
+    #[serde(default = "cp_vocab")]
+    pub vocab_size: usize,
+    /// Width of the predictor's layers.
+    #[serde(default = "cp_hidden")]
+    pub hidden_size: usize,
+    /// Hidden width of the gated MLP.
+    #[serde(default = "cp_intermediate")]
+    pub intermediate_size: usize,
+    /// Decoder layers.
+    #[serde(default = "cp_layers")]
+    pub num_hidden_layers: usize,
+    /// Query heads.
+    #[serde(default = "cp_heads")]
+    pub num_attention_heads: usize,
+    /// Key/value heads.
+    #[serde(default = "cp_kv_heads")]
+    pub num_key_value_heads: usize,
+    /// Width of a head.
+    #[serde(default = "cp_head_dim")]
+    pub head_dim: usize,
+    /// MLP activation; only `silu` is supported.
+    #[serde(default = "default_silu")]
+    pub hidden_act: String,
+    /// Epsilon of all RMSNorms.
+    #[serde(default = "default_rms_norm_eps")]
+    pub rms_norm_eps: f64,
+    /// RoPE base.
+    #[serde(default = "default_rope_theta")]
+    pub rope_theta: f64,
+    /// RoPE variant; only absent or `rope_type: default` is supported.
+    #[serde(default)]
+    pub rope_scaling: Option<serde_json::Value>,
+    /// Whether q/k/v/o carry biases; only `false` is supported.
+    #[serde(default)]
+    pub attention_bias: bool,
+    /// Sliding-window attention; only `false` is supported.
+    #[serde(default)]
+    pub use_sliding_window: bool,
+    /// Longest sequence the rotary embedding is meant for (informative).
+    #[serde(default = "default_max_position_embeddings")]
+    pub max_position_embeddings: usize,
+    /// Codes per frame; the predictor predicts codes `1..num_code_groups`.
+    #[serde(default = "default_num_code_groups")]
+    pub num_code_groups: usize,
+}
+
+fn cp_vocab() -> usize {
+    2048
+}
+fn cp_hidden() -> usize {
+    1024
+}
+fn cp_intermediate() -> usize {
+    3072
+}
+fn cp_layers() -> usize {
+    5
+}
+fn cp_heads() -> usize {
+    16
+}
+fn cp_kv_heads() -> usize {
+    8
+}
+fn cp_head_dim() -> usize {
+    128
+}
+
+fn t_vocab() -> usize {
+    3072
+}
+fn t_hidden() -> usize {
+    1024
+}
+fn t_intermediate() -> usize {
+    2048
+}
+fn t_layers() -> usize {
+    20
+}
+fn t_heads() -> usize {
+    16
+}
+fn t_kv_heads() -> usize {
+    2
+}
+fn t_text_vocab() -> usize {
+    151_936
+}
+fn t_text_hidden() -> usize {
+    2048
+}
+
+/// The talker's configuration (`talker_config`), with the code predictor's.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Qwen3TalkerConfig {
+    /// Codec vocabulary: codebook codes plus the 1024-id control band.
+    #[serde(default = "t_vocab")]
+    pub vocab_size: usize,
+    /// Width of the talker's layers.
+    #[serde(default = "t_hidden")]
+    pub hidden_size: usize,
+    /// Hidden width of the gated MLP.
+    #[serde(default = "t_intermediate")]
+    pub intermediate_size: usize,
+    /// Decoder layers.
+    #[serde(default = "t_layers")]
+    pub num_hidden_layers: usize,
+    /// Query heads.
+    #[serde(default = "t_heads")]
+    pub num_attention_heads: usize,
+    /// Key/value heads.
+    #[serde(default = "t_kv_heads")]
+    pub num_key_value_heads: usize,
+    /// Width of a head; `hidden_size / num_attention_heads` when absent.
+    #[serde(default)]
+    pub head_dim: Option<usize>,
+    /// MLP (and text projection) activation; only `silu` is supported.
+    #[serde(default = "default_silu")]
+    pub hidden_act: String,
+    /// Epsilon of all RMSNorms.
+    #[serde(default = "default_rms_norm_eps")]
+    pub rms_norm_eps: f64,
+    /// RoPE base.
+    #[serde(default = "default_rope_theta")]
+    pub rope_theta: f64,
+    /// RoPE variant: `default`, possibly with an (interleaved)
+    /// `mrope_section`, which reduces to plain rope since the talker's three
+    /// position rows are always equal.
+    #[serde(default)]
+    pub rope_scaling: Option<serde_json::Value>,
+    /// Whether q/k/v/o carry biases; only `false` is supported.
+    #[serde(default)]
+    pub attention_bias: bool,
+    /// Sliding-window attention; only `false` is supported.
+    #[serde(default)]
+    pub use_sliding_window: bool,
+    /// Longest sequence the rotary embedding is meant for (informative).
+    #[serde(default = "default_max_position_embeddings")]
+    pub max_position_embeddings: usize,
+    /// Codes per frame.
+    #[serde(default = "default_num_code_groups")]
+    pub num_code_groups: usize,
+    /// Text vocabulary (`text_embedding` rows).
+    #[serde(default = "t_text_vocab")]
+    pub text_vocab_size: usize,
+    /// Width of `text_embedding` (input of `text_projection`).
+    #[serde(default = "t_text_hidden")]
+    pub text_hidden_size: usize,
+    /// Codec id: end of speech.
+    pub codec_eos_token_id: u32,
+    /// Codec id: "think" (language given).
+    pub codec_think_id: u32,
+    /// Codec id: "no think" (language auto).
+    pub codec_nothink_id: u32,
+    /// Codec id: start of the think span.
+    pub codec_think_bos_id: u32,
+    /// Codec id: end of the think span.
+    pub codec_think_eos_id: u32,
+    /// Codec id: padding.
+    pub codec_pad_id: u32,
+    /// Codec id: start of speech.
+    pub codec_bos_id: u32,
+    /// Codec ids of the languages.
+    #[serde(default)]
+    pub codec_language_id: HashMap<String, u32>,
+    /// Codec ids of the built-in speakers.
+    #[serde(default)]
+    pub spk_id: HashMap<String, u32>,
+    /// Per built-in speaker: `false` or the dialect it speaks.
+    #[serde(default)]
+    pub spk_is_dialect: HashMap<String, serde_json::Value>,
+    /// The code predictor.
+    pub code_predictor_config: Qwen3CodePredictorConfig,
+}
+
+/// The model's whole `config.json`, of which only the talker is read.
+#[derive(Deserialize)]
+struct ModelConfig {
+    talker_config: Qwen3TalkerConfig,
+}
+
+fn check_common(
+    what: &str,
+    hidden_act: &str,
+    attention_bias: bool,
+    use_sliding_window: bool,
+    heads: usize,
+    kv_heads: usize,
+) -> std::result::Result<(), String> {
+    if hidden_act != "silu" {
+        return Err(format!(
+            "{what}: hidden_act {hidden_act:?} is not supported (only \"silu\")"
+        ));
+    }
+    if attention_bias {
+        return Err(format!("{what}: attention_bias is not supported"));
+    }
+    if use_sliding_window {
+        return Err(format!("{what}: sliding-window attention is not supported"));
+    }
+    if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
+        return Err(format!(
+            "{what}: {heads} attention heads are not a multiple of {kv_heads} key/value heads"
+        ));
+    }
+    Ok(())
+}
+
+fn check_rope(what: &str, rs: &Option<serde_json::Value>) -> std::result::Result<(), String> {
+    if let Some(rs) = rs {
+        let kind = rs
+            .get("rope_type")
+            .or_else(|| rs.get("type"))
+            .and_then(|v| v.as_str());
+        if !rs.is_null() && kind != Some("default") {
+            return Err(format!(
+                "{what}: rope_scaling {rs} is not supported (only the default rope)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Qwen3TalkerConfig {
+    /// Width of a talker attention head.
+    pub fn head_dim(&self) -> usize {
+        self.head_dim
+            .unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
+    }
+
+    /// Parses either the talker config itself or the model's whole
+    /// `config.json` (its `talker_config` section), and checks that this port
+    /// supports it.
+    pub fn from_json(text: &str) -> std::result::Result<Self, String> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let cfg: Self = if value.get("talker_config").is_some() {
+            serde_json::from_value::<ModelConfig>(value)
+                .map_err(|e| format!("talker_config: {e}"))?
+                .talker_config
+        } else {
+            serde_json::from_value(value).map_err(|e| e.to_string())?
+        };
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Reads and checks a config file (see [`Self::from_json`]).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_json(&text).map_err(|reason| Error::VoiceConfig {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    /// Rejects what the port does not implement, naming it.
+    fn check(&self) -> std::result::Result<(), String> {
+        check_common(
+            "talker",
+            &self.hidden_act,
+            self.attention_bias,
+            self.use_sliding_window,
+            self.num_attention_heads,
+            self.num_key_value_heads,
+        )?;
+        check_rope("talker", &self.rope_scaling)?;
+        if let Some(section) = self
+            .rope_scaling
+            .as_ref()
+            .and_then(|rs| rs.get("mrope_section"))
+        {
+            // Each position row owns `mrope_section[i]` frequencies; with all
+            // rows equal the split is irrelevant, but it must cover them all.
+            let total: u64 = section
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_u64()).sum())
+                .unwrap_or(0);
+            if total as usize != self.head_dim() / 2 {
+                return Err(format!(
+                    "talker: mrope_section {section} does not sum to head_dim / 2 = {}",
+                    self.head_dim() / 2
+                ));
+            }
+        }
+        let cp = &self.code_predictor_config;
+        check_common(
+            "code predictor",
+            &cp.hidden_act,
+            cp.attention_bias,
+            cp.use_sliding_window,
+            cp.num_attention_heads,
+            cp.num_key_value_heads,
+        )?;
+        check_rope("code predictor", &cp.rope_scaling)?;
+        if cp.num_code_groups != self.num_code_groups || cp.num_code_groups < 2 {
+            return Err(format!(
+                "code predictor num_code_groups {} must equal the talker's {} (and be >= 2)",
+                cp.num_code_groups, self.num_code_groups
+            ));
+        }
+        Ok(())
+    }
+}

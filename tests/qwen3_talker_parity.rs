@@ -1,0 +1,261 @@
+//! Numerical parity of the Qwen3-TTS talker, its text projection and the
+//! code predictor with the PyTorch reference (`qwen-tts` 0.1.1) on the tiny
+//! synthetic fixture `tests/fixtures/qwen3/talker/` (written by
+//! `scripts/qwen3_fixtures.py`).
+//!
+//! Each component runs on the reference's own input, so a figure measures
+//! that component alone. Every tensor must match with a relative error
+//! `max|a - b| / max(max|b|, 1e-6)` of at most 1e-4 (f32). Each figure is
+//! printed (`cargo test --release --test qwen3_talker_parity -- --nocapture`).
+//! The talker's layer outputs come from one run (layer 1 is fed the port's
+//! layer 0). A second test checks the key/value cache: a prefix then the
+//! rest equals one call, and `reset()` gives a fresh run.
+//!
+//! Not checked here (not ported yet): the speaker encoder (`mel.*`,
+//! `speaker_encoder.*`) and the generation loop (`generate*.*`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use candle_core::{DType, Device, IndexOp, Tensor};
+use candle_nn::VarBuilder;
+use ishowtts::models::qwen3_tts::{CodePredictor, Qwen3TalkerConfig, Talker, TextProjection};
+
+const TOLERANCE: f32 = 1e-4;
+/// Cached versus one-call runs of the same computation.
+const CACHE_TOLERANCE: f32 = 1e-5;
+
+fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qwen3/talker")
+}
+
+fn get<'a>(io: &'a HashMap<String, Tensor>, name: &str) -> &'a Tensor {
+    io.get(name)
+        .unwrap_or_else(|| panic!("fixture has no tensor {name}"))
+}
+
+fn to_vec(t: &Tensor) -> Vec<f32> {
+    t.to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+/// `max|a - b| / max(max|b|, 1e-6)`.
+fn rel_err(got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(got.len(), want.len(), "lengths differ");
+    let diff = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    let scale = want.iter().map(|b| b.abs()).fold(0.0f32, f32::max);
+    diff / scale.max(1e-6)
+}
+
+/// Prints the figure and checks it against `tol` (shapes first).
+fn check_tol(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
+    assert_eq!(got.dims(), want.dims(), "{what}: shape");
+    let err = rel_err(&to_vec(got), &to_vec(want));
+    eprintln!("{what:<36} {:?}  rel err {err:.2e}", want.dims());
+    assert!(err <= tol, "{what}: relative error {err:.3e} > {tol:e}");
+}
+
+fn check(what: &str, got: &Tensor, want: &Tensor) {
+    check_tol(what, got, want, TOLERANCE);
+}
+
+/// Config, weights and recorded tensors, or `None` (with a loud message)
+/// when the fixture is missing.
+fn load() -> Option<(
+    Qwen3TalkerConfig,
+    VarBuilder<'static>,
+    HashMap<String, Tensor>,
+)> {
+    let dir = fixture_dir();
+    let files = ["config.json", "model.safetensors", "io.safetensors"].map(|f| dir.join(f));
+    if let Some(missing) = files.iter().find(|p| !p.is_file()) {
+        eprintln!(
+            "\n!!!!! SKIPPED: fixture {} is missing; run `bash scripts/qwen3_fixtures.sh` !!!!!\n",
+            missing.display()
+        );
+        return None;
+    }
+    let dev = Device::Cpu;
+    let cfg = Qwen3TalkerConfig::from_file(&files[0]).unwrap();
+    let weights = candle_core::safetensors::load(&files[1], &dev).unwrap();
+    let vb = VarBuilder::from_tensors(weights, DType::F32, &dev);
+    let io = candle_core::safetensors::load(&files[2], &dev).unwrap();
+    Some((cfg, vb, io))
+}
+
+#[test]
+fn talker_matches_qwen_tts() {
+    let Some((cfg, vb, io)) = load() else {
+        return;
+    };
+    let talker_vb = vb.pp("talker");
+
+    // Text projection.
+    let text = TextProjection::new(&cfg, talker_vb.clone()).unwrap();
+    let ids = get(&io, "text_projection.ids");
+    check(
+        "text_projection.embedding",
+        &text.embed(ids).unwrap(),
+        get(&io, "text_projection.embedding"),
+    );
+    check(
+        "text_projection.out (on embedding)",
+        &text.project(get(&io, "text_projection.embedding")).unwrap(),
+        get(&io, "text_projection.out"),
+    );
+    check(
+        "text_projection.out (from ids)",
+        &text.forward(ids).unwrap(),
+        get(&io, "text_projection.out"),
+    );
+
+    // Talker, positions 0..9, no cache before.
+    let mut talker = Talker::new(&cfg, talker_vb.clone()).unwrap();
+    let embeds = get(&io, "talker.inputs_embeds");
+    let (last, layers) = talker.forward_embeds_traced(embeds, 0).unwrap();
+    assert_eq!(layers.len(), cfg.num_hidden_layers);
+    for (i, out) in layers.iter().enumerate() {
+        let name = format!("talker.layers.{i}");
+        check(&name, out, get(&io, &name));
+    }
+    check("talker.last_hidden", &last, get(&io, "talker.last_hidden"));
+    check(
+        "talker.logits (on last_hidden)",
+        &talker.logits(get(&io, "talker.last_hidden")).unwrap(),
+        get(&io, "talker.logits"),
+    );
+    check(
+        "talker.logits (whole run)",
+        &talker.logits(&last).unwrap(),
+        get(&io, "talker.logits"),
+    );
+
+    // The code predictor's prefill input is [last hidden, codec_embedding(c0)].
+    let c0 = get(&io, "code_predictor.c0");
+    let c0_emb = talker.embed_codes(c0).unwrap();
+    let cp_in = Tensor::cat(
+        &[
+            &get(&io, "talker.last_hidden").i((.., 8..9, ..)).unwrap(),
+            &c0_emb,
+        ],
+        1,
+    )
+    .unwrap();
+    check(
+        "code_predictor.inputs_embeds",
+        &cp_in,
+        get(&io, "code_predictor.inputs_embeds"),
+    );
+
+    // Code predictor.
+    let mut cp = CodePredictor::new(&cfg, talker_vb.pp("code_predictor")).unwrap();
+    let inputs = get(&io, "code_predictor.inputs_embeds");
+    check(
+        "code_predictor.projected",
+        &cp.project(inputs).unwrap(),
+        get(&io, "code_predictor.projected"),
+    );
+    let hidden = cp.forward_embeds(inputs, 0).unwrap();
+    check(
+        "code_predictor.last_hidden",
+        &hidden,
+        get(&io, "code_predictor.last_hidden"),
+    );
+    check(
+        "code_predictor.logits",
+        &cp.logits(&hidden, 0).unwrap(),
+        get(&io, "code_predictor.logits"),
+    );
+    let all = get(&io, "code_predictor.all_heads");
+    assert_eq!(all.dim(1).unwrap(), cp.num_groups());
+    let want_hidden = get(&io, "code_predictor.last_hidden");
+    for j in 0..cp.num_groups() {
+        check(
+            &format!("code_predictor.all_heads[{j}]"),
+            &cp.logits(want_hidden, j).unwrap(),
+            &all.i((.., j)).unwrap(),
+        );
+    }
+    assert!(cp.logits(want_hidden, cp.num_groups()).is_err());
+}
+
+#[test]
+fn talker_kv_cache_matches_one_call() {
+    let Some((cfg, vb, io)) = load() else {
+        return;
+    };
+    let mut talker = Talker::new(&cfg, vb.pp("talker")).unwrap();
+    let embeds = get(&io, "talker.inputs_embeds");
+    let t = embeds.dim(1).unwrap();
+    let whole = talker.forward_embeds(embeds, 0).unwrap();
+    assert_eq!(talker.cached_len(), t);
+
+    // A start_pos that does not follow the cache is refused.
+    assert!(talker.forward_embeds(embeds, 0).is_err());
+
+    // Prefix of 5, then the rest one call (4 positions) — and a prefix of 5,
+    // then one position at a time.
+    talker.reset();
+    assert_eq!(talker.cached_len(), 0);
+    let a = talker
+        .forward_embeds(&embeds.narrow(1, 0, 5).unwrap(), 0)
+        .unwrap();
+    let b = talker
+        .forward_embeds(&embeds.narrow(1, 5, t - 5).unwrap(), 5)
+        .unwrap();
+    let pieces = Tensor::cat(&[&a, &b], 1).unwrap();
+    check_tol("talker cache: 5 + 4", &pieces, &whole, CACHE_TOLERANCE);
+    check(
+        "talker cache: 5 + 4 vs reference",
+        &pieces,
+        get(&io, "talker.last_hidden"),
+    );
+
+    talker.reset();
+    let mut steps = vec![talker
+        .forward_embeds(&embeds.narrow(1, 0, 5).unwrap(), 0)
+        .unwrap()];
+    for p in 5..t {
+        steps.push(
+            talker
+                .forward_embeds(&embeds.narrow(1, p, 1).unwrap(), p)
+                .unwrap(),
+        );
+    }
+    let steps = Tensor::cat(&steps, 1).unwrap();
+    check_tol("talker cache: 5 + 1 x 4", &steps, &whole, CACHE_TOLERANCE);
+
+    // reset() gives a run identical to the first.
+    talker.reset();
+    let again = talker.forward_embeds(embeds, 0).unwrap();
+    assert_eq!(to_vec(&again), to_vec(&whole), "reset run differs");
+    eprintln!("talker reset: identical rerun");
+
+    // Code predictor: prefill 2, then one step, equals one call on 3.
+    let mut cp = CodePredictor::new(&cfg, vb.pp("talker").pp("code_predictor")).unwrap();
+    let inputs = get(&io, "code_predictor.inputs_embeds");
+    let c1 = Tensor::new(&[[3i64]], &Device::Cpu).unwrap();
+    let e1 = cp.embed_codes(0, &c1).unwrap();
+    let three = Tensor::cat(&[inputs, &e1], 1).unwrap();
+    let whole = cp.forward_embeds(&three, 0).unwrap();
+    cp.reset();
+    let a = cp.forward_embeds(inputs, 0).unwrap();
+    let b = cp.forward_embeds(&e1, 2).unwrap();
+    check_tol(
+        "code predictor cache: 2 + 1",
+        &Tensor::cat(&[&a, &b], 1).unwrap(),
+        &whole,
+        CACHE_TOLERANCE,
+    );
+    cp.reset();
+    let again = cp.forward_embeds(&three, 0).unwrap();
+    assert_eq!(to_vec(&again), to_vec(&whole), "reset run differs");
+}

@@ -11,8 +11,9 @@
 //! layer 0). A second test checks the key/value cache: a prefix then the
 //! rest equals one call, and `reset()` gives a fresh run.
 //!
-//! Not checked here (not ported yet): the speaker encoder (`mel.*`,
-//! `speaker_encoder.*`) and the generation loop (`generate*.*`).
+//! The speaker encoder (`mel.*`, `speaker_encoder.*`) is checked in
+//! `qwen3_speaker_parity.rs`. Not checked (not ported yet): the generation
+//! loop (`generate*.*`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -335,3 +335,129 @@ impl Qwen3TalkerConfig {
         Ok(())
     }
 }
+
+fn se_mel_dim() -> usize {
+    128
+}
+fn se_enc_dim() -> usize {
+    1024
+}
+fn se_channels() -> Vec<usize> {
+    vec![512, 512, 512, 512, 1536]
+}
+fn se_kernel_sizes() -> Vec<usize> {
+    vec![5, 3, 3, 3, 1]
+}
+fn se_dilations() -> Vec<usize> {
+    vec![1, 2, 3, 4, 1]
+}
+fn se_128() -> usize {
+    128
+}
+fn se_res2net_scale() -> usize {
+    8
+}
+fn se_sample_rate() -> u32 {
+    24_000
+}
+
+/// The speaker encoder's configuration (`Qwen3TTSSpeakerEncoderConfig`, the
+/// `speaker_encoder_config` section of a Base checkpoint's `config.json`),
+/// upstream names and defaults.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct SpeakerEncoderConfig {
+    /// Mel bands of the input (`mel_dim`).
+    #[serde(default = "se_mel_dim")]
+    pub mel_dim: usize,
+    /// Width of the speaker embedding (`enc_dim`, the talker's hidden size).
+    #[serde(default = "se_enc_dim")]
+    pub enc_dim: usize,
+    /// Output channels of the initial TDNN, each SE-Res2Net block and the
+    /// feature aggregation (last).
+    #[serde(default = "se_channels")]
+    pub enc_channels: Vec<usize>,
+    /// Kernel sizes, one per entry of `enc_channels`.
+    #[serde(default = "se_kernel_sizes")]
+    pub enc_kernel_sizes: Vec<usize>,
+    /// Dilations, one per entry of `enc_channels`.
+    #[serde(default = "se_dilations")]
+    pub enc_dilations: Vec<usize>,
+    /// Hidden channels of the attentive statistics pooling.
+    #[serde(default = "se_128")]
+    pub enc_attention_channels: usize,
+    /// Res2Net scale (channel groups) of each SE-Res2Net block.
+    #[serde(default = "se_res2net_scale")]
+    pub enc_res2net_scale: usize,
+    /// Squeeze width of the squeeze-excitation blocks.
+    #[serde(default = "se_128")]
+    pub enc_se_channels: usize,
+    /// Sample rate of the audio the mel is computed from, Hz.
+    #[serde(default = "se_sample_rate")]
+    pub sample_rate: u32,
+}
+
+/// The parts of the model's `config.json` the speaker encoder reads.
+#[derive(Deserialize)]
+struct SpeakerModelConfig {
+    speaker_encoder_config: SpeakerEncoderConfig,
+}
+
+impl SpeakerEncoderConfig {
+    /// Parses either a whole model `config.json` (taking its
+    /// `speaker_encoder_config`) or the section alone, and checks it.
+    pub fn from_json(text: &str) -> std::result::Result<Self, String> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let cfg: Self = if value.get("speaker_encoder_config").is_some() {
+            serde_json::from_value::<SpeakerModelConfig>(value)
+                .map_err(|e| format!("speaker_encoder_config: {e}"))?
+                .speaker_encoder_config
+        } else {
+            serde_json::from_value(value).map_err(|e| e.to_string())?
+        };
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Reads and checks a config file (see [`Self::from_json`]).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_json(&text).map_err(|reason| Error::VoiceConfig {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    /// Rejects shapes the network cannot be built with, naming them.
+    fn check(&self) -> std::result::Result<(), String> {
+        let n = self.enc_channels.len();
+        if n < 3 || self.enc_kernel_sizes.len() != n || self.enc_dilations.len() != n {
+            return Err(format!(
+                "speaker encoder: enc_channels ({n}), enc_kernel_sizes ({}) and \
+                 enc_dilations ({}) must have the same length, at least 3",
+                self.enc_kernel_sizes.len(),
+                self.enc_dilations.len()
+            ));
+        }
+        let scale = self.enc_res2net_scale;
+        if scale < 2 || self.enc_channels[..n - 1].iter().any(|c| c % scale != 0) {
+            return Err(format!(
+                "speaker encoder: enc_res2net_scale {scale} must be >= 2 and divide \
+                 enc_channels {:?}",
+                &self.enc_channels[..n - 1]
+            ));
+        }
+        let mfa_in: usize = self.enc_channels[1..n - 1].iter().sum();
+        if mfa_in != self.enc_channels[n - 1] {
+            return Err(format!(
+                "speaker encoder: the last enc_channels entry {} must equal the sum of \
+                 the SE-Res2Net widths {mfa_in}",
+                self.enc_channels[n - 1]
+            ));
+        }
+        if self.enc_kernel_sizes.contains(&0) || self.enc_dilations.contains(&0) {
+            return Err("speaker encoder: kernel sizes and dilations must be positive".into());
+        }
+        Ok(())
+    }
+}

@@ -8,17 +8,21 @@
 //! Ported so far: [`decoder`], the tokenizer-12Hz decoder (codes -> audio),
 //! whole clips only (no incremental decode yet); the [`talker`] forward pass
 //! with its text projection and the [`code_predictor`] forward (no
-//! generation loop yet).
+//! generation loop yet); the Base checkpoints' [`speaker`] encoder
+//! (ECAPA-TDNN x-vector) with its log-[`mel`] front end.
 
 pub mod code_predictor;
 pub mod config;
 pub mod decoder;
 pub mod layers;
+pub mod mel;
+pub mod speaker;
 pub mod talker;
 
 pub use code_predictor::CodePredictor;
-pub use config::{Qwen3CodePredictorConfig, Qwen3TalkerConfig};
+pub use config::{Qwen3CodePredictorConfig, Qwen3TalkerConfig, SpeakerEncoderConfig};
 pub use decoder::{Decoder, DecoderConfig};
+pub use speaker::{SpeakerEncoder, SpeakerEncoderTrace};
 pub use talker::{Talker, TextProjection};
 
 /// Sample rate of the decoded audio, Hz.

@@ -1,0 +1,142 @@
+//! Numerical parity of the Qwen3-TTS speaker encoder and its log-mel front
+//! end with the PyTorch reference (`qwen-tts` 0.1.1) on the tiny synthetic
+//! fixture `tests/fixtures/qwen3/talker/` (written by
+//! `scripts/qwen3_fixtures.py`).
+//!
+//! Checked, each with a relative error `max|a - b| / max(max|b|, 1e-6)` of
+//! at most 1e-4 (f32), each figure printed
+//! (`cargo test --release --test qwen3_speaker_parity -- --nocapture`):
+//! `mel.out` computed from `mel.wav`; the outputs of `speaker_encoder.blocks.0`
+//! to `.3`, `.mfa`, `.asp` and `.out`, from one run of the encoder on the
+//! reference's `mel.out` (so the network figures do not include the mel's
+//! error); and `.out` again from the port's own mel (wave to embedding).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::VarBuilder;
+use ishowtts::models::qwen3_tts::mel::MelSpectrogram;
+use ishowtts::models::qwen3_tts::{SpeakerEncoder, SpeakerEncoderConfig};
+
+const TOLERANCE: f32 = 1e-4;
+
+fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qwen3/talker")
+}
+
+fn get<'a>(io: &'a HashMap<String, Tensor>, name: &str) -> &'a Tensor {
+    io.get(name)
+        .unwrap_or_else(|| panic!("fixture has no tensor {name}"))
+}
+
+fn to_vec(t: &Tensor) -> Vec<f32> {
+    t.to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+/// `max|a - b| / max(max|b|, 1e-6)`.
+fn rel_err(got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(got.len(), want.len(), "lengths differ");
+    let diff = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    let scale = want.iter().map(|b| b.abs()).fold(0.0f32, f32::max);
+    diff / scale.max(1e-6)
+}
+
+/// Prints the figure and checks it (shapes first).
+fn check(what: &str, got: &Tensor, want: &Tensor) {
+    assert_eq!(got.dims(), want.dims(), "{what}: shape");
+    let err = rel_err(&to_vec(got), &to_vec(want));
+    eprintln!("{what:<36} {:?}  rel err {err:.2e}", want.dims());
+    assert!(
+        err <= TOLERANCE,
+        "{what}: relative error {err:.3e} > {TOLERANCE:e}"
+    );
+}
+
+/// Config, weights and recorded tensors, or `None` (with a loud message)
+/// when the fixture is missing.
+fn load() -> Option<(
+    SpeakerEncoderConfig,
+    VarBuilder<'static>,
+    HashMap<String, Tensor>,
+)> {
+    let dir = fixture_dir();
+    let files = ["config.json", "model.safetensors", "io.safetensors"].map(|f| dir.join(f));
+    if let Some(missing) = files.iter().find(|p| !p.is_file()) {
+        eprintln!(
+            "\n!!!!! SKIPPED: fixture {} is missing; run `bash scripts/qwen3_fixtures.sh` !!!!!\n",
+            missing.display()
+        );
+        return None;
+    }
+    let dev = Device::Cpu;
+    let cfg = SpeakerEncoderConfig::from_file(&files[0]).unwrap();
+    let weights = candle_core::safetensors::load(&files[1], &dev).unwrap();
+    let vb = VarBuilder::from_tensors(weights, DType::F32, &dev);
+    let io = candle_core::safetensors::load(&files[2], &dev).unwrap();
+    Some((cfg, vb, io))
+}
+
+#[test]
+fn speaker_encoder_matches_qwen_tts() {
+    let Some((cfg, vb, io)) = load() else {
+        return;
+    };
+    let dev = Device::Cpu;
+
+    // Mel front end: mel.wav -> mel.out (1, frames, 128).
+    let mel = MelSpectrogram::speaker_encoder().unwrap();
+    assert_eq!(mel.n_mels(), cfg.mel_dim);
+    let wav = to_vec(get(&io, "mel.wav"));
+    let own_mel = mel.forward(&wav, &dev).unwrap();
+    check("mel.out (from mel.wav)", &own_mel, get(&io, "mel.out"));
+
+    // Network on the reference mel.
+    let enc = SpeakerEncoder::new(&cfg, vb.pp("speaker_encoder")).unwrap();
+    assert_eq!(enc.enc_dim(), cfg.enc_dim);
+    let (out, trace) = enc.forward_traced(get(&io, "mel.out")).unwrap();
+    assert_eq!(trace.blocks.len(), cfg.enc_channels.len() - 1);
+    for (i, block) in trace.blocks.iter().enumerate() {
+        let name = format!("speaker_encoder.blocks.{i}");
+        check(&name, block, get(&io, &name));
+    }
+    check(
+        "speaker_encoder.mfa",
+        &trace.mfa,
+        get(&io, "speaker_encoder.mfa"),
+    );
+    check(
+        "speaker_encoder.asp",
+        &trace.asp,
+        get(&io, "speaker_encoder.asp"),
+    );
+    check("speaker_encoder.out", &out, get(&io, "speaker_encoder.out"));
+
+    // Wave to embedding through the port's own mel.
+    let out_own = enc.forward(&own_mel).unwrap();
+    check(
+        "speaker_encoder.out (from own mel)",
+        &out_own,
+        get(&io, "speaker_encoder.out"),
+    );
+}
+
+#[test]
+fn speaker_config_defaults_are_upstream() {
+    let cfg = SpeakerEncoderConfig::from_json("{}").unwrap();
+    assert_eq!(cfg.mel_dim, 128);
+    assert_eq!(cfg.enc_dim, 1024);
+    assert_eq!(cfg.enc_channels, vec![512, 512, 512, 512, 1536]);
+    assert_eq!(cfg.enc_attention_channels, 128);
+    assert_eq!(cfg.enc_se_channels, 128);
+    assert!(SpeakerEncoderConfig::from_json(r#"{"enc_dilations": [1, 2]}"#).is_err());
+}

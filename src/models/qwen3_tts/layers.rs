@@ -39,16 +39,21 @@ pub struct StackDims {
 /// position row `i % 3` (for `i` below `3 * mrope_section[k]`), but its three
 /// rows are equal for speech, so every frequency sees the same position:
 /// plain 1-D rope with the usual rotate-half layout.
-fn rope_tables(
-    dims: &StackDims,
+///
+/// Also the tokenizer decoder's pre-transformer table (`start` 0).
+pub(crate) fn rope_tables(
+    head_dim: usize,
+    rope_theta: f64,
     start: usize,
     t: usize,
     device: &Device,
 ) -> Result<(Tensor, Tensor)> {
-    let dim = dims.head_dim;
+    let dim = head_dim;
     let half = dim / 2;
+    // f32 throughout, as upstream (the rounding of large angles is part of
+    // the reference)
     let inv_freq: Vec<f32> = (0..half)
-        .map(|i| 1.0 / (dims.rope_theta as f32).powf((2 * i) as f32 / dim as f32))
+        .map(|i| 1.0 / (rope_theta as f32).powf((2 * i) as f32 / dim as f32))
         .collect();
     let mut cos = Vec::with_capacity(t * half);
     let mut sin = Vec::with_capacity(t * half);
@@ -166,30 +171,43 @@ impl Attention {
             Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
         };
         self.kv_cache = Some((k.clone(), v.clone()));
-        let s = k.dim(2)?;
-        let rep = self.num_heads / self.num_kv_heads;
-        let (k, v) = if rep == 1 {
-            (k, v)
-        } else {
-            // repeat_kv: each KV head serves `rep` consecutive query heads.
-            let expand = |y: Tensor| -> Result<Tensor> {
-                Ok(y.unsqueeze(2)?
-                    .expand((b, self.num_kv_heads, rep, s, d))?
-                    .reshape((b, self.num_heads, s, d))?)
-            };
-            (expand(k)?, expand(v)?)
-        };
-        let scale = 1.0 / (d as f64).sqrt();
-        let mut scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
-        if let Some(mask) = mask {
-            scores = scores.broadcast_add(mask)?;
-        }
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let y = probs.matmul(&v.contiguous()?)?;
-        // (B, H, T, D) -> (B, T, H*D)
-        let y = y.transpose(1, 2)?.reshape((b, t, ()))?;
+        let y = grouped_attention(&q, &k, &v, mask)?;
         Ok(self.o_proj.forward(&y)?)
     }
+}
+
+/// Scaled dot-product attention with grouped key/value heads: `q` `(B, H,
+/// T, D)`, `k`, `v` `(B, KV, S, D)` with `KV` dividing `H` (each key/value
+/// head serves `H / KV` consecutive query heads, upstream's `repeat_kv`),
+/// `mask` additive and broadcast to `(B, H, T, S)`. Returns `(B, T, H * D)`,
+/// the heads merged for the output projection.
+pub(crate) fn grouped_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+) -> Result<Tensor> {
+    let (b, heads, t, d) = q.dims4()?;
+    let (_, kv_heads, s, _) = k.dims4()?;
+    let rep = heads / kv_heads;
+    let expand = |y: &Tensor| -> Result<Tensor> {
+        if rep == 1 {
+            return Ok(y.clone());
+        }
+        Ok(y.unsqueeze(2)?
+            .expand((b, kv_heads, rep, s, d))?
+            .reshape((b, heads, s, d))?)
+    };
+    let (k, v) = (expand(k)?, expand(v)?);
+    let scale = 1.0 / (d as f64).sqrt();
+    let mut scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
+    if let Some(mask) = mask {
+        scores = scores.broadcast_add(mask)?;
+    }
+    let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+    let y = probs.matmul(&v.contiguous()?)?;
+    // (B, H, T, D) -> (B, T, H*D)
+    Ok(y.transpose(1, 2)?.reshape((b, t, ()))?)
 }
 
 /// The gated MLP, `down(silu(gate(x)) * up(x))`, no biases.
@@ -201,9 +219,8 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    /// Loads `mlp.{gate,up,down}_proj`.
-    pub fn new(dims: &StackDims, vb: VarBuilder) -> Result<Self> {
-        let (h, i) = (dims.hidden_size, dims.intermediate_size);
+    /// Loads `mlp.{gate,up,down}_proj`: width `h`, hidden width `i`.
+    pub fn new(h: usize, i: usize, vb: VarBuilder) -> Result<Self> {
         Ok(Self {
             gate_proj: linear_no_bias(h, i, vb.pp("gate_proj"))?,
             up_proj: linear_no_bias(h, i, vb.pp("up_proj"))?,
@@ -234,7 +251,7 @@ impl DecoderLayer {
         let (h, eps) = (dims.hidden_size, dims.rms_norm_eps);
         Ok(Self {
             self_attn: Attention::new(dims, vb.pp("self_attn"))?,
-            mlp: Mlp::new(dims, vb.pp("mlp"))?,
+            mlp: Mlp::new(dims.hidden_size, dims.intermediate_size, vb.pp("mlp"))?,
             input_layernorm: candle_nn::rms_norm(h, eps, vb.pp("input_layernorm"))?,
             post_attention_layernorm: candle_nn::rms_norm(
                 h,
@@ -322,7 +339,7 @@ impl DecoderStack {
         }
         let dtype = embeds.dtype();
         let dev = embeds.device();
-        let (cos, sin) = rope_tables(&self.dims, start_pos, t, dev)?;
+        let (cos, sin) = rope_tables(self.dims.head_dim, self.dims.rope_theta, start_pos, t, dev)?;
         let (cos, sin) = (cos.to_dtype(dtype)?, sin.to_dtype(dtype)?);
         let mask = if t > 1 {
             Some(causal_mask(start_pos, t, dev)?.to_dtype(dtype)?)

@@ -4,34 +4,11 @@
 //! `output_proj`. Activations are `(B, T, C)`.
 
 use candle_core::{Device, Module, Tensor};
-use candle_nn::{linear, linear_b, linear_no_bias, Linear, RmsNorm, VarBuilder};
+use candle_nn::{linear, linear_b, Linear, RmsNorm, VarBuilder};
 
 use super::config::DecoderConfig;
+use crate::models::qwen3_tts::layers::{grouped_attention, rope_tables, Mlp};
 use crate::Result;
-
-/// The rotary table for positions `0..t`: `(cos, sin)`, each `(t, head_dim / 2)`.
-fn rope_tables(cfg: &DecoderConfig, t: usize, device: &Device) -> Result<(Tensor, Tensor)> {
-    let dim = cfg.head_dim();
-    let half = dim / 2;
-    // Upstream: inv_freq = 1 / base^(2i / dim) and freqs = pos * inv_freq in
-    // f32 (the f32 rounding of large angles is part of the reference).
-    let inv_freq: Vec<f32> = (0..half)
-        .map(|i| 1.0 / (cfg.rope_theta as f32).powf((2 * i) as f32 / dim as f32))
-        .collect();
-    let mut cos = Vec::with_capacity(t * half);
-    let mut sin = Vec::with_capacity(t * half);
-    for p in 0..t {
-        for &f in &inv_freq {
-            let angle = f64::from(p as f32 * f);
-            cos.push(angle.cos() as f32);
-            sin.push(angle.sin() as f32);
-        }
-    }
-    Ok((
-        Tensor::from_vec(cos, (t, half), device)?,
-        Tensor::from_vec(sin, (t, half), device)?,
-    ))
-}
 
 /// The additive mask `(t, t)`: query `i` sees keys `j` with
 /// `i - window < j <= i` (transformers' sliding-window causal mask).
@@ -96,52 +73,8 @@ impl Attention {
         let v = heads(self.v_proj.forward(x)?, self.num_kv_heads)?;
         let q = candle_nn::rotary_emb::rope(&q, cos, sin)?;
         let k = candle_nn::rotary_emb::rope(&k, cos, sin)?;
-        let rep = self.num_heads / self.num_kv_heads;
-        let (k, v) = if rep == 1 {
-            (k, v)
-        } else {
-            // repeat_kv: each KV head serves `rep` consecutive query heads.
-            let expand = |y: Tensor| -> Result<Tensor> {
-                Ok(y.unsqueeze(2)?
-                    .expand((b, self.num_kv_heads, rep, t, d))?
-                    .reshape((b, self.num_heads, t, d))?)
-            };
-            (expand(k)?, expand(v)?)
-        };
-        let scale = 1.0 / (d as f64).sqrt();
-        let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?.broadcast_add(mask)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let y = probs.matmul(&v.contiguous()?)?;
-        // (B, H, T, D) -> (B, T, H*D)
-        let y = y.transpose(1, 2)?.reshape((b, t, ()))?;
+        let y = grouped_attention(&q, &k, &v, Some(mask))?;
         Ok(self.o_proj.forward(&y)?)
-    }
-}
-
-/// The gated MLP, `down(silu(gate(x)) * up(x))`, no biases.
-#[derive(Debug, Clone)]
-pub struct Mlp {
-    gate_proj: Linear,
-    up_proj: Linear,
-    down_proj: Linear,
-}
-
-impl Mlp {
-    /// Loads `mlp.{gate,up,down}_proj`.
-    pub fn new(cfg: &DecoderConfig, vb: VarBuilder) -> Result<Self> {
-        let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
-        Ok(Self {
-            gate_proj: linear_no_bias(h, i, vb.pp("gate_proj"))?,
-            up_proj: linear_no_bias(h, i, vb.pp("up_proj"))?,
-            down_proj: linear_no_bias(i, h, vb.pp("down_proj"))?,
-        })
-    }
-}
-
-impl Module for Mlp {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let gate = candle_nn::ops::silu(&self.gate_proj.forward(x)?)?;
-        self.down_proj.forward(&(gate * self.up_proj.forward(x)?)?)
     }
 }
 
@@ -164,7 +97,7 @@ impl TransformerLayer {
         let h = cfg.hidden_size;
         Ok(Self {
             self_attn: Attention::new(cfg, vb.pp("self_attn"))?,
-            mlp: Mlp::new(cfg, vb.pp("mlp"))?,
+            mlp: Mlp::new(cfg.hidden_size, cfg.intermediate_size, vb.pp("mlp"))?,
             input_layernorm: candle_nn::rms_norm(h, cfg.rms_norm_eps, vb.pp("input_layernorm"))?,
             post_attention_layernorm: candle_nn::rms_norm(
                 h,
@@ -227,7 +160,7 @@ impl PreTransformer {
     /// The rotary tables and mask for a clip of `t` frames starting at
     /// position 0: what [`TransformerLayer::forward`] takes.
     pub fn position_inputs(&self, t: usize, device: &Device) -> Result<(Tensor, Tensor, Tensor)> {
-        let (cos, sin) = rope_tables(&self.cfg, t, device)?;
+        let (cos, sin) = rope_tables(self.cfg.head_dim(), self.cfg.rope_theta, 0, t, device)?;
         let mask = sliding_window_mask(t, self.cfg.sliding_window, device)?;
         Ok((cos, sin, mask))
     }

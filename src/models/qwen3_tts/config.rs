@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::{Error, Result};
@@ -206,10 +207,30 @@ pub struct Qwen3TalkerConfig {
     pub code_predictor_config: Qwen3CodePredictorConfig,
 }
 
-/// The model's whole `config.json`, of which only the talker is read.
-#[derive(Deserialize)]
-struct ModelConfig {
-    talker_config: Qwen3TalkerConfig,
+/// Parses a config that is either the section `key` of a whole
+/// `config.json` or the section alone (the three Qwen3-TTS configs ship
+/// both ways). Errors inside the section are prefixed with its key.
+pub(crate) fn parse_section<T: DeserializeOwned>(
+    text: &str,
+    key: &str,
+) -> std::result::Result<T, String> {
+    let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    match value.get_mut(key) {
+        Some(section) => serde_json::from_value(section.take()).map_err(|e| format!("{key}: {e}")),
+        None => serde_json::from_value(value).map_err(|e| e.to_string()),
+    }
+}
+
+/// Reads a config file with `parse`, its error reported with the path.
+pub(crate) fn read_config<T>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> std::result::Result<T, String>,
+) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse(&text).map_err(|reason| Error::VoiceConfig {
+        path: path.to_path_buf(),
+        reason,
+    })
 }
 
 fn check_common(
@@ -265,26 +286,14 @@ impl Qwen3TalkerConfig {
     /// `config.json` (its `talker_config` section), and checks that this port
     /// supports it.
     pub fn from_json(text: &str) -> std::result::Result<Self, String> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let cfg: Self = if value.get("talker_config").is_some() {
-            serde_json::from_value::<ModelConfig>(value)
-                .map_err(|e| format!("talker_config: {e}"))?
-                .talker_config
-        } else {
-            serde_json::from_value(value).map_err(|e| e.to_string())?
-        };
+        let cfg: Self = parse_section(text, "talker_config")?;
         cfg.check()?;
         Ok(cfg)
     }
 
     /// Reads and checks a config file (see [`Self::from_json`]).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_json(&text).map_err(|reason| Error::VoiceConfig {
-            path: path.to_path_buf(),
-            reason,
-        })
+        read_config(path.as_ref(), Self::from_json)
     }
 
     /// Rejects what the port does not implement, naming it.
@@ -397,35 +406,18 @@ pub struct SpeakerEncoderConfig {
 }
 
 /// The parts of the model's `config.json` the speaker encoder reads.
-#[derive(Deserialize)]
-struct SpeakerModelConfig {
-    speaker_encoder_config: SpeakerEncoderConfig,
-}
-
 impl SpeakerEncoderConfig {
     /// Parses either a whole model `config.json` (taking its
     /// `speaker_encoder_config`) or the section alone, and checks it.
     pub fn from_json(text: &str) -> std::result::Result<Self, String> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let cfg: Self = if value.get("speaker_encoder_config").is_some() {
-            serde_json::from_value::<SpeakerModelConfig>(value)
-                .map_err(|e| format!("speaker_encoder_config: {e}"))?
-                .speaker_encoder_config
-        } else {
-            serde_json::from_value(value).map_err(|e| e.to_string())?
-        };
+        let cfg: Self = parse_section(text, "speaker_encoder_config")?;
         cfg.check()?;
         Ok(cfg)
     }
 
     /// Reads and checks a config file (see [`Self::from_json`]).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_json(&text).map_err(|reason| Error::VoiceConfig {
-            path: path.to_path_buf(),
-            reason,
-        })
+        read_config(path.as_ref(), Self::from_json)
     }
 
     /// Rejects shapes the network cannot be built with, naming them.

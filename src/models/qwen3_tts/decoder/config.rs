@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::{Error, Result};
+use crate::models::qwen3_tts::config::{parse_section, read_config};
+use crate::Result;
 
 fn default_codebook_size() -> usize {
     2048
@@ -125,12 +126,6 @@ pub struct DecoderConfig {
     pub decoder_dim: usize,
 }
 
-/// The tokenizer's whole `config.json`, of which only the decoder is read.
-#[derive(Deserialize)]
-struct TokenizerConfig {
-    decoder_config: DecoderConfig,
-}
-
 impl DecoderConfig {
     /// Width of an attention head.
     pub fn head_dim(&self) -> usize {
@@ -150,26 +145,14 @@ impl DecoderConfig {
     /// `config.json` (its `decoder_config` section), and checks that this
     /// port supports it.
     pub fn from_json(text: &str) -> std::result::Result<Self, String> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let cfg: Self = if value.get("decoder_config").is_some() {
-            serde_json::from_value::<TokenizerConfig>(value)
-                .map_err(|e| format!("decoder_config: {e}"))?
-                .decoder_config
-        } else {
-            serde_json::from_value(value).map_err(|e| e.to_string())?
-        };
+        let cfg: Self = parse_section(text, "decoder_config")?;
         cfg.check()?;
         Ok(cfg)
     }
 
     /// Reads and checks a config file (see [`Self::from_json`]).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_json(&text).map_err(|reason| Error::VoiceConfig {
-            path: path.to_path_buf(),
-            reason,
-        })
+        read_config(path.as_ref(), Self::from_json)
     }
 
     /// Rejects what the port does not implement, naming it.

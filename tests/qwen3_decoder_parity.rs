@@ -12,54 +12,19 @@
 //! Not checked: `chunked_audio` (upstream's chunked decode with cut left
 //! context; incremental decoding is not ported yet).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use ishowtts::models::qwen3_tts::{Decoder, DecoderConfig};
 
+mod common;
+use common::{check_rel, io_tensor};
+
 const TOLERANCE: f32 = 1e-4;
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qwen3/decoder")
-}
-
-fn get<'a>(io: &'a HashMap<String, Tensor>, name: &str) -> &'a Tensor {
-    io.get(name)
-        .unwrap_or_else(|| panic!("fixture has no tensor {name}"))
-}
-
-fn to_vec(t: &Tensor) -> Vec<f32> {
-    t.to_dtype(DType::F32)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap()
-}
-
-/// `max|a - b| / max(max|b|, 1e-6)`.
-fn rel_err(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len(), "lengths differ");
-    let diff = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    let scale = want.iter().map(|b| b.abs()).fold(0.0f32, f32::max);
-    diff / scale.max(1e-6)
-}
-
-/// Prints the figure and checks it (shapes first).
-fn check(what: &str, got: &Tensor, want: &Tensor) {
-    assert_eq!(got.dims(), want.dims(), "{what}: shape");
-    let err = rel_err(&to_vec(got), &to_vec(want));
-    eprintln!("{what:<32} {:?}  rel err {err:.2e}", want.dims());
-    assert!(
-        err <= TOLERANCE,
-        "{what}: relative error {err:.3e} > {TOLERANCE:e}"
-    );
 }
 
 #[test]
@@ -79,7 +44,7 @@ fn decoder_matches_qwen_tts() {
     let vb = VarBuilder::from_tensors(weights, DType::F32, &dev);
     let decoder = Decoder::new(&cfg, vb).unwrap();
     let io = candle_core::safetensors::load(&files[2], &dev).unwrap();
-    let codes = get(&io, "codes");
+    let codes = io_tensor(&io, "codes");
 
     // Quantizer.
     let q = decoder.quantizer();
@@ -88,103 +53,130 @@ fn decoder_matches_qwen_tts() {
         .rvq_first()
         .decode(&codes_u32.narrow(1, 0, 1).unwrap())
         .unwrap();
-    check(
+    check_rel(
         "quantizer.rvq_first",
         &first,
-        get(&io, "quantizer.rvq_first"),
+        io_tensor(&io, "quantizer.rvq_first"),
+        TOLERANCE,
     );
     let rest = q
         .rvq_rest()
         .decode(&codes_u32.narrow(1, 1, cfg.num_quantizers - 1).unwrap())
         .unwrap();
-    check("quantizer.rvq_rest", &rest, get(&io, "quantizer.rvq_rest"));
-    check(
+    check_rel(
+        "quantizer.rvq_rest",
+        &rest,
+        io_tensor(&io, "quantizer.rvq_rest"),
+        TOLERANCE,
+    );
+    check_rel(
         "quantizer",
         &q.decode(codes).unwrap(),
-        get(&io, "quantizer"),
+        io_tensor(&io, "quantizer"),
+        TOLERANCE,
     );
 
     // Pre-conv and pre-transformer, (B, T, C) inside the transformer.
-    let pre_conv = decoder.pre_conv().forward(get(&io, "quantizer")).unwrap();
-    check("pre_conv", &pre_conv, get(&io, "pre_conv"));
+    let pre_conv = decoder
+        .pre_conv()
+        .forward(io_tensor(&io, "quantizer"))
+        .unwrap();
+    check_rel("pre_conv", &pre_conv, io_tensor(&io, "pre_conv"), TOLERANCE);
     let pt = decoder.pre_transformer();
-    let x = get(&io, "pre_conv")
+    let x = io_tensor(&io, "pre_conv")
         .transpose(1, 2)
         .unwrap()
         .contiguous()
         .unwrap();
-    check(
+    check_rel(
         "pre_transformer.input_proj",
         &pt.input_proj(&x).unwrap(),
-        get(&io, "pre_transformer.input_proj"),
+        io_tensor(&io, "pre_transformer.input_proj"),
+        TOLERANCE,
     );
     let (cos, sin, mask) = pt.position_inputs(x.dim(1).unwrap(), &dev).unwrap();
-    let mut prev = get(&io, "pre_transformer.input_proj").clone();
+    let mut prev = io_tensor(&io, "pre_transformer.input_proj").clone();
     for (i, layer) in pt.layers().iter().enumerate() {
         let name = format!("pre_transformer.layers.{i}");
         let got = layer.forward(&prev, &cos, &sin, &mask).unwrap();
-        check(&name, &got, get(&io, &name));
-        prev = get(&io, &name).clone();
+        check_rel(&name, &got, io_tensor(&io, &name), TOLERANCE);
+        prev = io_tensor(&io, &name).clone();
     }
-    check(
+    check_rel(
         "pre_transformer",
         &pt.forward(&x).unwrap(),
-        get(&io, "pre_transformer"),
+        io_tensor(&io, "pre_transformer"),
+        TOLERANCE,
     );
 
     // Upsampler, (B, C, T) from here on.
-    let mut prev = get(&io, "pre_transformer")
+    let mut prev = io_tensor(&io, "pre_transformer")
         .transpose(1, 2)
         .unwrap()
         .contiguous()
         .unwrap();
     for (i, stage) in decoder.upsample().iter().enumerate() {
         let conv = stage.conv().forward(&prev).unwrap();
-        check(
+        check_rel(
             &format!("upsample.{i}.0"),
             &conv,
-            get(&io, &format!("upsample.{i}.0")),
+            io_tensor(&io, &format!("upsample.{i}.0")),
+            TOLERANCE,
         );
         let out = stage
             .convnext()
-            .forward(get(&io, &format!("upsample.{i}.0")))
+            .forward(io_tensor(&io, &format!("upsample.{i}.0")))
             .unwrap();
-        check(
+        check_rel(
             &format!("upsample.{i}"),
             &out,
-            get(&io, &format!("upsample.{i}")),
+            io_tensor(&io, &format!("upsample.{i}")),
+            TOLERANCE,
         );
-        check(
+        check_rel(
             &format!("upsample.{i} (whole stage)"),
             &stage.forward(&prev).unwrap(),
-            get(&io, &format!("upsample.{i}")),
+            io_tensor(&io, &format!("upsample.{i}")),
+            TOLERANCE,
         );
-        prev = get(&io, &format!("upsample.{i}")).clone();
+        prev = io_tensor(&io, &format!("upsample.{i}")).clone();
     }
 
     // Waveform decoder.
     let d0 = decoder.input_conv().forward(&prev).unwrap();
-    check("decoder.0", &d0, get(&io, "decoder.0"));
-    let mut prev = get(&io, "decoder.0").clone();
+    check_rel("decoder.0", &d0, io_tensor(&io, "decoder.0"), TOLERANCE);
+    let mut prev = io_tensor(&io, "decoder.0").clone();
     for (i, block) in decoder.blocks().iter().enumerate() {
         let name = format!("decoder.{}", i + 1);
-        check(&name, &block.forward(&prev).unwrap(), get(&io, &name));
-        prev = get(&io, &name).clone();
+        check_rel(
+            &name,
+            &block.forward(&prev).unwrap(),
+            io_tensor(&io, &name),
+            TOLERANCE,
+        );
+        prev = io_tensor(&io, &name).clone();
     }
-    check(
+    check_rel(
         "audio (head on decoder.4)",
         &decoder.head().forward(&prev).unwrap(),
-        get(&io, "audio"),
+        io_tensor(&io, "audio"),
+        TOLERANCE,
     );
 
     // The whole decode, from codes (i64 and u32).
     let audio = decoder.forward(codes).unwrap();
-    check("audio (whole decode)", &audio, get(&io, "audio"));
+    check_rel(
+        "audio (whole decode)",
+        &audio,
+        io_tensor(&io, "audio"),
+        TOLERANCE,
+    );
     let audio_u32 = decoder.forward(&codes_u32).unwrap();
-    check(
+    check_rel(
         "audio (whole decode, u32 codes)",
         &audio_u32,
-        get(&io, "audio"),
+        io_tensor(&io, "audio"),
+        TOLERANCE,
     );
     assert_eq!(
         audio.dim(2).unwrap(),

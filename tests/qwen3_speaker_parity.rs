@@ -19,47 +19,13 @@ use candle_nn::VarBuilder;
 use ishowtts::models::qwen3_tts::mel::MelSpectrogram;
 use ishowtts::models::qwen3_tts::{SpeakerEncoder, SpeakerEncoderConfig};
 
+mod common;
+use common::{check_rel, io_tensor, tensor_values};
+
 const TOLERANCE: f32 = 1e-4;
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qwen3/talker")
-}
-
-fn get<'a>(io: &'a HashMap<String, Tensor>, name: &str) -> &'a Tensor {
-    io.get(name)
-        .unwrap_or_else(|| panic!("fixture has no tensor {name}"))
-}
-
-fn to_vec(t: &Tensor) -> Vec<f32> {
-    t.to_dtype(DType::F32)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap()
-}
-
-/// `max|a - b| / max(max|b|, 1e-6)`.
-fn rel_err(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len(), "lengths differ");
-    let diff = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    let scale = want.iter().map(|b| b.abs()).fold(0.0f32, f32::max);
-    diff / scale.max(1e-6)
-}
-
-/// Prints the figure and checks it (shapes first).
-fn check(what: &str, got: &Tensor, want: &Tensor) {
-    assert_eq!(got.dims(), want.dims(), "{what}: shape");
-    let err = rel_err(&to_vec(got), &to_vec(want));
-    eprintln!("{what:<36} {:?}  rel err {err:.2e}", want.dims());
-    assert!(
-        err <= TOLERANCE,
-        "{what}: relative error {err:.3e} > {TOLERANCE:e}"
-    );
 }
 
 /// Config, weights and recorded tensors, or `None` (with a loud message)
@@ -96,37 +62,50 @@ fn speaker_encoder_matches_qwen_tts() {
     // Mel front end: mel.wav -> mel.out (1, frames, 128).
     let mel = MelSpectrogram::speaker_encoder().unwrap();
     assert_eq!(mel.n_mels(), cfg.mel_dim);
-    let wav = to_vec(get(&io, "mel.wav"));
+    let wav = tensor_values(io_tensor(&io, "mel.wav"));
     let own_mel = mel.forward(&wav, &dev).unwrap();
-    check("mel.out (from mel.wav)", &own_mel, get(&io, "mel.out"));
+    check_rel(
+        "mel.out (from mel.wav)",
+        &own_mel,
+        io_tensor(&io, "mel.out"),
+        TOLERANCE,
+    );
 
     // Network on the reference mel.
     let enc = SpeakerEncoder::new(&cfg, vb.pp("speaker_encoder")).unwrap();
     assert_eq!(enc.enc_dim(), cfg.enc_dim);
-    let (out, trace) = enc.forward_traced(get(&io, "mel.out")).unwrap();
+    let (out, trace) = enc.forward_traced(io_tensor(&io, "mel.out")).unwrap();
     assert_eq!(trace.blocks.len(), cfg.enc_channels.len() - 1);
     for (i, block) in trace.blocks.iter().enumerate() {
         let name = format!("speaker_encoder.blocks.{i}");
-        check(&name, block, get(&io, &name));
+        check_rel(&name, block, io_tensor(&io, &name), TOLERANCE);
     }
-    check(
+    check_rel(
         "speaker_encoder.mfa",
         &trace.mfa,
-        get(&io, "speaker_encoder.mfa"),
+        io_tensor(&io, "speaker_encoder.mfa"),
+        TOLERANCE,
     );
-    check(
+    check_rel(
         "speaker_encoder.asp",
         &trace.asp,
-        get(&io, "speaker_encoder.asp"),
+        io_tensor(&io, "speaker_encoder.asp"),
+        TOLERANCE,
     );
-    check("speaker_encoder.out", &out, get(&io, "speaker_encoder.out"));
+    check_rel(
+        "speaker_encoder.out",
+        &out,
+        io_tensor(&io, "speaker_encoder.out"),
+        TOLERANCE,
+    );
 
     // Wave to embedding through the port's own mel.
     let out_own = enc.forward(&own_mel).unwrap();
-    check(
+    check_rel(
         "speaker_encoder.out (from own mel)",
         &out_own,
-        get(&io, "speaker_encoder.out"),
+        io_tensor(&io, "speaker_encoder.out"),
+        TOLERANCE,
     );
 }
 

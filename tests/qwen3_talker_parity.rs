@@ -22,50 +22,15 @@ use candle_core::{DType, Device, IndexOp, Tensor};
 use candle_nn::VarBuilder;
 use ishowtts::models::qwen3_tts::{CodePredictor, Qwen3TalkerConfig, Talker, TextProjection};
 
+mod common;
+use common::{check_rel, io_tensor, tensor_values};
+
 const TOLERANCE: f32 = 1e-4;
 /// Cached versus one-call runs of the same computation.
 const CACHE_TOLERANCE: f32 = 1e-5;
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qwen3/talker")
-}
-
-fn get<'a>(io: &'a HashMap<String, Tensor>, name: &str) -> &'a Tensor {
-    io.get(name)
-        .unwrap_or_else(|| panic!("fixture has no tensor {name}"))
-}
-
-fn to_vec(t: &Tensor) -> Vec<f32> {
-    t.to_dtype(DType::F32)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap()
-}
-
-/// `max|a - b| / max(max|b|, 1e-6)`.
-fn rel_err(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len(), "lengths differ");
-    let diff = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    let scale = want.iter().map(|b| b.abs()).fold(0.0f32, f32::max);
-    diff / scale.max(1e-6)
-}
-
-/// Prints the figure and checks it against `tol` (shapes first).
-fn check_tol(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
-    assert_eq!(got.dims(), want.dims(), "{what}: shape");
-    let err = rel_err(&to_vec(got), &to_vec(want));
-    eprintln!("{what:<36} {:?}  rel err {err:.2e}", want.dims());
-    assert!(err <= tol, "{what}: relative error {err:.3e} > {tol:e}");
-}
-
-fn check(what: &str, got: &Tensor, want: &Tensor) {
-    check_tol(what, got, want, TOLERANCE);
 }
 
 /// Config, weights and recorded tensors, or `None` (with a loud message)
@@ -101,88 +66,107 @@ fn talker_matches_qwen_tts() {
 
     // Text projection.
     let text = TextProjection::new(&cfg, talker_vb.clone()).unwrap();
-    let ids = get(&io, "text_projection.ids");
-    check(
+    let ids = io_tensor(&io, "text_projection.ids");
+    check_rel(
         "text_projection.embedding",
         &text.embed(ids).unwrap(),
-        get(&io, "text_projection.embedding"),
+        io_tensor(&io, "text_projection.embedding"),
+        TOLERANCE,
     );
-    check(
+    check_rel(
         "text_projection.out (on embedding)",
-        &text.project(get(&io, "text_projection.embedding")).unwrap(),
-        get(&io, "text_projection.out"),
+        &text
+            .project(io_tensor(&io, "text_projection.embedding"))
+            .unwrap(),
+        io_tensor(&io, "text_projection.out"),
+        TOLERANCE,
     );
-    check(
+    check_rel(
         "text_projection.out (from ids)",
         &text.forward(ids).unwrap(),
-        get(&io, "text_projection.out"),
+        io_tensor(&io, "text_projection.out"),
+        TOLERANCE,
     );
 
     // Talker, positions 0..9, no cache before.
     let mut talker = Talker::new(&cfg, talker_vb.clone()).unwrap();
-    let embeds = get(&io, "talker.inputs_embeds");
+    let embeds = io_tensor(&io, "talker.inputs_embeds");
     let (last, layers) = talker.forward_embeds_traced(embeds, 0).unwrap();
     assert_eq!(layers.len(), cfg.num_hidden_layers);
     for (i, out) in layers.iter().enumerate() {
         let name = format!("talker.layers.{i}");
-        check(&name, out, get(&io, &name));
+        check_rel(&name, out, io_tensor(&io, &name), TOLERANCE);
     }
-    check("talker.last_hidden", &last, get(&io, "talker.last_hidden"));
-    check(
-        "talker.logits (on last_hidden)",
-        &talker.logits(get(&io, "talker.last_hidden")).unwrap(),
-        get(&io, "talker.logits"),
+    check_rel(
+        "talker.last_hidden",
+        &last,
+        io_tensor(&io, "talker.last_hidden"),
+        TOLERANCE,
     );
-    check(
+    check_rel(
+        "talker.logits (on last_hidden)",
+        &talker.logits(io_tensor(&io, "talker.last_hidden")).unwrap(),
+        io_tensor(&io, "talker.logits"),
+        TOLERANCE,
+    );
+    check_rel(
         "talker.logits (whole run)",
         &talker.logits(&last).unwrap(),
-        get(&io, "talker.logits"),
+        io_tensor(&io, "talker.logits"),
+        TOLERANCE,
     );
 
     // The code predictor's prefill input is [last hidden, codec_embedding(c0)].
-    let c0 = get(&io, "code_predictor.c0");
+    let c0 = io_tensor(&io, "code_predictor.c0");
     let c0_emb = talker.embed_codes(c0).unwrap();
     let cp_in = Tensor::cat(
         &[
-            &get(&io, "talker.last_hidden").i((.., 8..9, ..)).unwrap(),
+            &io_tensor(&io, "talker.last_hidden")
+                .i((.., 8..9, ..))
+                .unwrap(),
             &c0_emb,
         ],
         1,
     )
     .unwrap();
-    check(
+    check_rel(
         "code_predictor.inputs_embeds",
         &cp_in,
-        get(&io, "code_predictor.inputs_embeds"),
+        io_tensor(&io, "code_predictor.inputs_embeds"),
+        TOLERANCE,
     );
 
     // Code predictor.
     let mut cp = CodePredictor::new(&cfg, talker_vb.pp("code_predictor")).unwrap();
-    let inputs = get(&io, "code_predictor.inputs_embeds");
-    check(
+    let inputs = io_tensor(&io, "code_predictor.inputs_embeds");
+    check_rel(
         "code_predictor.projected",
         &cp.project(inputs).unwrap(),
-        get(&io, "code_predictor.projected"),
+        io_tensor(&io, "code_predictor.projected"),
+        TOLERANCE,
     );
     let hidden = cp.forward_embeds(inputs, 0).unwrap();
-    check(
+    check_rel(
         "code_predictor.last_hidden",
         &hidden,
-        get(&io, "code_predictor.last_hidden"),
+        io_tensor(&io, "code_predictor.last_hidden"),
+        TOLERANCE,
     );
-    check(
+    check_rel(
         "code_predictor.logits",
         &cp.logits(&hidden, 0).unwrap(),
-        get(&io, "code_predictor.logits"),
+        io_tensor(&io, "code_predictor.logits"),
+        TOLERANCE,
     );
-    let all = get(&io, "code_predictor.all_heads");
+    let all = io_tensor(&io, "code_predictor.all_heads");
     assert_eq!(all.dim(1).unwrap(), cp.num_groups());
-    let want_hidden = get(&io, "code_predictor.last_hidden");
+    let want_hidden = io_tensor(&io, "code_predictor.last_hidden");
     for j in 0..cp.num_groups() {
-        check(
+        check_rel(
             &format!("code_predictor.all_heads[{j}]"),
             &cp.logits(want_hidden, j).unwrap(),
             &all.i((.., j)).unwrap(),
+            TOLERANCE,
         );
     }
     assert!(cp.logits(want_hidden, cp.num_groups()).is_err());
@@ -194,7 +178,7 @@ fn talker_kv_cache_matches_one_call() {
         return;
     };
     let mut talker = Talker::new(&cfg, vb.pp("talker")).unwrap();
-    let embeds = get(&io, "talker.inputs_embeds");
+    let embeds = io_tensor(&io, "talker.inputs_embeds");
     let t = embeds.dim(1).unwrap();
     let whole = talker.forward_embeds(embeds, 0).unwrap();
     assert_eq!(talker.cached_len(), t);
@@ -213,11 +197,12 @@ fn talker_kv_cache_matches_one_call() {
         .forward_embeds(&embeds.narrow(1, 5, t - 5).unwrap(), 5)
         .unwrap();
     let pieces = Tensor::cat(&[&a, &b], 1).unwrap();
-    check_tol("talker cache: 5 + 4", &pieces, &whole, CACHE_TOLERANCE);
-    check(
+    check_rel("talker cache: 5 + 4", &pieces, &whole, CACHE_TOLERANCE);
+    check_rel(
         "talker cache: 5 + 4 vs reference",
         &pieces,
-        get(&io, "talker.last_hidden"),
+        io_tensor(&io, "talker.last_hidden"),
+        TOLERANCE,
     );
 
     talker.reset();
@@ -232,17 +217,21 @@ fn talker_kv_cache_matches_one_call() {
         );
     }
     let steps = Tensor::cat(&steps, 1).unwrap();
-    check_tol("talker cache: 5 + 1 x 4", &steps, &whole, CACHE_TOLERANCE);
+    check_rel("talker cache: 5 + 1 x 4", &steps, &whole, CACHE_TOLERANCE);
 
     // reset() gives a run identical to the first.
     talker.reset();
     let again = talker.forward_embeds(embeds, 0).unwrap();
-    assert_eq!(to_vec(&again), to_vec(&whole), "reset run differs");
+    assert_eq!(
+        tensor_values(&again),
+        tensor_values(&whole),
+        "reset run differs"
+    );
     eprintln!("talker reset: identical rerun");
 
     // Code predictor: prefill 2, then one step, equals one call on 3.
     let mut cp = CodePredictor::new(&cfg, vb.pp("talker").pp("code_predictor")).unwrap();
-    let inputs = get(&io, "code_predictor.inputs_embeds");
+    let inputs = io_tensor(&io, "code_predictor.inputs_embeds");
     let c1 = Tensor::new(&[[3i64]], &Device::Cpu).unwrap();
     let e1 = cp.embed_codes(0, &c1).unwrap();
     let three = Tensor::cat(&[inputs, &e1], 1).unwrap();
@@ -250,7 +239,7 @@ fn talker_kv_cache_matches_one_call() {
     cp.reset();
     let a = cp.forward_embeds(inputs, 0).unwrap();
     let b = cp.forward_embeds(&e1, 2).unwrap();
-    check_tol(
+    check_rel(
         "code predictor cache: 2 + 1",
         &Tensor::cat(&[&a, &b], 1).unwrap(),
         &whole,
@@ -258,5 +247,9 @@ fn talker_kv_cache_matches_one_call() {
     );
     cp.reset();
     let again = cp.forward_embeds(&three, 0).unwrap();
-    assert_eq!(to_vec(&again), to_vec(&whole), "reset run differs");
+    assert_eq!(
+        tensor_values(&again),
+        tensor_values(&whole),
+        "reset run differs"
+    );
 }

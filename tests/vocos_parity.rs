@@ -18,6 +18,9 @@ use ishowtts::models::f5::mel::{MelSpectrogram, MelSpectrogramConfig, VOCOS_LOG_
 use ishowtts::models::synthetic::Manifest;
 use ishowtts::models::vocos::{Vocos, VocosConfig};
 
+mod common;
+use common::{check_rel, io_tensor, rel_err, tensor_values};
+
 const TOLERANCE: f32 = 1e-4;
 
 fn fixtures() -> PathBuf {
@@ -37,47 +40,10 @@ fn load_io(path: &Path) -> Option<HashMap<String, Tensor>> {
     Some(candle_core::safetensors::load(path, &Device::Cpu).expect("readable safetensors"))
 }
 
-fn get<'a>(io: &'a HashMap<String, Tensor>, name: &str) -> &'a Tensor {
-    io.get(name)
-        .unwrap_or_else(|| panic!("fixture has no tensor {name}"))
-}
-
-fn to_vec(t: &Tensor) -> Vec<f32> {
-    t.to_dtype(DType::F32)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap()
-}
-
-/// `max|a - b| / max(max|b|, 1e-6)`.
-fn rel_err(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len(), "lengths differ");
-    let diff = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    let scale = want.iter().map(|b| b.abs()).fold(0.0f32, f32::max);
-    diff / scale.max(1e-6)
-}
-
-/// Prints the figure and checks it (shapes first).
-fn check(what: &str, got: &Tensor, want: &Tensor) {
-    assert_eq!(got.dims(), want.dims(), "{what}: shape");
-    let err = rel_err(&to_vec(got), &to_vec(want));
-    eprintln!("{what:<40} {:?}  rel err {err:.2e}", want.dims());
-    assert!(
-        err <= TOLERANCE,
-        "{what}: relative error {err:.3e} > {TOLERANCE:e}"
-    );
-}
-
 fn check_vec(what: &str, got: &[f32], want: &Tensor) {
     let got = Tensor::from_slice(got, want.dims(), &Device::Cpu)
         .unwrap_or_else(|_| panic!("{what}: {} samples, want {:?}", got.len(), want.dims()));
-    check(what, &got, want);
+    check_rel(what, &got, want, TOLERANCE);
 }
 
 #[test]
@@ -85,13 +51,14 @@ fn mel_matches_f5_melspec() {
     let Some(io) = load_io(&fixtures().join("mel/io.safetensors")) else {
         return;
     };
-    let audio = to_vec(get(&io, "mel.audio"));
+    let audio = tensor_values(io_tensor(&io, "mel.audio"));
     let mel = MelSpectrogram::new(24_000, 1024, 256, 1024, 100).unwrap();
     let got = mel.forward(&audio, &Device::Cpu).unwrap();
-    check(
+    check_rel(
         "mel.out (F5 MelSpec, floor 1e-5)",
         &got,
-        get(&io, "mel.out"),
+        io_tensor(&io, "mel.out"),
+        TOLERANCE,
     );
 
     if let Some(want) = io.get("mel.vocos_features") {
@@ -101,28 +68,34 @@ fn mel_matches_f5_melspec() {
         })
         .unwrap();
         let got = vocos_mel.forward(&audio, &Device::Cpu).unwrap();
-        check("mel.vocos_features (floor 1e-7)", &got, want);
+        check_rel("mel.vocos_features (floor 1e-7)", &got, want, TOLERANCE);
     }
 }
 
 /// Vocos against one fixture directory: every intermediate tensor, the
 /// ISTFT alone (on the reference head output) and the whole decode.
 fn vocos_parity(name: &str, vocos: &Vocos, io: &HashMap<String, Tensor>) {
-    let mel = get(io, "vocos.mel");
+    let mel = io_tensor(io, "vocos.mel");
     if let Some(want) = io.get("vocos.embed_out") {
         let got = vocos.backbone().embed().forward(mel).unwrap();
-        check(&format!("{name} vocos.embed_out"), &got, want);
+        check_rel(&format!("{name} vocos.embed_out"), &got, want, TOLERANCE);
     }
     let features = vocos.backbone_forward(mel).unwrap();
-    check(
+    check_rel(
         &format!("{name} vocos.backbone_out"),
         &features,
-        get(io, "vocos.backbone_out"),
+        io_tensor(io, "vocos.backbone_out"),
+        TOLERANCE,
     );
-    let want_audio = get(io, "vocos.audio");
+    let want_audio = io_tensor(io, "vocos.audio");
     if let Some(want) = io.get("vocos.head_linear_out") {
         let got = vocos.head().spectrum_params(&features).unwrap();
-        check(&format!("{name} vocos.head_linear_out"), &got, want);
+        check_rel(
+            &format!("{name} vocos.head_linear_out"),
+            &got,
+            want,
+            TOLERANCE,
+        );
         // The ISTFT alone, fed the reference's own head output.
         let audio = vocos.head().params_to_samples(want).unwrap();
         check_vec(
@@ -160,7 +133,7 @@ fn vocos_tiny_matches_pytorch() {
     candle_core::safetensors::save(&tensors, tmp.join("model.safetensors")).unwrap();
     let from_st = Vocos::load(&tmp, &Device::Cpu).unwrap();
     std::fs::remove_dir_all(&tmp).unwrap();
-    let mel = get(&io, "vocos.mel");
+    let mel = io_tensor(&io, "vocos.mel");
     assert_eq!(from_st.decode(mel).unwrap(), vocos.decode(mel).unwrap());
 }
 

@@ -1,7 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Tensor};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -88,4 +91,41 @@ pub fn tone_wav(seconds: f32, rate: u32) -> Vec<u8> {
         w.finalize().unwrap();
     }
     cursor.into_inner()
+}
+
+/// Tensor `name` of a parity fixture's `io.safetensors`.
+pub fn io_tensor<'a>(io: &'a HashMap<String, Tensor>, name: &str) -> &'a Tensor {
+    io.get(name)
+        .unwrap_or_else(|| panic!("fixture has no tensor {name}"))
+}
+
+/// The values of `t`, flattened, in f32.
+pub fn tensor_values(t: &Tensor) -> Vec<f32> {
+    t.to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+/// `max|a - b| / max(max|b|, 1e-6)`.
+pub fn rel_err(got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(got.len(), want.len(), "lengths differ");
+    let diff = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    let scale = want.iter().map(|b| b.abs()).fold(0.0f32, f32::max);
+    diff / scale.max(1e-6)
+}
+
+/// Prints the relative error of `got` against `want` and checks it is at
+/// most `tol` (shapes first).
+pub fn check_rel(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
+    assert_eq!(got.dims(), want.dims(), "{what}: shape");
+    let err = rel_err(&tensor_values(got), &tensor_values(want));
+    eprintln!("{what:<40} {:?}  rel err {err:.2e}", want.dims());
+    assert!(err <= tol, "{what}: relative error {err:.3e} > {tol:e}");
 }

@@ -245,6 +245,18 @@ impl Worker {
     }
 }
 
+/// What a backend sees of `job`'s current sentence.
+fn sentence_job<'a>(job: &'a mut Job, prompt: Option<&'a VoicePrompt>) -> SentenceJob<'a> {
+    SentenceJob {
+        text: &job.sentences[job.next].text,
+        options: &job.options.synthesis,
+        speaker: job.options.synthesis.speaker.or(job.voice.spec.speaker),
+        prompt,
+        rng: &mut job.rng,
+        cancel: &job.cancel,
+    }
+}
+
 /// Whether a queued request can make progress now: cancelled (to be
 /// ended) or its reader keeping up.
 fn runnable(j: &Job) -> bool {
@@ -374,18 +386,10 @@ impl Worker {
         let queue_wait = job.ready_since.elapsed();
         let model = job.voice.model_key();
         let backend = self.models.get_mut(&model).expect("loaded in prepare");
-        let index = job.next;
         let t0 = Instant::now();
         let result = {
             let _model_span = tracing::debug_span!("model", model = %model).entered();
-            let mut sj = SentenceJob {
-                text: &job.sentences[index].text,
-                options: &job.options.synthesis,
-                speaker: job.options.synthesis.speaker.or(job.voice.spec.speaker),
-                prompt: prompt.as_ref(),
-                rng: &mut job.rng,
-                cancel: &job.cancel,
-            };
+            let mut sj = sentence_job(&mut job, prompt.as_ref());
             catch_unwind(AssertUnwindSafe(|| backend.synthesize(&mut sj))).unwrap_or_else(|p| {
                 Err(Error::Internal(format!(
                     "model {model} panicked: {}",
@@ -413,17 +417,9 @@ impl Worker {
         let queue_wait = job.ready_since.elapsed();
         let model = job.voice.model_key();
         let backend = self.models.get_mut(&model).expect("loaded in prepare");
-        let index = job.next;
         let t0 = Instant::now();
         let begun = {
-            let mut sj = SentenceJob {
-                text: &job.sentences[index].text,
-                options: &job.options.synthesis,
-                speaker: job.options.synthesis.speaker.or(job.voice.spec.speaker),
-                prompt: prompt.as_ref(),
-                rng: &mut job.rng,
-                cancel: &job.cancel,
-            };
+            let mut sj = sentence_job(&mut job, prompt.as_ref());
             backend.begin(&mut sj)
         };
         match begun {

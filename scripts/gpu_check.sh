@@ -23,9 +23,10 @@
 # gpu-check/out when OUT is unset):
 #   1. nvidia-smi, then gpu_parity: F5 (tiny and real v1 Base shape, batched
 #      flow steps against each flow alone) and Vocos on CUDA in f32 and bf16
-#      against the CPU in f32 (tolerances in examples/gpu_parity.rs); again
-#      with the fused attention kernel (ISHOWTTS_CUDA_ATTENTION=fused), which
-#      the later steps then use if it passed;
+#      against the CPU in f32 (tolerances in examples/gpu_parity.rs), with
+#      the fused attention kernel (the default on CUDA), then again with the
+#      tensor ops instead (ISHOWTTS_CUDA_ATTENTION=tensor), which the later
+#      steps then use if the kernel failed;
 #   2. the F5 benchmark at the real v1 Base shape with synthetic weights,
 #      10 s of new audio, NFE 16 and 32, f16, against PyTorch (f5-tts 1.1.22)
 #      on the same GPU in the same run: RTF, time per flow step, GPU memory;
@@ -97,14 +98,14 @@ print(":".join(sorted(glob.glob(os.path.join(nvidia.__path__[0], "*", "lib")))))
     wanted() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 
     if wanted parity; then
-        step parity 150 "$work/bin/gpu_parity" --device cuda --dtype f32,bf16 || true
-        # the fused attention kernel (opt-in until this passes on a GPU): the
-        # steps after this one use it when it passes
-        if step parity-fused-attention 150 env ISHOWTTS_CUDA_ATTENTION=fused \
-            "$work/bin/gpu_parity" --device cuda --dtype f32,bf16; then
-            export ISHOWTTS_CUDA_ATTENTION=fused
-            say "the steps below use the fused attention kernel"
+        # the fused attention kernel (the default): should it fail, the steps
+        # after this one fall back to the tensor ops
+        if ! step parity 150 "$work/bin/gpu_parity" --device cuda --dtype f32,bf16; then
+            export ISHOWTTS_CUDA_ATTENTION=tensor
+            say "the steps below use the tensor ops for attention"
         fi
+        step parity-tensor-attention 150 env ISHOWTTS_CUDA_ATTENTION=tensor \
+            "$work/bin/gpu_parity" --device cuda --dtype f32,bf16 || true
     fi
 
     # f16 on both sides: upstream's GPU dtype (its sampler builds the time

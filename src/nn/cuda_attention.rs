@@ -3,15 +3,19 @@
 //! most of an F5 flow step on a GPU with the tensor ops. f32 in and out,
 //! head width 64, a length per batch item as [`super::attention`] takes.
 //!
-//! Opt-in (`ISHOWTTS_CUDA_ATTENTION=fused`) until it has been checked on a
-//! GPU: `scripts/gpu_check.sh` runs the parity check with and without it.
+//! On by default on CUDA since it passed the parity check on an H200 (f32
+//! and bf16 within the tensor path's tolerances, attention 3.3 times faster;
+//! `docs/benchmarks.md`). `ISHOWTTS_CUDA_ATTENTION=tensor` turns it off (the
+//! tensor ops instead), for comparison or should a GPU misbehave;
+//! `scripts/gpu_check.sh` checks parity both ways.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-/// Whether `ISHOWTTS_CUDA_ATTENTION=fused` is set (read once).
+/// Whether the kernel is in use: unless `ISHOWTTS_CUDA_ATTENTION=tensor`
+/// (read once).
 pub fn enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("ISHOWTTS_CUDA_ATTENTION").as_deref() == Ok("fused"))
+    *ON.get_or_init(|| std::env::var("ISHOWTTS_CUDA_ATTENTION").as_deref() != Ok("tensor"))
 }
 
 /// `softmax(q k^T) v` for `q` (scaled), `k`, `v` `(B, H, N, 64)` f32 on a

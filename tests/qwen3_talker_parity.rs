@@ -9,7 +9,8 @@
 //! printed (`cargo test --release --test qwen3_talker_parity -- --nocapture`).
 //! The talker's layer outputs come from one run (layer 1 is fed the port's
 //! layer 0). A second test checks the key/value cache: a prefix then the
-//! rest equals one call, and `reset()` gives a fresh run.
+//! rest equals one call, a forked cache continues alone, and `reset()` gives
+//! a fresh run.
 //!
 //! The speaker encoder (`mel.*`, `speaker_encoder.*`) is checked in
 //! `qwen3_speaker_parity.rs`. Not checked (not ported yet): the generation
@@ -89,9 +90,11 @@ fn talker_matches_qwen_tts() {
     );
 
     // Talker, positions 0..9, no cache before.
-    let mut talker = Talker::new(&cfg, talker_vb.clone()).unwrap();
+    let talker = Talker::new(&cfg, talker_vb.clone()).unwrap();
     let embeds = io_tensor(&io, "talker.inputs_embeds");
-    let (last, layers) = talker.forward_embeds_traced(embeds, 0).unwrap();
+    let (last, layers) = talker
+        .forward_embeds_traced(embeds, &mut talker.new_cache(16))
+        .unwrap();
     assert_eq!(layers.len(), cfg.num_hidden_layers);
     for (i, out) in layers.iter().enumerate() {
         let name = format!("talker.layers.{i}");
@@ -137,7 +140,7 @@ fn talker_matches_qwen_tts() {
     );
 
     // Code predictor.
-    let mut cp = CodePredictor::new(&cfg, talker_vb.pp("code_predictor")).unwrap();
+    let cp = CodePredictor::new(&cfg, talker_vb.pp("code_predictor")).unwrap();
     let inputs = io_tensor(&io, "code_predictor.inputs_embeds");
     check_rel(
         "code_predictor.projected",
@@ -145,7 +148,7 @@ fn talker_matches_qwen_tts() {
         io_tensor(&io, "code_predictor.projected"),
         TOLERANCE,
     );
-    let hidden = cp.forward_embeds(inputs, 0).unwrap();
+    let hidden = cp.forward_embeds(inputs, &mut cp.new_cache()).unwrap();
     check_rel(
         "code_predictor.last_hidden",
         &hidden,
@@ -177,24 +180,26 @@ fn talker_kv_cache_matches_one_call() {
     let Some((cfg, vb, io)) = load() else {
         return;
     };
-    let mut talker = Talker::new(&cfg, vb.pp("talker")).unwrap();
+    let talker = Talker::new(&cfg, vb.pp("talker")).unwrap();
     let embeds = io_tensor(&io, "talker.inputs_embeds");
     let t = embeds.dim(1).unwrap();
-    let whole = talker.forward_embeds(embeds, 0).unwrap();
-    assert_eq!(talker.cached_len(), t);
-
-    // A start_pos that does not follow the cache is refused.
-    assert!(talker.forward_embeds(embeds, 0).is_err());
+    // capacity 4 < 9 positions: the cache must grow on the way
+    let mut cache = talker.new_cache(4);
+    let whole = talker.forward_embeds(embeds, &mut cache).unwrap();
+    assert_eq!(cache.len(), t);
 
     // Prefix of 5, then the rest one call (4 positions) — and a prefix of 5,
     // then one position at a time.
-    talker.reset();
-    assert_eq!(talker.cached_len(), 0);
+    cache.reset();
+    assert!(cache.is_empty());
     let a = talker
-        .forward_embeds(&embeds.narrow(1, 0, 5).unwrap(), 0)
+        .forward_embeds(&embeds.narrow(1, 0, 5).unwrap(), &mut cache)
         .unwrap();
+    // a fork continues independently of the original
+    let mut fork = cache.fork().unwrap();
+    assert_eq!(fork.len(), 5);
     let b = talker
-        .forward_embeds(&embeds.narrow(1, 5, t - 5).unwrap(), 5)
+        .forward_embeds(&embeds.narrow(1, 5, t - 5).unwrap(), &mut cache)
         .unwrap();
     let pieces = Tensor::cat(&[&a, &b], 1).unwrap();
     check_rel("talker cache: 5 + 4", &pieces, &whole, CACHE_TOLERANCE);
@@ -205,23 +210,26 @@ fn talker_kv_cache_matches_one_call() {
         TOLERANCE,
     );
 
-    talker.reset();
-    let mut steps = vec![talker
-        .forward_embeds(&embeds.narrow(1, 0, 5).unwrap(), 0)
-        .unwrap()];
+    let mut steps = vec![a];
     for p in 5..t {
         steps.push(
             talker
-                .forward_embeds(&embeds.narrow(1, p, 1).unwrap(), p)
+                .forward_embeds(&embeds.narrow(1, p, 1).unwrap(), &mut fork)
                 .unwrap(),
         );
     }
     let steps = Tensor::cat(&steps, 1).unwrap();
-    check_rel("talker cache: 5 + 1 x 4", &steps, &whole, CACHE_TOLERANCE);
+    check_rel(
+        "talker cache: 5, forked, + 1 x 4",
+        &steps,
+        &whole,
+        CACHE_TOLERANCE,
+    );
+    assert_eq!(cache.len(), t, "the fork wrote into the original");
 
     // reset() gives a run identical to the first.
-    talker.reset();
-    let again = talker.forward_embeds(embeds, 0).unwrap();
+    cache.reset();
+    let again = talker.forward_embeds(embeds, &mut cache).unwrap();
     assert_eq!(
         tensor_values(&again),
         tensor_values(&whole),
@@ -229,24 +237,26 @@ fn talker_kv_cache_matches_one_call() {
     );
     eprintln!("talker reset: identical rerun");
 
+    let cp = CodePredictor::new(&cfg, vb.pp("talker").pp("code_predictor")).unwrap();
+
     // Code predictor: prefill 2, then one step, equals one call on 3.
-    let mut cp = CodePredictor::new(&cfg, vb.pp("talker").pp("code_predictor")).unwrap();
     let inputs = io_tensor(&io, "code_predictor.inputs_embeds");
     let c1 = Tensor::new(&[[3i64]], &Device::Cpu).unwrap();
     let e1 = cp.embed_codes(0, &c1).unwrap();
     let three = Tensor::cat(&[inputs, &e1], 1).unwrap();
-    let whole = cp.forward_embeds(&three, 0).unwrap();
-    cp.reset();
-    let a = cp.forward_embeds(inputs, 0).unwrap();
-    let b = cp.forward_embeds(&e1, 2).unwrap();
+    let mut cache = cp.new_cache();
+    let whole = cp.forward_embeds(&three, &mut cache).unwrap();
+    cache.reset();
+    let a = cp.forward_embeds(inputs, &mut cache).unwrap();
+    let b = cp.forward_embeds(&e1, &mut cache).unwrap();
     check_rel(
         "code predictor cache: 2 + 1",
         &Tensor::cat(&[&a, &b], 1).unwrap(),
         &whole,
         CACHE_TOLERANCE,
     );
-    cp.reset();
-    let again = cp.forward_embeds(&three, 0).unwrap();
+    cache.reset();
+    let again = cp.forward_embeds(&three, &mut cache).unwrap();
     assert_eq!(
         tensor_values(&again),
         tensor_values(&whole),

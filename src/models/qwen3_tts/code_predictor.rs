@@ -8,10 +8,11 @@ use candle_core::{Module, Tensor};
 use candle_nn::{embedding, linear, linear_no_bias, Embedding, Linear, VarBuilder};
 
 use super::config::Qwen3TalkerConfig;
-use super::layers::{DecoderStack, StackDims};
+use super::layers::{DecoderStack, StackCache, StackDims};
 use crate::{Error, Result};
 
-/// The code predictor, with a key/value cache (reset for every frame).
+/// The code predictor. Its key/value cache ([`Self::new_cache`]) is reset
+/// for every frame.
 #[derive(Debug, Clone)]
 pub struct CodePredictor {
     /// `model.codec_embedding.J`: embeds code `J + 1` (talker width).
@@ -99,15 +100,20 @@ impl CodePredictor {
         }
     }
 
+    /// An empty key/value cache with room for a whole frame (the prefill of
+    /// two positions and one per further code).
+    pub fn new_cache(&self) -> StackCache {
+        self.stack.new_cache(self.num_groups() + 1)
+    }
+
     /// Projects talker-width input embeddings `(B, T, talker hidden)` and runs
-    /// them at positions `start_pos..start_pos + T` (`start_pos` must equal
-    /// [`Self::cached_len`]); returns the last hidden state after the final
-    /// norm, `(B, T, hidden)`. Per frame upstream prefills
-    /// `[talker last hidden, talker codec_embedding(c0)]`, then feeds
+    /// them at the positions after those in `cache`; returns the last hidden
+    /// state after the final norm, `(B, T, hidden)`. Per frame upstream
+    /// prefills `[talker last hidden, talker codec_embedding(c0)]`, then feeds
     /// `codec_embedding[j - 1](c_j)` one at a time.
-    pub fn forward_embeds(&mut self, embeds: &Tensor, start_pos: usize) -> Result<Tensor> {
+    pub fn forward_embeds(&self, embeds: &Tensor, cache: &mut StackCache) -> Result<Tensor> {
         let x = self.project(embeds)?;
-        self.stack.forward(&x, start_pos)
+        self.stack.forward(&x, cache)
     }
 
     /// `lm_head.J`: hidden `(B, T, hidden)` -> logits of code `j + 1`,
@@ -115,15 +121,5 @@ impl CodePredictor {
     pub fn logits(&self, hidden: &Tensor, j: usize) -> Result<Tensor> {
         self.group(j)?;
         Ok(self.lm_head[j].forward(hidden)?)
-    }
-
-    /// Positions held in the key/value cache.
-    pub fn cached_len(&self) -> usize {
-        self.stack.cached_len()
-    }
-
-    /// Empties the key/value cache (upstream starts every frame afresh).
-    pub fn reset(&mut self) {
-        self.stack.reset();
     }
 }

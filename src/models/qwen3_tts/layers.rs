@@ -1,10 +1,15 @@
 //! The Qwen3 decoder stack shared by the talker and the code predictor
 //! (`Qwen3TTSTalkerDecoderLayer` / `Qwen3TTSDecoderLayer`): pre-norm layers
 //! with per-head q/k RMSNorm, rotary embedding, grouped-query causal
-//! attention with a key/value cache, a SwiGLU MLP, no biases; then a final
-//! RMSNorm. It takes input embeddings, `(B, T, C)`.
+//! attention, a SwiGLU MLP, no biases; then a final RMSNorm. It takes input
+//! embeddings, `(B, T, C)`.
+//!
+//! The key/value cache lives outside the network ([`StackCache`], one per
+//! utterance in flight), so one loaded model serves several streams and a
+//! cached prompt prefix can be copied into a new utterance.
 
 use candle_core::{Device, Module, Tensor};
+use candle_nn::kv_cache::KvCache;
 use candle_nn::{linear_no_bias, Linear, RmsNorm, VarBuilder};
 
 use crate::{Error, Result};
@@ -88,7 +93,7 @@ fn causal_mask(start: usize, t: usize, device: &Device) -> Result<Tensor> {
 }
 
 /// Self-attention with q/k RMSNorm per head, rope, grouped key/value heads
-/// and a key/value cache.
+/// over the new positions and those in a [`KvCache`].
 #[derive(Debug, Clone)]
 pub struct Attention {
     q_proj: Linear,
@@ -100,8 +105,6 @@ pub struct Attention {
     num_heads: usize,
     num_kv_heads: usize,
     head_dim: usize,
-    /// Cached keys and values, each `(B, KV, S, D)`.
-    kv_cache: Option<(Tensor, Tensor)>,
 }
 
 impl Attention {
@@ -123,31 +126,16 @@ impl Attention {
             num_heads: h,
             num_kv_heads: kv,
             head_dim: d,
-            kv_cache: None,
         })
     }
 
-    /// Positions held in the cache.
-    pub fn cached_len(&self) -> usize {
-        self.kv_cache
-            .as_ref()
-            .map_or(0, |(k, _)| k.dim(2).unwrap_or(0))
-    }
-
-    /// Empties the cache.
-    pub fn reset(&mut self) {
-        self.kv_cache = None;
-    }
-
-    /// `(B, T, C)` -> `(B, T, C)`, appending the new keys/values to the
-    /// cache; `cos`/`sin` `(T, head_dim / 2)` for the new positions, `mask`
-    /// `(T, S + T)` additive or `None` (a single new position sees all).
     pub fn forward(
-        &mut self,
+        &self,
         x: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
         mask: Option<&Tensor>,
+        cache: &mut KvCache,
     ) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let d = self.head_dim;
@@ -166,11 +154,8 @@ impl Attention {
         let v = v.transpose(1, 2)?.contiguous()?;
         let q = candle_nn::rotary_emb::rope(&q, cos, sin)?;
         let k = candle_nn::rotary_emb::rope(&k, cos, sin)?;
-        let (k, v) = match &self.kv_cache {
-            None => (k, v),
-            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
-        };
-        self.kv_cache = Some((k.clone(), v.clone()));
+        // keys and values of all positions so far, `(B, KV, S, D)`
+        let (k, v) = cache.append(&k, &v)?;
         let y = grouped_attention(&q, &k, &v, mask)?;
         Ok(self.o_proj.forward(&y)?)
     }
@@ -263,15 +248,16 @@ impl DecoderLayer {
 
     /// `(B, T, C)` -> `(B, T, C)` (see [`Attention::forward`]).
     pub fn forward(
-        &mut self,
+        &self,
         x: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
         mask: Option<&Tensor>,
+        cache: &mut KvCache,
     ) -> Result<Tensor> {
         let a = self
             .self_attn
-            .forward(&self.input_layernorm.forward(x)?, cos, sin, mask)?;
+            .forward(&self.input_layernorm.forward(x)?, cos, sin, mask, cache)?;
         let x = (x + a)?;
         let m = self
             .mlp
@@ -280,7 +266,57 @@ impl DecoderLayer {
     }
 }
 
-/// The layers and the final norm, with their key/value caches.
+/// The key/value cache of one utterance through one [`DecoderStack`]: a
+/// preallocated buffer per layer, grown by `capacity` positions when full.
+///
+/// Not `Clone`: candle's cache writes into its buffer in place, so a shallow
+/// copy would share it; [`StackCache::fork`] makes a real copy.
+#[derive(Debug)]
+pub struct StackCache {
+    layers: Vec<KvCache>,
+    capacity: usize,
+}
+
+impl StackCache {
+    fn new(num_layers: usize, capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            layers: (0..num_layers).map(|_| KvCache::new(2, capacity)).collect(),
+            capacity,
+        }
+    }
+
+    /// Positions held (the position of the next input).
+    pub fn len(&self) -> usize {
+        self.layers.first().map_or(0, |c| c.current_seq_len())
+    }
+
+    /// Whether no position is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every position (a new utterance); the buffers stay allocated.
+    pub fn reset(&mut self) {
+        for c in &mut self.layers {
+            c.reset();
+        }
+    }
+
+    /// An independent copy holding the same positions: a cached prompt
+    /// prefix continued by each sentence without recomputing it.
+    pub fn fork(&self) -> Result<Self> {
+        let mut copy = Self::new(self.layers.len(), self.capacity.max(self.len()));
+        for (dst, src) in copy.layers.iter_mut().zip(&self.layers) {
+            if let (Some(k), Some(v)) = (src.k()?, src.v()?) {
+                dst.append(&k.contiguous()?, &v.contiguous()?)?;
+            }
+        }
+        Ok(copy)
+    }
+}
+
+/// The layers and the final norm.
 #[derive(Debug, Clone)]
 pub struct DecoderStack {
     layers: Vec<DecoderLayer>,
@@ -302,32 +338,27 @@ impl DecoderStack {
         })
     }
 
-    /// Positions held in the cache (the next `start_pos`).
-    pub fn cached_len(&self) -> usize {
-        self.layers.first().map_or(0, |l| l.self_attn.cached_len())
+    /// An empty cache for this stack with room for `capacity` positions
+    /// before it grows.
+    pub fn new_cache(&self, capacity: usize) -> StackCache {
+        StackCache::new(self.layers.len(), capacity)
     }
 
-    /// Empties every layer's cache.
-    pub fn reset(&mut self) {
-        for layer in &mut self.layers {
-            layer.self_attn.reset();
-        }
-    }
-
-    /// Runs `(B, T, C)` input embeddings at positions
-    /// `start_pos..start_pos + T` (which must equal the cached length) and
-    /// returns the last hidden state after the final norm, plus each layer's
-    /// output (before the norm) when `keep_layers`.
+    /// Runs `(B, T, C)` input embeddings at the positions after those in
+    /// `cache` (which then holds them too) and returns the last hidden state
+    /// after the final norm, plus each layer's output (before the norm) when
+    /// `keep_layers`.
     pub fn forward_traced(
-        &mut self,
+        &self,
         embeds: &Tensor,
-        start_pos: usize,
+        cache: &mut StackCache,
         keep_layers: bool,
     ) -> Result<(Tensor, Vec<Tensor>)> {
-        let cached = self.cached_len();
-        if start_pos != cached {
+        if cache.layers.len() != self.layers.len() {
             return Err(Error::InvalidArgument(format!(
-                "start_pos {start_pos} does not follow the {cached} cached positions (reset() first?)"
+                "a cache of {} layers for a stack of {}",
+                cache.layers.len(),
+                self.layers.len()
             )));
         }
         let (_, t, c) = embeds.dims3()?;
@@ -337,6 +368,7 @@ impl DecoderStack {
                 self.dims.hidden_size
             )));
         }
+        let start_pos = cache.len();
         let dtype = embeds.dtype();
         let dev = embeds.device();
         let (cos, sin) = rope_tables(self.dims.head_dim, self.dims.rope_theta, start_pos, t, dev)?;
@@ -348,8 +380,8 @@ impl DecoderStack {
         };
         let mut h = embeds.clone();
         let mut outs = Vec::new();
-        for layer in &mut self.layers {
-            h = layer.forward(&h, &cos, &sin, mask.as_ref())?;
+        for (layer, kv) in self.layers.iter().zip(cache.layers.iter_mut()) {
+            h = layer.forward(&h, &cos, &sin, mask.as_ref(), kv)?;
             if keep_layers {
                 outs.push(h.clone());
             }
@@ -358,7 +390,7 @@ impl DecoderStack {
     }
 
     /// [`Self::forward_traced`] without the per-layer outputs.
-    pub fn forward(&mut self, embeds: &Tensor, start_pos: usize) -> Result<Tensor> {
-        Ok(self.forward_traced(embeds, start_pos, false)?.0)
+    pub fn forward(&self, embeds: &Tensor, cache: &mut StackCache) -> Result<Tensor> {
+        Ok(self.forward_traced(embeds, cache, false)?.0)
     }
 }

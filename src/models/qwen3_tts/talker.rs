@@ -7,7 +7,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::{embedding, linear, linear_no_bias, Embedding, Linear, VarBuilder};
 
 use super::config::Qwen3TalkerConfig;
-use super::layers::{DecoderStack, StackDims};
+use super::layers::{DecoderStack, StackCache, StackDims};
 use crate::Result;
 
 /// `talker.model.text_embedding` followed by `talker.text_projection`
@@ -58,7 +58,8 @@ impl TextProjection {
 }
 
 /// The talker decoder: `talker.model.{codec_embedding, layers, norm}` and
-/// `talker.codec_head`, with a key/value cache.
+/// `talker.codec_head`. Its key/value cache is a [`StackCache`] per
+/// utterance ([`Self::new_cache`]).
 #[derive(Debug, Clone)]
 pub struct Talker {
     codec_embedding: Embedding,
@@ -96,36 +97,31 @@ impl Talker {
         Ok(self.codec_embedding.forward(ids)?)
     }
 
-    /// Runs input embeddings `(B, T, hidden_size)` at positions
-    /// `start_pos..start_pos + T` (`start_pos` must equal
-    /// [`Self::cached_len`]) and returns the last hidden state after the
-    /// final norm, `(B, T, hidden_size)`.
-    pub fn forward_embeds(&mut self, embeds: &Tensor, start_pos: usize) -> Result<Tensor> {
-        self.stack.forward(embeds, start_pos)
+    /// An empty key/value cache with room for `capacity` positions before
+    /// it grows.
+    pub fn new_cache(&self, capacity: usize) -> StackCache {
+        self.stack.new_cache(capacity)
+    }
+
+    /// Runs input embeddings `(B, T, hidden_size)` at the positions after
+    /// those in `cache` and returns the last hidden state after the final
+    /// norm, `(B, T, hidden_size)`.
+    pub fn forward_embeds(&self, embeds: &Tensor, cache: &mut StackCache) -> Result<Tensor> {
+        self.stack.forward(embeds, cache)
     }
 
     /// [`Self::forward_embeds`], also returning each layer's output (before
     /// the final norm).
     pub fn forward_embeds_traced(
-        &mut self,
+        &self,
         embeds: &Tensor,
-        start_pos: usize,
+        cache: &mut StackCache,
     ) -> Result<(Tensor, Vec<Tensor>)> {
-        self.stack.forward_traced(embeds, start_pos, true)
+        self.stack.forward_traced(embeds, cache, true)
     }
 
     /// `codec_head`: hidden `(B, T, hidden_size)` -> logits `(B, T, vocab_size)`.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
         Ok(self.codec_head.forward(hidden)?)
-    }
-
-    /// Positions held in the key/value cache.
-    pub fn cached_len(&self) -> usize {
-        self.stack.cached_len()
-    }
-
-    /// Empties the key/value cache (a new utterance).
-    pub fn reset(&mut self) {
-        self.stack.reset();
     }
 }

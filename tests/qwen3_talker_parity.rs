@@ -13,8 +13,8 @@
 //! a fresh run.
 //!
 //! The speaker encoder (`mel.*`, `speaker_encoder.*`) is checked in
-//! `qwen3_speaker_parity.rs`. Not checked (not ported yet): the generation
-//! loop (`generate*.*`).
+//! `qwen3_speaker_parity.rs`, the prompt and generation loop
+//! (`generate*.*`) in `qwen3_generate_parity.rs`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -453,3 +453,90 @@ impl SpeakerEncoderConfig {
         Ok(())
     }
 }
+
+fn tts_im_start() -> u32 {
+    151_644
+}
+fn tts_im_end() -> u32 {
+    151_645
+}
+fn tts_pad() -> u32 {
+    151_671
+}
+fn tts_bos() -> u32 {
+    151_672
+}
+fn tts_eos() -> u32 {
+    151_673
+}
+
+/// The model's whole `config.json` (`Qwen3TTSConfig`): the talker (with its
+/// code predictor), the speaker encoder of Base checkpoints, and the text
+/// ids that frame the prompt.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Qwen3TtsConfig {
+    /// The talker and its code predictor.
+    pub talker_config: Qwen3TalkerConfig,
+    /// The speaker encoder (used by `base` checkpoints, which clone voices).
+    #[serde(default)]
+    pub speaker_encoder_config: Option<SpeakerEncoderConfig>,
+    /// `base` (clones a voice from a reference clip), `custom_voice` (named
+    /// speakers) or `voice_design` (a voice described by an instruction).
+    #[serde(default)]
+    pub tts_model_type: Option<String>,
+    /// Text id of `<|im_start|>`.
+    #[serde(default = "tts_im_start")]
+    pub im_start_token_id: u32,
+    /// Text id of `<|im_end|>`.
+    #[serde(default = "tts_im_end")]
+    pub im_end_token_id: u32,
+    /// Text id laid under codec positions that carry no text.
+    #[serde(default = "tts_pad")]
+    pub tts_pad_token_id: u32,
+    /// Text id that opens the text track.
+    #[serde(default = "tts_bos")]
+    pub tts_bos_token_id: u32,
+    /// Text id that ends the text track.
+    #[serde(default = "tts_eos")]
+    pub tts_eos_token_id: u32,
+}
+
+impl Qwen3TtsConfig {
+    /// Parses and checks a whole model `config.json`.
+    pub fn from_json(text: &str) -> std::result::Result<Self, String> {
+        let cfg: Self = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        cfg.talker_config
+            .check()
+            .map_err(|e| format!("talker_config: {e}"))?;
+        if let Some(se) = &cfg.speaker_encoder_config {
+            se.check()
+                .map_err(|e| format!("speaker_encoder_config: {e}"))?;
+        }
+        let text_vocab = cfg.talker_config.text_vocab_size;
+        for (name, id) in [
+            ("im_start_token_id", cfg.im_start_token_id),
+            ("im_end_token_id", cfg.im_end_token_id),
+            ("tts_pad_token_id", cfg.tts_pad_token_id),
+            ("tts_bos_token_id", cfg.tts_bos_token_id),
+            ("tts_eos_token_id", cfg.tts_eos_token_id),
+        ] {
+            if id as usize >= text_vocab {
+                return Err(format!(
+                    "{name} {id} is outside the text vocabulary of {text_vocab}"
+                ));
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Reads and checks a model `config.json` (see [`Self::from_json`]).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        read_config(path.as_ref(), Self::from_json)
+    }
+
+    /// Whether the checkpoint clones voices from a reference clip (it has a
+    /// speaker encoder).
+    pub fn is_base(&self) -> bool {
+        self.tts_model_type.as_deref() == Some("base")
+    }
+}

@@ -5,23 +5,33 @@
 //! 24 kHz audio. Reference: the `qwen-tts` package (0.1.1), whose
 //! `core/tokenizer_12hz/modeling_qwen3_tts_tokenizer_v2.py` this port follows.
 //!
-//! Ported so far: [`decoder`], the tokenizer-12Hz decoder (codes -> audio),
-//! whole clips only (no incremental decode yet); the [`talker`] forward pass
-//! with its text projection and the [`code_predictor`] forward (no
-//! generation loop yet); the Base checkpoints' [`speaker`] encoder
-//! (ECAPA-TDNN x-vector) with its log-[`mel`] front end.
+//! Ported so far: [`decoder`], the tokenizer-12Hz decoder (codes -> audio);
+//! the [`talker`] with its text projection and the [`code_predictor`]
+//! (assembled in [`model`]), the talker's [`prompt`] and the frame-by-frame
+//! [`generate`] loop with upstream's [`sampling`]; the Base checkpoints'
+//! [`speaker`] encoder (ECAPA-TDNN x-vector) with its log-[`mel`] front end.
 
 pub mod code_predictor;
 pub mod config;
 pub mod decoder;
+pub mod generate;
 pub mod layers;
 pub mod mel;
+pub mod model;
+pub mod prompt;
+pub mod sampling;
 pub mod speaker;
 pub mod talker;
 
 pub use code_predictor::CodePredictor;
-pub use config::{Qwen3CodePredictorConfig, Qwen3TalkerConfig, SpeakerEncoderConfig};
+pub use config::{
+    Qwen3CodePredictorConfig, Qwen3TalkerConfig, Qwen3TtsConfig, SpeakerEncoderConfig,
+};
 pub use decoder::{Decoder, DecoderConfig};
+pub use generate::{Frame, Generation, GenerationParams, StopReason};
+pub use model::Qwen3TtsModel;
+pub use prompt::{build_prompt, Prompt, PromptRequest, ReferencePrompt, SpeakerPrompt};
+pub use sampling::SamplingParams;
 pub use speaker::{SpeakerEncoder, SpeakerEncoderTrace};
 pub use talker::{Talker, TextProjection};
 

@@ -8,9 +8,11 @@
 //! Ported so far: [`decoder`], the tokenizer-12Hz decoder (codes -> audio);
 //! the [`talker`] with its text projection and the [`code_predictor`]
 //! (assembled in [`model`]), the talker's [`prompt`] and the frame-by-frame
-//! [`generate`] loop with upstream's [`sampling`]; the Base checkpoints'
+//! [`generate`] loop with upstream's [`sampling`] and a text-scaled
+//! frame [`budget`]; the Base checkpoints'
 //! [`speaker`] encoder (ECAPA-TDNN x-vector) with its log-[`mel`] front end.
 
+pub mod budget;
 pub mod code_predictor;
 pub mod config;
 pub mod decoder;
@@ -23,6 +25,7 @@ pub mod sampling;
 pub mod speaker;
 pub mod talker;
 
+pub use budget::FrameBudget;
 pub use code_predictor::CodePredictor;
 pub use config::{
     Qwen3CodePredictorConfig, Qwen3TalkerConfig, Qwen3TtsConfig, SpeakerEncoderConfig,

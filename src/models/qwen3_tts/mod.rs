@@ -13,6 +13,7 @@
 //! [`speaker`] encoder (ECAPA-TDNN x-vector) with its log-[`mel`] front end.
 
 pub mod budget;
+pub mod checkpoint;
 pub mod code_predictor;
 pub mod config;
 pub mod decoder;
@@ -26,6 +27,7 @@ pub mod speaker;
 pub mod talker;
 
 pub use budget::FrameBudget;
+pub use checkpoint::CheckpointFiles;
 pub use code_predictor::CodePredictor;
 pub use config::{
     Qwen3CodePredictorConfig, Qwen3TalkerConfig, Qwen3TtsConfig, SpeakerEncoderConfig,

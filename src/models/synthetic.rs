@@ -101,6 +101,60 @@ impl Manifest {
     }
 }
 
+/// A `VarBuilder` backend that makes up each tensor the network asks for,
+/// from its name, shape and initialization hint, with [`values`]: stand-in
+/// weights of any shape of a real architecture without a manifest or a
+/// file (the full-size benchmarks). Deterministic in `seed`; values are
+/// uniform with the hint's mean and spread (Kaiming: `sqrt(3 / fan_in)`, so
+/// activations keep their scale through the layers), and constants get a
+/// ±10 % jitter so no two norms are alike.
+///
+/// Networks that read a tensor's shape from the file (`get_unchecked`)
+/// cannot be built on it.
+#[derive(Debug, Clone, Copy)]
+pub struct HintedWeights {
+    /// Seed of [`values`].
+    pub seed: u64,
+}
+
+impl HintedWeights {
+    /// A `VarBuilder` over made-up weights in `dtype` on `device`.
+    pub fn var_builder(seed: u64, dtype: DType, device: &Device) -> VarBuilder<'static> {
+        VarBuilder::from_backend(Box::new(Self { seed }), dtype, device.clone())
+    }
+}
+
+impl candle_nn::var_builder::SimpleBackend for HintedWeights {
+    fn get(
+        &self,
+        s: candle_core::Shape,
+        name: &str,
+        h: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        use candle_nn::Init;
+        let dims = s.dims();
+        let fan_in: usize = dims.iter().skip(1).product::<usize>().max(1);
+        let (offset, scale) = match h {
+            Init::Const(c) => (c, 0.1 * c.abs().max(1.0)),
+            Init::Randn { mean, stdev } => (mean, stdev * 3f64.sqrt()),
+            Init::Uniform { lo, up } => ((lo + up) / 2.0, (up - lo) / 2.0),
+            Init::Kaiming { .. } => (0.0, (3.0 / fan_in as f64).sqrt()),
+        };
+        let v = values(self.seed, name, s.elem_count(), scale, offset);
+        Tensor::from_vec(v, s, dev)?.to_dtype(dtype)
+    }
+
+    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> candle_core::Result<Tensor> {
+        candle_core::bail!("made-up weights need a shape: {name} was asked for without one")
+    }
+
+    fn contains_tensor(&self, _: &str) -> bool {
+        true
+    }
+}
+
 /// FNV-1a, 64-bit: the per-name part of the key.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {

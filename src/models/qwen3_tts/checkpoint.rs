@@ -151,7 +151,11 @@ fn var_builder(path: &Path, dtype: DType, device: &Device) -> Result<VarBuilder<
             path.display()
         )))
     })?;
-    Ok(VarBuilder::from_backend(Box::new(st), dtype, device.clone()))
+    Ok(VarBuilder::from_backend(
+        Box::new(st),
+        dtype,
+        device.clone(),
+    ))
 }
 
 #[cfg(test)]

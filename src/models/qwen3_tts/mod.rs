@@ -6,7 +6,7 @@
 //! `core/tokenizer_12hz/modeling_qwen3_tts_tokenizer_v2.py` this port follows.
 //!
 //! Ported so far: [`decoder`], the tokenizer-12Hz decoder (codes -> audio),
-//! whole clips only (no incremental decode yet); the [`talker`] forward pass
+//! whole clips or incrementally, chunk by chunk; the [`talker`] forward pass
 //! with its text projection and the [`code_predictor`] forward (no
 //! generation loop yet); the Base checkpoints' [`speaker`] encoder
 //! (ECAPA-TDNN x-vector) with its log-[`mel`] front end.

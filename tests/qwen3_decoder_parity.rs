@@ -10,7 +10,8 @@
 //! (`cargo test --release --test qwen3_decoder_parity -- --nocapture`).
 //!
 //! Not checked: `chunked_audio` (upstream's chunked decode with cut left
-//! context; incremental decoding is not ported yet).
+//! context, an approximation; our exact incremental decode is checked in
+//! `tests/qwen3_decoder_stream.rs`).
 
 use std::path::PathBuf;
 

@@ -5,12 +5,13 @@
 //! 24 kHz audio. Reference: the `qwen-tts` package (0.1.1), whose
 //! `core/tokenizer_12hz/modeling_qwen3_tts_tokenizer_v2.py` this port follows.
 //!
-//! Ported so far: [`decoder`], the tokenizer-12Hz decoder (codes -> audio);
-//! the [`talker`] with its text projection and the [`code_predictor`]
-//! (assembled in [`model`]), the talker's [`prompt`] and the frame-by-frame
-//! [`generate`] loop with upstream's [`sampling`] and a text-scaled
-//! frame [`budget`]; the Base checkpoints'
-//! [`speaker`] encoder (ECAPA-TDNN x-vector) with its log-[`mel`] front end.
+//! Ported so far: [`decoder`], the tokenizer-12Hz decoder (codes -> audio),
+//! whole clips or incrementally, chunk by chunk; the [`talker`] with its text
+//! projection and the [`code_predictor`] (assembled in [`model`]), the
+//! talker's [`prompt`] and the frame-by-frame [`generate`] loop with
+//! upstream's [`sampling`] and a text-scaled frame [`budget`]; the Base
+//! checkpoints' [`speaker`] encoder (ECAPA-TDNN x-vector) with its
+//! log-[`mel`] front end.
 
 pub mod budget;
 pub mod checkpoint;

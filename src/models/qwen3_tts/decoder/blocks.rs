@@ -1,13 +1,54 @@
 //! The convolutional parts of the decoder: causal (transposed) convs, the
 //! ConvNeXt block of the upsampler, SnakeBeta, and the residual units and
 //! blocks of the waveform decoder. Activations are `(B, C, T)`.
+//!
+//! Every stateful block has twins: `forward` for a whole clip and `step`
+//! for the next chunk of a stream, with what the chunk needs from the past
+//! in a `…State` the caller owns (moshi style). Concatenated `step` outputs
+//! equal the `forward` output: all convolutions are causal, so nothing is
+//! held back.
 
 use candle_core::{Module, Tensor};
 use candle_nn::{LayerNorm, Linear, VarBuilder};
 
 use crate::nn::activation::gelu_erf;
 use crate::nn::{Conv1d, Conv1dConfig, ConvTranspose1d, ConvTranspose1dConfig};
-use crate::Result;
+use crate::{Error, Result};
+
+/// What a [`CausalConv1d`] carries between chunks: its last
+/// `(kernel - 1) * dilation` inputs, the left context of the next chunk.
+/// Empty before the first chunk, which is padded with zeros instead, as a
+/// whole clip is.
+#[derive(Debug, Clone, Default)]
+pub struct ConvState {
+    /// `(B, C_in, (kernel - 1) * dilation)`; `None` at the start.
+    prev: Option<Tensor>,
+}
+
+impl ConvState {
+    /// Back to the start of a stream.
+    pub fn reset(&mut self) {
+        self.prev = None;
+    }
+}
+
+/// What a [`CausalConvTranspose1d`] carries between chunks: the
+/// `kernel - stride` output samples past the end of the last chunk, which
+/// its last frames start and the next chunk's first frames complete (the
+/// samples a whole-clip decode trims at the end). Held without the bias,
+/// which the next chunk's output already has.
+#[derive(Debug, Clone, Default)]
+pub struct ConvTransposeState {
+    /// `(B, C_out, kernel - stride)`; `None` at the start.
+    tail: Option<Tensor>,
+}
+
+impl ConvTransposeState {
+    /// Back to the start of a stream.
+    pub fn reset(&mut self) {
+        self.tail = None;
+    }
+}
 
 /// `Qwen3TTSTokenizerV2CausalConvNet`: a conv padded on the left by
 /// `effective_kernel - stride` (and on the right only as needed to
@@ -67,6 +108,42 @@ impl CausalConv1d {
         let x = x.pad_with_zeros(2, self.left_pad(), self.extra_pad(x.dim(2)?))?;
         Ok(self.conv.forward_fused(&x, None, Some(residual))?)
     }
+
+    /// Streaming twin of [`Self::forward`]: `(B, C_in, T)` ->
+    /// `(B, C_out, T)`, the next `T` outputs of the stream.
+    pub fn step(&self, x: &Tensor, state: &mut ConvState) -> Result<Tensor> {
+        let x = self.with_context(x, state)?;
+        Ok(self.conv.forward(&x)?)
+    }
+
+    /// Streaming twin of [`Self::forward_add`].
+    pub fn step_add(&self, x: &Tensor, residual: &Tensor, state: &mut ConvState) -> Result<Tensor> {
+        let x = self.with_context(x, state)?;
+        Ok(self.conv.forward_fused(&x, None, Some(residual))?)
+    }
+
+    /// `x` behind its left context (the carried inputs, or the whole-clip
+    /// zero padding at the start); keeps the new context in `state`. Every
+    /// decoder conv has stride 1, so there is no right padding to undo.
+    fn with_context(&self, x: &Tensor, state: &mut ConvState) -> Result<Tensor> {
+        if self.stride != 1 {
+            return Err(Error::Unsupported(format!(
+                "streaming a causal conv of stride {}",
+                self.stride
+            )));
+        }
+        let ctx = self.left_pad();
+        let x = match state.prev.take() {
+            Some(prev) => Tensor::cat(&[&prev, x], 2)?,
+            None => x.pad_with_zeros(2, ctx, 0)?,
+        };
+        if ctx > 0 {
+            // A copy, so the state does not pin the whole chunk.
+            let len = x.dim(2)?;
+            state.prev = Some(x.narrow(2, len - ctx, ctx)?.contiguous()?);
+        }
+        Ok(x)
+    }
 }
 
 /// `Qwen3TTSTokenizerV2CausalTransConvNet`: a transposed conv whose last
@@ -101,6 +178,36 @@ impl CausalConvTranspose1d {
         let len = y.dim(2)?;
         Ok(y.narrow(2, 0, len - self.right_pad)?)
     }
+
+    /// Streaming twin of [`Self::forward`]: `(B, C_in, T)` ->
+    /// `(B, C_out, T * stride)`, the next `T * stride` samples of the
+    /// stream, all final. Output sample `n` only depends on frames
+    /// `t <= n / stride`, so the overlap of the last frames with the next
+    /// chunk's samples is carried as a partial sum and completed then
+    /// (moshi's `StreamableConvTranspose1d`), with no delay and no input
+    /// recomputed.
+    pub fn step(&self, x: &Tensor, state: &mut ConvTransposeState) -> Result<Tensor> {
+        // (B, C_in, T) -> (B, C_out, (T - 1) * stride + kernel)
+        let y = self.conv.forward(&x.contiguous()?)?;
+        let len = y.dim(2)?;
+        let y = match state.tail.take() {
+            Some(tail) => {
+                let n = tail.dim(2)?;
+                let head = (y.narrow(2, 0, n)? + tail)?;
+                Tensor::cat(&[&head, &y.narrow(2, n, len - n)?], 2)?
+            }
+            None => y,
+        };
+        let done = len - self.right_pad;
+        if self.right_pad > 0 {
+            let mut tail = y.narrow(2, done, self.right_pad)?;
+            if let Some(bias) = self.conv.bias() {
+                tail = tail.broadcast_sub(&bias.reshape((1, (), 1))?)?;
+            }
+            state.tail = Some(tail.contiguous()?);
+        }
+        Ok(y.narrow(2, 0, done)?)
+    }
 }
 
 /// `Qwen3TTSTokenizerV2ConvNeXtBlock`: causal depthwise conv k7,
@@ -131,8 +238,19 @@ impl ConvNeXtBlock {
 
     /// `(B, C, T)` -> `(B, C, T)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.pointwise(x, &self.dwconv.forward(x)?)
+    }
+
+    /// Streaming twin of [`Self::forward`] (the depthwise conv's context
+    /// is the only state).
+    pub fn step(&self, x: &Tensor, state: &mut ConvState) -> Result<Tensor> {
+        self.pointwise(x, &self.dwconv.step(x, state)?)
+    }
+
+    /// Everything after the depthwise conv `h`, per time step.
+    fn pointwise(&self, x: &Tensor, h: &Tensor) -> Result<Tensor> {
         // (B, C, T) -> (B, T, C) for the norm and the pointwise layers.
-        let h = self.dwconv.forward(x)?.transpose(1, 2)?.contiguous()?;
+        let h = h.transpose(1, 2)?.contiguous()?;
         let h = self.pwconv1.forward(&self.norm.forward(&h)?)?;
         let h = self.pwconv2.forward(&gelu_erf(&h)?)?;
         let h = h.broadcast_mul(&self.gamma)?.transpose(1, 2)?;
@@ -170,6 +288,21 @@ impl SnakeBeta {
     }
 }
 
+/// The streaming state of a [`ResidualUnit`]: its two convs' contexts.
+#[derive(Debug, Clone, Default)]
+pub struct ResidualUnitState {
+    conv1: ConvState,
+    conv2: ConvState,
+}
+
+impl ResidualUnitState {
+    /// Back to the start of a stream.
+    pub fn reset(&mut self) {
+        self.conv1.reset();
+        self.conv2.reset();
+    }
+}
+
 /// `…DecoderResidualUnit`: SnakeBeta, causal conv k7 (dilated), SnakeBeta,
 /// causal conv k1, residual.
 #[derive(Debug, Clone)]
@@ -197,10 +330,33 @@ impl ResidualUnit {
         self.conv2
             .forward_add(&self.act2.forward(&h)?, &x.contiguous()?)
     }
+
+    /// Streaming twin of [`Self::forward`].
+    pub fn step(&self, x: &Tensor, state: &mut ResidualUnitState) -> Result<Tensor> {
+        let h = self.conv1.step(&self.act1.forward(x)?, &mut state.conv1)?;
+        self.conv2
+            .step_add(&self.act2.forward(&h)?, &x.contiguous()?, &mut state.conv2)
+    }
 }
 
 /// Dilations of the residual units of each decoder block.
 const DILATIONS: [usize; 3] = [1, 3, 9];
+
+/// The streaming state of a [`DecoderBlock`]: the transposed conv's
+/// overlap and the residual units' contexts.
+#[derive(Debug, Clone, Default)]
+pub struct DecoderBlockState {
+    upsample: ConvTransposeState,
+    units: [ResidualUnitState; DILATIONS.len()],
+}
+
+impl DecoderBlockState {
+    /// Back to the start of a stream.
+    pub fn reset(&mut self) {
+        self.upsample.reset();
+        self.units.iter_mut().for_each(ResidualUnitState::reset);
+    }
+}
 
 /// `…DecoderDecoderBlock` (`decoder.N.block`): SnakeBeta, causal transposed
 /// conv (kernel `2 * rate`, stride `rate`, width halved), three residual
@@ -234,6 +390,17 @@ impl DecoderBlock {
         let mut h = self.upsample.forward(&self.snake.forward(x)?)?;
         for unit in &self.units {
             h = unit.forward(&h)?;
+        }
+        Ok(h)
+    }
+
+    /// Streaming twin of [`Self::forward`].
+    pub fn step(&self, x: &Tensor, state: &mut DecoderBlockState) -> Result<Tensor> {
+        let mut h = self
+            .upsample
+            .step(&self.snake.forward(x)?, &mut state.upsample)?;
+        for (unit, unit_state) in self.units.iter().zip(&mut state.units) {
+            h = unit.step(&h, unit_state)?;
         }
         Ok(h)
     }

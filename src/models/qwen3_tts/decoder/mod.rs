@@ -8,25 +8,33 @@
 //! -> `decoder.1..=4` (SnakeBeta, ConvTranspose, residual units; x8, x5, x4,
 //! x3) -> SnakeBeta -> causal conv k7 to one channel -> clamp to +-1.
 //!
+//! Two ways to run it, tested equal: [`Decoder::forward`] for a whole clip,
+//! and [`Decoder::decode_chunk`] for a stream whose codes arrive a few
+//! frames at a time, with the past in a [`DecoderState`] (see [`stream`]).
+//!
 //! - [`config`]: the configuration, [`DecoderConfig`];
 //! - [`quantizer`]: the codebook lookups;
 //! - [`transformer`]: the pre-transformer;
-//! - [`blocks`]: the convolutional components.
+//! - [`blocks`]: the convolutional components;
+//! - [`stream`]: the incremental decode.
 
 pub mod blocks;
 pub mod config;
 pub mod quantizer;
+pub mod stream;
 pub mod transformer;
 
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 pub use blocks::{
-    CausalConv1d, CausalConvTranspose1d, ConvNeXtBlock, DecoderBlock, ResidualUnit, SnakeBeta,
+    CausalConv1d, CausalConvTranspose1d, ConvNeXtBlock, ConvState, ConvTransposeState,
+    DecoderBlock, DecoderBlockState, ResidualUnit, ResidualUnitState, SnakeBeta,
 };
 pub use config::DecoderConfig;
 pub use quantizer::SplitResidualVectorQuantizer;
-pub use transformer::PreTransformer;
+pub use stream::DecoderState;
+pub use transformer::{KvCache, PreTransformer, TransformerState};
 
 use crate::Result;
 
@@ -61,6 +69,29 @@ impl UpsampleStage {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.convnext.forward(&self.conv.forward(x)?)
     }
+
+    /// Streaming twin of [`Self::forward`].
+    pub fn step(&self, x: &Tensor, state: &mut UpsampleStageState) -> Result<Tensor> {
+        let h = self.conv.step(x, &mut state.conv)?;
+        self.convnext.step(&h, &mut state.convnext)
+    }
+}
+
+/// The streaming state of an [`UpsampleStage`]. Its transposed conv has
+/// kernel = stride, so it carries nothing in practice, but it keeps the
+/// general overlap state in case a checkpoint differs.
+#[derive(Debug, Clone, Default)]
+pub struct UpsampleStageState {
+    conv: ConvTransposeState,
+    convnext: ConvState,
+}
+
+impl UpsampleStageState {
+    /// Back to the start of a stream.
+    pub fn reset(&mut self) {
+        self.conv.reset();
+        self.convnext.reset();
+    }
 }
 
 /// The final SnakeBeta and conv to one channel (`decoder.{n+1}`,
@@ -75,6 +106,12 @@ impl OutputHead {
     /// `(B, C, T)` -> `(B, 1, T)`, clamped to `[-1, 1]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = self.conv.forward(&self.snake.forward(x)?)?;
+        Ok(y.clamp(-1f32, 1f32)?)
+    }
+
+    /// Streaming twin of [`Self::forward`].
+    pub fn step(&self, x: &Tensor, state: &mut ConvState) -> Result<Tensor> {
+        let y = self.conv.step(&self.snake.forward(x)?, state)?;
         Ok(y.clamp(-1f32, 1f32)?)
     }
 }

@@ -136,6 +136,11 @@ impl SplitResidualVectorQuantizer {
         &self.rvq_rest
     }
 
+    /// The dtype of the weights, hence of everything decoded.
+    pub fn dtype(&self) -> DType {
+        self.rvq_first.output_proj.weight().dtype()
+    }
+
     /// `(B, Q, T)` codes (u32 or i64) -> `(B, codebook_dim, T)`.
     pub fn decode(&self, codes: &Tensor) -> Result<Tensor> {
         let codes = codes.to_dtype(DType::U32)?;

@@ -15,7 +15,7 @@
 //!   blocks' `2r`/`r` ones): the partial sums of the `kernel - stride`
 //!   samples after the chunk, which a whole decode trims at the end of the
 //!   clip and which the next chunk's first frame completes
-//!   ([`ConvTransposeState`]);
+//!   ([`ConvTransposeState`](super::ConvTransposeState));
 //! - the pre-transformer: each layer's keys/values of the last
 //!   `sliding_window - 1` frames and the frame position for the rope
 //!   ([`TransformerState`]).

@@ -9,7 +9,8 @@
 //! whole clips or incrementally, chunk by chunk; the [`talker`] with its text
 //! projection and the [`code_predictor`] (assembled in [`model`]), the
 //! talker's [`prompt`] and the frame-by-frame [`generate`] loop with
-//! upstream's [`sampling`] and a text-scaled frame [`budget`]; the Base
+//! upstream's [`sampling`] and a text-scaled frame [`budget`], spoken
+//! chunk by chunk as frames arrive ([`speech`]); the Base
 //! checkpoints' [`speaker`] encoder (ECAPA-TDNN x-vector) with its
 //! log-[`mel`] front end.
 
@@ -25,6 +26,7 @@ pub mod model;
 pub mod prompt;
 pub mod sampling;
 pub mod speaker;
+pub mod speech;
 pub mod talker;
 
 pub use budget::FrameBudget;
@@ -39,6 +41,7 @@ pub use model::Qwen3TtsModel;
 pub use prompt::{build_prompt, Prompt, PromptRequest, ReferencePrompt, SpeakerPrompt};
 pub use sampling::SamplingParams;
 pub use speaker::{SpeakerEncoder, SpeakerEncoderTrace};
+pub use speech::{ChunkPlan, SentenceSpeech};
 pub use talker::{Talker, TextProjection};
 
 /// Sample rate of the decoded audio, Hz.

@@ -28,6 +28,7 @@ pub mod sampling;
 pub mod speaker;
 pub mod speech;
 pub mod talker;
+pub mod tiny;
 
 pub use budget::FrameBudget;
 pub use checkpoint::CheckpointFiles;

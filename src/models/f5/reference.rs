@@ -397,7 +397,7 @@ fn decode_other(bytes: &[u8], extension: Option<&str>) -> Result<DecodedAudio> {
 }
 
 /// Mean of the channels (upstream `torch.mean(audio, dim=0)`).
-fn downmix(interleaved: &[f32], channels: usize) -> Vec<f32> {
+pub(crate) fn downmix(interleaved: &[f32], channels: usize) -> Vec<f32> {
     if channels == 1 {
         return interleaved.to_vec();
     }
@@ -407,7 +407,7 @@ fn downmix(interleaved: &[f32], channels: usize) -> Vec<f32> {
         .collect()
 }
 
-fn resample_to_24k(mono: &[f32], rate: u32) -> Result<Vec<f32>> {
+pub(crate) fn resample_to_24k(mono: &[f32], rate: u32) -> Result<Vec<f32>> {
     if rate == SAMPLE_RATE {
         return Ok(mono.to_vec());
     }

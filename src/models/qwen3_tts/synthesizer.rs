@@ -1,0 +1,223 @@
+//! A loaded Qwen3-TTS checkpoint: the talker side, the 12 Hz decoder and
+//! the text tokenizer, with what a voice needs resolved by name (speakers,
+//! languages) and the x-vector of a reference clip.
+
+use candle_core::{DType, Device, Tensor};
+
+use super::checkpoint::CheckpointFiles;
+use super::config::Qwen3TtsConfig;
+use super::decoder::{Decoder, DecoderConfig};
+use super::generate::{Generation, GenerationParams};
+use super::mel::MelSpectrogram;
+use super::model::Qwen3TtsModel;
+use super::prompt::{build_prompt, PromptRequest, SpeakerPrompt};
+use super::speech::{ChunkPlan, SentenceSpeech};
+use super::tokenizer::{assistant_prompt, instruct_prompt, TextTokenizer};
+use crate::models::f5::reference::{decode, downmix, resample_to_24k};
+use crate::{Error, Result};
+
+/// Longest reference clip the speaker encoder is given, in seconds.
+pub const MAX_REFERENCE_SECONDS: f64 = 30.0;
+/// Shortest, in seconds (the x-vector of a blip is meaningless).
+pub const MIN_REFERENCE_SECONDS: f64 = 0.5;
+
+/// Who speaks, resolved against a checkpoint.
+#[derive(Debug, Clone)]
+pub enum Qwen3Speaker {
+    /// A built-in speaker (CustomVoice checkpoints): its codec id.
+    Named(u32),
+    /// A cloned voice (Base checkpoints): the x-vector, `(hidden,)`.
+    Embedding(Tensor),
+    /// No speaker slot: the voice comes from the instruction.
+    Designed,
+}
+
+/// A voice of a checkpoint, ready to speak.
+#[derive(Debug, Clone)]
+pub struct Qwen3Voice {
+    /// Who speaks.
+    pub speaker: Qwen3Speaker,
+    /// Codec id of the language; `None`: the model picks.
+    pub language: Option<u32>,
+    /// Token ids of an instruction (style, or the voice description).
+    pub instruct_ids: Option<Vec<u32>>,
+}
+
+/// Talker side, decoder and tokenizer of one checkpoint.
+#[derive(Debug)]
+pub struct Qwen3Synthesizer {
+    /// Talker, text projection, code predictor, speaker encoder.
+    pub model: Qwen3TtsModel,
+    /// Codes -> 24 kHz audio.
+    pub decoder: Decoder,
+    /// Text -> ids.
+    pub tokenizer: TextTokenizer,
+}
+
+/// A weight file that does not hold what the network needs: the message
+/// names the file and the tensor.
+fn weights_error(path: &std::path::Path, e: Error) -> Error {
+    match e {
+        Error::Model(m) => Error::ModelFile {
+            path: path.to_path_buf(),
+            reason: m.to_string(),
+        },
+        e => e,
+    }
+}
+
+impl Qwen3Synthesizer {
+    /// Loads every part of a checkpoint onto `device` in `dtype`.
+    pub fn load(files: &CheckpointFiles, device: &Device, dtype: DType) -> Result<Self> {
+        let cfg = Qwen3TtsConfig::from_file(&files.config)?;
+        let model = Qwen3TtsModel::new(&cfg, files.model_var_builder(dtype, device)?)
+            .map_err(|e| weights_error(&files.weights, e))?;
+        let dcfg = DecoderConfig::from_file(&files.speech_config)?;
+        check_codebooks(&cfg, &dcfg)?;
+        let decoder = Decoder::new(&dcfg, files.decoder_var_builder(dtype, device)?)
+            .map_err(|e| weights_error(&files.speech_weights, e))?;
+        let dir = files.vocab.parent().unwrap_or(std::path::Path::new("."));
+        let tokenizer = TextTokenizer::from_dir(dir)?;
+        if tokenizer.vocab_size() > cfg.talker_config.text_vocab_size {
+            return Err(Error::ModelFile {
+                path: files.vocab.clone(),
+                reason: format!(
+                    "the tokenizer has {} ids, the model's text embedding {}",
+                    tokenizer.vocab_size(),
+                    cfg.talker_config.text_vocab_size
+                ),
+            });
+        }
+        Ok(Self {
+            model,
+            decoder,
+            tokenizer,
+        })
+    }
+
+    /// The checkpoint's configuration.
+    pub fn config(&self) -> &Qwen3TtsConfig {
+        self.model.config()
+    }
+
+    /// The codec id of language `name` (`auto`: `None`); an unknown one is
+    /// an error listing those the checkpoint has.
+    pub fn language_id(&self, name: &str) -> Result<Option<u32>> {
+        let name = name.trim().to_lowercase();
+        if name.is_empty() || name == "auto" {
+            return Ok(None);
+        }
+        let ids = &self.config().talker_config.codec_language_id;
+        ids.get(&name).map(|&id| Some(id)).ok_or_else(|| {
+            let mut known: Vec<&str> = ids.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            Error::InvalidArgument(format!(
+                "language {name:?} is not supported by this checkpoint (it has: auto, {})",
+                known.join(", ")
+            ))
+        })
+    }
+
+    /// The codec id of built-in speaker `name`; an unknown one is an error
+    /// listing those the checkpoint has.
+    pub fn speaker_id(&self, name: &str) -> Result<u32> {
+        let ids = &self.config().talker_config.spk_id;
+        ids.get(&name.trim().to_lowercase()).copied().ok_or_else(|| {
+            let mut known: Vec<&str> = ids.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            Error::InvalidArgument(if known.is_empty() {
+                format!("speaker {name:?}: this checkpoint has no built-in speakers (a Base checkpoint clones a reference clip)")
+            } else {
+                format!(
+                    "speaker {name:?} is not in this checkpoint (it has: {})",
+                    known.join(", ")
+                )
+            })
+        })
+    }
+
+    /// The x-vector of a reference recording (WAV, MP3, FLAC, Ogg; any rate
+    /// and channel count), as upstream's `extract_speaker_embedding`
+    /// computes it: 24 kHz mono, 128-bin log-mel, the speaker encoder.
+    pub fn speaker_embedding(&self, audio: &[u8]) -> Result<Tensor> {
+        let encoder = self.model.speaker_encoder.as_ref().ok_or_else(|| {
+            Error::Unsupported(
+                "this checkpoint has no speaker encoder: only Base checkpoints clone a voice"
+                    .into(),
+            )
+        })?;
+        let decoded = decode(audio)?;
+        let seconds = decoded.seconds();
+        if seconds > MAX_REFERENCE_SECONDS {
+            return Err(Error::ReferenceAudio(format!(
+                "reference audio is {seconds:.1} s, over the {MAX_REFERENCE_SECONDS} s limit: use a clip of 3 to 15 s"
+            )));
+        }
+        if seconds < MIN_REFERENCE_SECONDS {
+            return Err(Error::ReferenceAudio(format!(
+                "reference audio is {seconds:.2} s, under {MIN_REFERENCE_SECONDS} s: use a clip of 3 to 15 s"
+            )));
+        }
+        let mono = downmix(&decoded.samples, decoded.channels.max(1));
+        let wav = resample_to_24k(&mono, decoded.sample_rate)?;
+        let peak = wav.iter().fold(0f32, |m, &x| m.max(x.abs()));
+        if peak < 1e-3 {
+            return Err(Error::ReferenceAudio(
+                "reference audio is silent (peak under -60 dBFS)".into(),
+            ));
+        }
+        let mel = MelSpectrogram::speaker_encoder()?
+            .forward(&wav, self.model.device())?
+            .to_dtype(self.model.dtype())?;
+        Ok(encoder.forward(&mel)?.squeeze(0)?)
+    }
+
+    /// Token ids of an instruction, as upstream frames it.
+    pub fn instruct_ids(&self, instruct: &str) -> Result<Vec<u32>> {
+        self.tokenizer.encode(&instruct_prompt(instruct))
+    }
+
+    /// Starts speaking `text` in `voice`: builds the prompt, prefills the
+    /// talker, and returns the sentence to pull audio chunks from.
+    pub fn start_sentence(
+        &self,
+        text: &str,
+        voice: &Qwen3Voice,
+        params: GenerationParams,
+        plan: ChunkPlan,
+    ) -> Result<SentenceSpeech> {
+        if text.trim().is_empty() {
+            return Err(Error::EmptyText);
+        }
+        let ids = self.tokenizer.encode(&assistant_prompt(text))?;
+        let speaker = match &voice.speaker {
+            Qwen3Speaker::Named(id) => SpeakerPrompt::Named(*id),
+            Qwen3Speaker::Embedding(x) => SpeakerPrompt::Embedding(x),
+            Qwen3Speaker::Designed => SpeakerPrompt::None,
+        };
+        let req = PromptRequest {
+            text_ids: &ids,
+            language: voice.language,
+            speaker,
+            instruct_ids: voice.instruct_ids.as_deref(),
+            reference: None,
+            non_streaming: false,
+        };
+        let prompt = build_prompt(&self.model, &req)?;
+        let generation = Generation::new(&self.model, &prompt, params)?;
+        SentenceSpeech::new(generation, &self.decoder, plan)
+    }
+}
+
+/// The talker's codebooks must be the decoder's.
+fn check_codebooks(cfg: &Qwen3TtsConfig, dcfg: &DecoderConfig) -> Result<()> {
+    let tc = &cfg.talker_config;
+    let cp = &tc.code_predictor_config;
+    if tc.num_code_groups != dcfg.num_quantizers || cp.vocab_size != dcfg.codebook_size {
+        return Err(Error::InvalidArgument(format!(
+            "the talker makes {} codes of {} per frame, the speech tokenizer decodes {} of {}",
+            tc.num_code_groups, cp.vocab_size, dcfg.num_quantizers, dcfg.codebook_size
+        )));
+    }
+    Ok(())
+}

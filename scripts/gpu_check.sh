@@ -4,7 +4,7 @@
 #   bash scripts/gpu_check.sh prepare   # here (no GPU needed): builds and packs
 #   bash scripts/gpu_check.sh run       # there, from the repository root
 #   bash scripts/gpu_check.sh run bench profile   # only these steps (of parity,
-#                                                 # bench, profile, throughput)
+#                                                 # bench, profile, throughput, qwen3)
 #
 # `prepare` builds the `cuda` examples (scripts/build_cuda.sh: gpu_parity,
 # bench_f5, bench_throughput), prepares the full-size F5 benchmark inputs and
@@ -34,13 +34,16 @@
 #   3. the throughput benchmark: most concurrent real-time F5 streams at
 #      NFE 16 through the engine, batching off (max_batch 1) and on (64), and
 #      the time to first audio at that load (GPU_CHECK_THROUGHPUT_ARGS adds
-#      flags).
+#      flags);
+#   4. qwen3: the Qwen3-TTS talker side at the released 0.6B shape (made-up
+#      weights), time per frame and prefill in bf16 and f32, and the qwen-tts
+#      reference in bf16 when the machine's Python has transformers.
 # Exits non-zero when a step failed; the others still run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PACK="$ROOT/gpu-check"
-EXAMPLES=(gpu_parity bench_f5 bench_throughput)
+EXAMPLES=(gpu_parity bench_f5 bench_throughput bench_qwen3)
 F5_FLAGS=(--full --seconds 10)
 say() { printf '\033[1m[gpu_check]\033[0m %s\n' "$*" >&2; }
 
@@ -54,6 +57,12 @@ prepare() {
     done
     cp -L "$(ldconfig -p | awk '/libsonic.so.0 / { print $NF; exit }')" "$PACK/lib/libsonic.so.0"
     cp -r target/bench_f5 "$PACK/bench_f5"
+    # qwen-tts itself (pure Python) for the Qwen3 reference, when the GPU
+    # machine's Python has transformers
+    mkdir -p "$PACK/qwen3/pydeps"
+    cp -r "$(.venv-qwenref/bin/python -c 'import os, importlib.util as u; print(os.path.dirname(u.find_spec("qwen_tts").origin))')" \
+        "$PACK/qwen3/pydeps/"
+    find "$PACK/qwen3/pydeps" -name __pycache__ -prune -exec rm -rf {} +
     rm -f "$PACK"/bench_f5/{ours,ref}.* "$PACK"/bench_f5/gpu_mem.log
     git rev-parse --short HEAD > "$PACK/commit"
     say "packed $(du -sh "$PACK" | cut -f1) into $PACK (commit $(cat "$PACK/commit"))"
@@ -131,6 +140,23 @@ print(":".join(sorted(glob.glob(os.path.join(nvidia.__path__[0], "*", "lib")))))
             --scratch "$work/scratch" \
             --json-out "$out/throughput_f5_cuda_batch$batch.json" ${GPU_CHECK_THROUGHPUT_ARGS:-} || true
     done
+
+    # Qwen3-TTS talker side at the released 0.6B shape (made-up weights):
+    # per frame and prefill, bf16 and f32; the PyTorch reference when this
+    # machine's Python has transformers (qwen-tts itself is carried)
+    if wanted qwen3; then
+        for dtype in bf16 f32; do
+            step "qwen3-$dtype" 120 "$work/bin/bench_qwen3" --device cuda --dtype "$dtype" \
+                --frames 40 --runs 3 --json-out "$out/qwen3_ours_$dtype.json" || true
+        done
+        if python3 -c 'import transformers' 2>/dev/null; then
+            step qwen3-reference-bf16 200 env PYTHONPATH="$PACK/qwen3/pydeps" python3 \
+                scripts/bench_qwen3_reference.py --device cuda --dtype bf16 --frames 40 --runs 3 \
+                --json-out "$out/qwen3_ref_bf16.json" || true
+        else
+            say "qwen3 reference: no transformers on this machine, skipped"
+        fi
+    fi
 
     if ((${#failed[@]})); then
         say "failed: ${failed[*]}"

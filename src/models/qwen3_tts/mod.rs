@@ -18,12 +18,14 @@ pub mod layers;
 pub mod mel;
 pub mod speaker;
 pub mod talker;
+pub mod tokenizer;
 
 pub use code_predictor::CodePredictor;
 pub use config::{Qwen3CodePredictorConfig, Qwen3TalkerConfig, SpeakerEncoderConfig};
 pub use decoder::{Decoder, DecoderConfig};
 pub use speaker::{SpeakerEncoder, SpeakerEncoderTrace};
 pub use talker::{Talker, TextProjection};
+pub use tokenizer::{SplitRegex, TextTokenizer};
 
 /// Sample rate of the decoded audio, Hz.
 pub const SAMPLE_RATE: u32 = 24_000;

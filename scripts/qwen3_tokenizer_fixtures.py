@@ -197,6 +197,9 @@ def build_corpus() -> list[str]:
         words = [rng.choice(EN_WORDS) for _ in range(n)]
         words[rng.randrange(n)] = rng.choice(EN_CAMEL)
         lines.append(" ".join(words) + rng.choice([".", "!", "?"]))
+    # the chat roles of the prompts qwen-tts builds: single tokens in the
+    # real vocabulary, which its prompt slicing (`input_id[:, :3]`) relies on
+    lines += ["assistant\n", "user\n"] * 100
     for _ in range(100):
         lines.append(
             f"{rng.randint(1, 31)}/{rng.randint(1, 12)}/{rng.randint(1990, 2030)} "
@@ -353,13 +356,25 @@ def processor_ids(proc, text: str) -> list[int]:
 # sentences
 
 
+PROMPTS: dict[str, dict] = {}
+
+
 def sentences() -> list[str]:
     from qwen_tts.inference.qwen3_tts_model import Qwen3TTSModel as W
 
-    # the prompt builders of qwen_tts/inference/qwen3_tts_model.py (they do not use self)
-    assistant = lambda t: W._build_assistant_text(None, t)  # noqa: E731
-    ref = lambda t: W._build_ref_text(None, t)  # noqa: E731
-    instruct = lambda t: W._build_instruct_text(None, t)  # noqa: E731
+    # the prompt builders of qwen_tts/inference/qwen3_tts_model.py (they do not
+    # use self); the builder and its argument are recorded with the sentence so
+    # the Rust prompt builders are checked too
+    def builder(kind, fn):
+        def build(t):
+            text = fn(None, t)
+            PROMPTS[text] = {"kind": kind, "text": t}
+            return text
+        return build
+
+    assistant = builder("assistant", W._build_assistant_text)
+    ref = builder("ref", W._build_ref_text)
+    instruct = builder("instruct", W._build_instruct_text)
     s = [
         # English
         "Hello world",
@@ -582,6 +597,8 @@ def main() -> None:
             "decode": fast.decode(ids),
             "decode_skip_special": fast.decode(ids, skip_special_tokens=True),
         }
+        if text in PROMPTS:
+            case["prompt"] = PROMPTS[text]
         assert case["decode"] == slow.decode(ids), text
         assert case["decode_skip_special"] == slow.decode(ids, skip_special_tokens=True), text
         cases.append(case)

@@ -10,7 +10,8 @@
 //! projection and the [`code_predictor`] (assembled in [`model`]), the
 //! talker's [`prompt`] and the frame-by-frame [`generate`] loop with
 //! upstream's [`sampling`] and a text-scaled frame [`budget`], spoken
-//! chunk by chunk as frames arrive ([`speech`]); the Base
+//! chunk by chunk as frames arrive ([`speech`]); the text [`tokenizer`]; a
+//! whole checkpoint ([`checkpoint`] files, [`synthesizer`]); the Base
 //! checkpoints' [`speaker`] encoder (ECAPA-TDNN x-vector) with its
 //! log-[`mel`] front end.
 
@@ -28,7 +29,9 @@ pub mod sampling;
 pub mod speaker;
 pub mod speech;
 pub mod talker;
+pub mod synthesizer;
 pub mod tiny;
+pub mod tokenizer;
 
 pub use budget::FrameBudget;
 pub use checkpoint::CheckpointFiles;
@@ -43,7 +46,9 @@ pub use prompt::{build_prompt, Prompt, PromptRequest, ReferencePrompt, SpeakerPr
 pub use sampling::SamplingParams;
 pub use speaker::{SpeakerEncoder, SpeakerEncoderTrace};
 pub use speech::{ChunkPlan, SentenceSpeech};
+pub use synthesizer::{Qwen3Speaker, Qwen3Synthesizer, Qwen3Voice};
 pub use talker::{Talker, TextProjection};
+pub use tokenizer::{SplitRegex, TextTokenizer};
 
 /// Sample rate of the decoded audio, Hz.
 pub const SAMPLE_RATE: u32 = 24_000;

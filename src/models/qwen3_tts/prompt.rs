@@ -21,24 +21,6 @@ use candle_core::{IndexOp, Tensor};
 use super::model::Qwen3TtsModel;
 use crate::{Error, Result};
 
-/// The text upstream tokenizes for a sentence:
-/// `<|im_start|>assistant\n{text}<|im_end|>\n<|im_start|>assistant\n`.
-pub fn assistant_text(text: &str) -> String {
-    format!("<|im_start|>assistant\n{text}<|im_end|>\n<|im_start|>assistant\n")
-}
-
-/// The text upstream tokenizes for a reference transcript:
-/// `<|im_start|>assistant\n{text}<|im_end|>\n`.
-pub fn reference_text(text: &str) -> String {
-    format!("<|im_start|>assistant\n{text}<|im_end|>\n")
-}
-
-/// The text upstream tokenizes for an instruction (voice design, style):
-/// `<|im_start|>user\n{instruct}<|im_end|>\n`.
-pub fn instruct_text(instruct: &str) -> String {
-    format!("<|im_start|>user\n{instruct}<|im_end|>\n")
-}
-
 /// Who speaks.
 #[derive(Debug, Clone, Copy)]
 pub enum SpeakerPrompt<'a> {
@@ -53,7 +35,7 @@ pub enum SpeakerPrompt<'a> {
 /// A reference clip for in-context cloning.
 #[derive(Debug, Clone, Copy)]
 pub struct ReferencePrompt<'a> {
-    /// Token ids of [`reference_text`] of its transcript.
+    /// Token ids of [`reference_prompt`](super::tokenizer::reference_prompt) of its transcript.
     pub text_ids: &'a [u32],
     /// Its codes, `frames x groups`.
     pub codes: &'a [Vec<u32>],
@@ -62,13 +44,13 @@ pub struct ReferencePrompt<'a> {
 /// What the prompt is built from.
 #[derive(Debug, Clone, Copy)]
 pub struct PromptRequest<'a> {
-    /// Token ids of [`assistant_text`] of the sentence.
+    /// Token ids of [`assistant_prompt`](super::tokenizer::assistant_prompt) of the sentence.
     pub text_ids: &'a [u32],
     /// Codec id of the language; `None` lets the model pick (upstream "auto").
     pub language: Option<u32>,
     /// Who speaks.
     pub speaker: SpeakerPrompt<'a>,
-    /// Token ids of [`instruct_text`], put before everything.
+    /// Token ids of [`instruct_prompt`](super::tokenizer::instruct_prompt), put before everything.
     pub instruct_ids: Option<&'a [u32]>,
     /// In-context cloning from a reference clip's codes.
     pub reference: Option<ReferencePrompt<'a>>,

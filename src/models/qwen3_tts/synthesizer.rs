@@ -2,7 +2,7 @@
 //! the text tokenizer, with what a voice needs resolved by name (speakers,
 //! languages) and the x-vector of a reference clip.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 
 use super::checkpoint::CheckpointFiles;
 use super::config::Qwen3TtsConfig;

@@ -3,7 +3,8 @@
 #
 # Usage (from anywhere):
 #
-#     bash scripts/qwen3_fixtures.sh
+#     bash scripts/qwen3_fixtures.sh            # everything
+#     bash scripts/qwen3_fixtures.sh tokenizer  # only tests/fixtures/qwen3/tokenizer/
 #
 # What it does:
 #   1. creates (or reuses) the virtualenv .venv-qwenref at the repository root
@@ -21,7 +22,9 @@
 #      wheels only add CUDA libraries that are never loaded here);
 #   3. runs scripts/qwen3_fixtures.py, which rewrites tests/fixtures/qwen3/
 #      from TINY random-weight instances of the real architecture (no
-#      checkpoint is downloaded).
+#      checkpoint is downloaded), then scripts/qwen3_tokenizer_fixtures.py,
+#      which trains a small byte-level BPE in the checkpoint's tokenizer
+#      layout and writes the reference ids to tests/fixtures/qwen3/tokenizer/.
 #
 # The output is deterministic: running this twice gives byte-identical files
 # (check with `sha256sum $(find tests/fixtures/qwen3 -type f | sort)`).
@@ -42,6 +45,8 @@ TORCHAUDIO_VERSION=2.11.0
 # made with
 EXTRA_PINS=(
     "librosa==0.11.0" "numpy==2.4.6" "scipy==1.17.1" "safetensors==0.8.0" "einops==0.8.2"
+    # the tokenizer fixtures: BPE training + fast tokenizer, slow tokenizer's regex
+    "tokenizers==0.22.2" "regex==2026.11.19"
 )
 
 if [ ! -x "$PY" ]; then
@@ -85,4 +90,9 @@ fi
 
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false
 cd "$ROOT"
-exec "$PY" scripts/qwen3_fixtures.py "$@"
+if [ "${1:-}" = tokenizer ]; then
+    shift
+    exec "$PY" scripts/qwen3_tokenizer_fixtures.py "$@"
+fi
+"$PY" scripts/qwen3_fixtures.py "$@"
+exec "$PY" scripts/qwen3_tokenizer_fixtures.py "$@"

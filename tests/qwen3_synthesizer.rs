@@ -10,7 +10,7 @@ use candle_core::{DType, Device, Tensor};
 use ishowtts::models::qwen3_tts::synthesizer::{Qwen3Speaker, Qwen3Synthesizer, Qwen3Voice};
 use ishowtts::models::qwen3_tts::tiny::write_tiny_checkpoint;
 use ishowtts::models::qwen3_tts::{
-    ChunkPlan, CheckpointFiles, FrameBudget, GenerationParams, StopReason,
+    CheckpointFiles, ChunkPlan, FrameBudget, GenerationParams, StopReason,
 };
 
 mod common;
@@ -109,7 +109,12 @@ fn a_checkpoint_speaks_in_chunks() {
 
     // bad input: empty text, a zero budget, bad reference clips
     let err = synth
-        .start_sentence(" ", &voice, GenerationParams::default(), ChunkPlan::default())
+        .start_sentence(
+            " ",
+            &voice,
+            GenerationParams::default(),
+            ChunkPlan::default(),
+        )
         .unwrap_err();
     assert!(matches!(err, ishowtts::Error::EmptyText), "{err}");
     let zero = GenerationParams {

@@ -28,8 +28,8 @@ pub mod prompt;
 pub mod sampling;
 pub mod speaker;
 pub mod speech;
-pub mod talker;
 pub mod synthesizer;
+pub mod talker;
 pub mod tiny;
 pub mod tokenizer;
 

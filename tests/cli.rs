@@ -111,3 +111,33 @@ fn errors_are_reported_not_panicked() {
     assert_eq!(r.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&r.stderr).contains("UTF-8"));
 }
+
+#[test]
+fn info_describes_a_qwen3_checkpoint() {
+    let dir = out_path("qwen3-tiny");
+    let fixtures = common::root().join("tests/fixtures/qwen3");
+    ishowtts::models::qwen3_tts::tiny::write_tiny_checkpoint(&fixtures, &dir).unwrap();
+    let r = cli().arg("info").arg("--qwen3").arg(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    for want in [
+        "type: base",
+        "talker: 2 layers, hidden 32",
+        "16 codebooks of 64",
+        "1920 samples per frame, 24000 Hz",
+        "speakers: tiny_speaker",
+        "languages: auto, chinese, english",
+        "tokenizer: 2323 ids",
+    ] {
+        assert!(stdout.contains(want), "{want:?} not in:\n{stdout}");
+    }
+
+    std::fs::remove_file(dir.join("speech_tokenizer/config.json")).unwrap();
+    let r = cli().arg("info").arg("--qwen3").arg(&dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success());
+    assert!(
+        stderr.contains("missing speech_tokenizer/config.json") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}

@@ -42,7 +42,19 @@ enum Command {
     /// Speak text (an argument, or standard input) into a WAV file or stdout.
     Say(Box<SayArgs>),
     /// Print a voice's configuration and network hyper-parameters.
-    Info(VoiceArgs),
+    Info(InfoArgs),
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    #[command(flatten)]
+    voice: VoiceArgs,
+    /// Describe a Qwen3-TTS checkpoint instead (a folder in the upstream
+    /// layout, or a repository id in the Hugging Face cache): its type,
+    /// shapes, speakers, languages and tokenizer. Reads the config files
+    /// and the tokenizer, not the weights.
+    #[arg(long, value_name = "DIR_OR_REPO")]
+    qwen3: Option<String>,
 }
 
 #[derive(Args)]
@@ -413,8 +425,11 @@ fn say(args: SayArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn info(args: VoiceArgs) -> Result<(), Error> {
-    let voice = load_voice(&args)?;
+fn info(args: InfoArgs) -> Result<(), Error> {
+    if let Some(ckpt) = &args.qwen3 {
+        return qwen3_info(ckpt);
+    }
+    let voice = load_voice(&args.voice)?;
     let c = voice.config();
     println!("sample_rate: {}", c.audio.sample_rate);
     println!("quality: {}", c.audio.quality.as_deref().unwrap_or("?"));
@@ -428,5 +443,65 @@ fn info(args: VoiceArgs) -> Result<(), Error> {
         c.inference.noise_scale, c.inference.length_scale, c.inference.noise_w
     );
     println!("model: {:#?}", voice.model_config());
+    Ok(())
+}
+
+fn qwen3_info(dir_or_repo: &str) -> Result<(), Error> {
+    use ishowtts::models::qwen3_tts::{
+        CheckpointFiles, DecoderConfig, Qwen3TtsConfig, TextTokenizer,
+    };
+    let files = CheckpointFiles::locate(dir_or_repo)?;
+    let cfg = Qwen3TtsConfig::from_file(&files.config)?;
+    let dcfg = DecoderConfig::from_file(&files.speech_config)?;
+    let dir = files.vocab.parent().unwrap_or(std::path::Path::new("."));
+    let tokenizer = TextTokenizer::from_dir(dir)?;
+    let t = &cfg.talker_config;
+    let p = &t.code_predictor_config;
+    let sorted = |m: &std::collections::HashMap<String, u32>| {
+        let mut v: Vec<&str> = m.keys().map(String::as_str).collect();
+        v.sort_unstable();
+        v.join(", ")
+    };
+    println!("checkpoint: {}", dir.display());
+    println!(
+        "type: {}",
+        cfg.tts_model_type.as_deref().unwrap_or("(not given)")
+    );
+    println!(
+        "talker: {} layers, hidden {}, {} heads x {} ({} key/value), MLP {}, codec vocab {}",
+        t.num_hidden_layers,
+        t.hidden_size,
+        t.num_attention_heads,
+        t.head_dim(),
+        t.num_key_value_heads,
+        t.intermediate_size,
+        t.vocab_size
+    );
+    println!(
+        "code predictor: {} layers, hidden {}, {} codebooks of {}",
+        p.num_hidden_layers, p.hidden_size, p.num_code_groups, p.vocab_size
+    );
+    println!(
+        "speech decoder: {} quantizers of {}, {} samples per frame, {} Hz",
+        dcfg.num_quantizers,
+        dcfg.codebook_size,
+        dcfg.total_upsample(),
+        ishowtts::models::qwen3_tts::SAMPLE_RATE
+    );
+    println!(
+        "speaker encoder: {}",
+        if cfg.is_base() && cfg.speaker_encoder_config.is_some() {
+            "yes (clones a reference clip)"
+        } else {
+            "no"
+        }
+    );
+    println!("speakers: {}", sorted(&t.spk_id));
+    println!("languages: auto, {}", sorted(&t.codec_language_id));
+    println!(
+        "tokenizer: {} ids, split pattern {:?}",
+        tokenizer.vocab_size(),
+        tokenizer.split_regex()
+    );
     Ok(())
 }

@@ -1,13 +1,16 @@
 //! A whole Qwen3-TTS checkpoint loaded from its upstream file layout (the
 //! tiny one `qwen3_tts::tiny` writes from the fixtures): text through the
 //! tokenizer, the prompt, generation and the streaming decoder, with the
-//! bad inputs the loader and the voice resolution must refuse clearly.
+//! bad inputs the loader and the voice resolution must refuse clearly, and
+//! the voice's prompt prefix computed once giving the same audio.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use ishowtts::models::qwen3_tts::synthesizer::{Qwen3Speaker, Qwen3Synthesizer, Qwen3Voice};
+use ishowtts::models::qwen3_tts::synthesizer::{
+    Qwen3Speaker, Qwen3Synthesizer, Qwen3Voice, VoicePrefix,
+};
 use ishowtts::models::qwen3_tts::tiny::write_tiny_checkpoint;
 use ishowtts::models::qwen3_tts::{
     CheckpointFiles, ChunkPlan, FrameBudget, GenerationParams, StopReason,
@@ -79,6 +82,32 @@ fn a_checkpoint_speaks_in_chunks() {
     assert!(samples <= FrameBudget::default().frames(text) * 1920);
     assert!(a.iter().flatten().all(|x| x.is_finite() && x.abs() <= 1.0));
 
+    // the voice's fixed prefix computed once: the same audio
+    let prefix = synth.voice_prefix(&voice).unwrap();
+    assert!(!prefix.is_empty());
+    for sentence in [text, "A second sentence, with other words."] {
+        let params = GenerationParams {
+            max_frames: 12,
+            seed: 9,
+            ..GenerationParams::default()
+        };
+        let pull = |prefix: Option<&VoicePrefix>| {
+            let mut speech = synth
+                .start_sentence_with(sentence, &voice, prefix, params, ChunkPlan::default())
+                .unwrap();
+            let mut audio = Vec::new();
+            while let Some(c) = speech.next_chunk(&synth.model, &synth.decoder).unwrap() {
+                audio.extend(c);
+            }
+            (speech.codes().to_vec(), audio)
+        };
+        let (codes, audio) = pull(None);
+        let (cached_codes, cached_audio) = pull(Some(&prefix));
+        assert_eq!(codes, cached_codes, "a voice prefix changed the codes");
+        let err = common::rel_err(&cached_audio, &audio);
+        assert!(err <= 1e-5, "voice prefix: rel err {err}");
+    }
+
     // a named speaker, and Chinese text with the model picking the language
     let named = Qwen3Voice {
         speaker: Qwen3Speaker::Named(synth.speaker_id("tiny_speaker").unwrap()),
@@ -86,6 +115,17 @@ fn a_checkpoint_speaks_in_chunks() {
         instruct_ids: Some(synth.instruct_ids("Speak slowly.").unwrap()),
     };
     assert!(!speak(&synth, "今天天气很好。", &named, 1).is_empty());
+    // a prefix of another voice is refused
+    let err = synth
+        .start_sentence_with(
+            text,
+            &named,
+            Some(&prefix),
+            GenerationParams::default(),
+            ChunkPlan::default(),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("another voice"), "{err}");
 
     // a budget of 2 frames ends the sentence there
     let params = GenerationParams {

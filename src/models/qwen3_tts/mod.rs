@@ -46,7 +46,7 @@ pub use prompt::{build_prompt, Prompt, PromptRequest, ReferencePrompt, SpeakerPr
 pub use sampling::SamplingParams;
 pub use speaker::{SpeakerEncoder, SpeakerEncoderTrace};
 pub use speech::{ChunkPlan, SentenceSpeech};
-pub use synthesizer::{Qwen3Speaker, Qwen3Synthesizer, Qwen3Voice};
+pub use synthesizer::{Qwen3Speaker, Qwen3Synthesizer, Qwen3Voice, VoicePrefix};
 pub use talker::{Talker, TextProjection};
 pub use tokenizer::{SplitRegex, TextTokenizer};
 

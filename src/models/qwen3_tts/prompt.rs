@@ -69,6 +69,10 @@ pub struct Prompt {
     pub trailing: Tensor,
     /// The projected `tts_pad` text embedding, `(1, 1, hidden)`.
     pub tts_pad: Tensor,
+    /// How many leading positions of `prefill` depend on the voice alone
+    /// (instruction, role, codec tags and speaker), not on the sentence:
+    /// their key/value cache can be computed once per voice.
+    pub voice_len: usize,
 }
 
 /// Splits `<|im_start|> assistant \n BODY <|im_end|> \n <|im_start|> assistant
@@ -145,6 +149,10 @@ pub fn build_prompt(model: &Qwen3TtsModel, req: &PromptRequest) -> Result<Prompt
     }
     parts.push(role);
     parts.push(over_codec);
+    let voice_len = parts
+        .iter()
+        .map(|p| p.dim(1))
+        .sum::<candle_core::Result<usize>>()?;
     let codec_bos = codec.i((.., l - 1..l))?;
 
     let trailing = if let Some(reference) = req.reference {
@@ -171,6 +179,7 @@ pub fn build_prompt(model: &Qwen3TtsModel, req: &PromptRequest) -> Result<Prompt
         prefill: Tensor::cat(&parts, 1)?,
         trailing,
         tts_pad,
+        voice_len,
     })
 }
 

@@ -8,6 +8,7 @@ use super::checkpoint::CheckpointFiles;
 use super::config::Qwen3TtsConfig;
 use super::decoder::{Decoder, DecoderConfig};
 use super::generate::{Generation, GenerationParams};
+use super::layers::StackCache;
 use super::mel::MelSpectrogram;
 use super::model::Qwen3TtsModel;
 use super::prompt::{build_prompt, PromptRequest, SpeakerPrompt};
@@ -177,15 +178,7 @@ impl Qwen3Synthesizer {
         self.tokenizer.encode(&instruct_prompt(instruct))
     }
 
-    /// Starts speaking `text` in `voice`: builds the prompt, prefills the
-    /// talker, and returns the sentence to pull audio chunks from.
-    pub fn start_sentence(
-        &self,
-        text: &str,
-        voice: &Qwen3Voice,
-        params: GenerationParams,
-        plan: ChunkPlan,
-    ) -> Result<SentenceSpeech> {
+    fn prompt(&self, text: &str, voice: &Qwen3Voice) -> Result<super::prompt::Prompt> {
         if text.trim().is_empty() {
             return Err(Error::EmptyText);
         }
@@ -203,9 +196,91 @@ impl Qwen3Synthesizer {
             reference: None,
             non_streaming: false,
         };
-        let prompt = build_prompt(&self.model, &req)?;
-        let generation = Generation::new(&self.model, &prompt, params)?;
+        build_prompt(&self.model, &req)
+    }
+
+    /// The talker's key/value cache of `voice`'s fixed prompt prefix
+    /// (instruction, role, codec tags, speaker), computed once: each
+    /// sentence then starts from a copy and computes only its own
+    /// positions ([`Self::start_sentence_with`]).
+    pub fn voice_prefix(&self, voice: &Qwen3Voice) -> Result<VoicePrefix> {
+        let prompt = self.prompt(".", voice)?;
+        let prefill = prompt.prefill.narrow(1, 0, prompt.voice_len)?;
+        let mut cache = self.model.talker.new_cache(prompt.voice_len + 256);
+        self.model.talker.forward_embeds(&prefill, &mut cache)?;
+        Ok(VoicePrefix { cache, prefill })
+    }
+
+    /// Starts speaking `text` in `voice`: builds the prompt, prefills the
+    /// talker, and returns the sentence to pull audio chunks from.
+    pub fn start_sentence(
+        &self,
+        text: &str,
+        voice: &Qwen3Voice,
+        params: GenerationParams,
+        plan: ChunkPlan,
+    ) -> Result<SentenceSpeech> {
+        self.start_sentence_with(text, voice, None, params, plan)
+    }
+
+    /// [`Self::start_sentence`] continuing `prefix` (from
+    /// [`Self::voice_prefix`] of the same voice; a prefix that does not
+    /// match the prompt is refused). The audio is the same as without it,
+    /// up to rounding.
+    pub fn start_sentence_with(
+        &self,
+        text: &str,
+        voice: &Qwen3Voice,
+        prefix: Option<&VoicePrefix>,
+        params: GenerationParams,
+        plan: ChunkPlan,
+    ) -> Result<SentenceSpeech> {
+        let prompt = self.prompt(text, voice)?;
+        let generation = match prefix {
+            None => Generation::new(&self.model, &prompt, params)?,
+            Some(p) => {
+                let n = p.prefill.dim(1)?;
+                let same = n == prompt.voice_len
+                    && prompt
+                        .prefill
+                        .narrow(1, 0, n)?
+                        .sub(&p.prefill)?
+                        .abs()?
+                        .flatten_all()?
+                        .max(0)?
+                        .to_dtype(DType::F32)?
+                        .to_scalar::<f32>()?
+                        == 0.0;
+                if !same {
+                    return Err(Error::InvalidArgument(
+                        "the voice prefix was computed for another voice".into(),
+                    ));
+                }
+                Generation::with_cache(&self.model, &prompt, params, p.cache.fork()?)?
+            }
+        };
         SentenceSpeech::new(generation, &self.decoder, plan)
+    }
+}
+
+/// The talker's cache of a voice's fixed prompt prefix
+/// ([`Qwen3Synthesizer::voice_prefix`]).
+#[derive(Debug)]
+pub struct VoicePrefix {
+    cache: StackCache,
+    /// The prefix's input embeddings, to check it belongs to the prompt.
+    prefill: Tensor,
+}
+
+impl VoicePrefix {
+    /// Positions it holds.
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
     }
 }
 

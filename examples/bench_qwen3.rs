@@ -125,12 +125,8 @@ fn main() -> Result<()> {
     ]);
     let xvector = candle_core::Tensor::ones(1024, dtype, &device)?;
     let req = PromptRequest {
-        text_ids: &ids,
         language: cfg.talker_config.codec_language_id.get("english").copied(),
-        speaker: SpeakerPrompt::Embedding(&xvector),
-        instruct_ids: None,
-        reference: None,
-        non_streaming: false,
+        ..PromptRequest::new(&ids, SpeakerPrompt::Embedding(&xvector))
     };
     let params = GenerationParams {
         max_frames: args.frames,

@@ -231,4 +231,17 @@ impl Error {
             source,
         }
     }
+
+    /// A network that could not be built from weight file `path` (a
+    /// missing or mis-shaped tensor, named in the reason) becomes
+    /// [`Error::ModelFile`] naming the file too; other errors pass through.
+    pub(crate) fn in_weights(self, path: &std::path::Path) -> Self {
+        match self {
+            Error::Model(m) => Error::ModelFile {
+                path: path.to_path_buf(),
+                reason: m.to_string(),
+            },
+            e => e,
+        }
+    }
 }

@@ -151,14 +151,7 @@ fn sampling_is_seeded_and_a_cached_prefix_changes_nothing() {
     };
     let text_ids = ids(io_tensor(&io, "generate.input_ids"));
     let speaker = io_tensor(&io, "generate.speaker_embedding");
-    let req = PromptRequest {
-        text_ids: &text_ids,
-        language: None,
-        speaker: SpeakerPrompt::Embedding(speaker),
-        instruct_ids: None,
-        reference: None,
-        non_streaming: false,
-    };
+    let req = PromptRequest::new(&text_ids, SpeakerPrompt::Embedding(speaker));
     let prompt = build_prompt(&model, &req).unwrap();
     let params = |seed| GenerationParams {
         max_frames: 12,
@@ -203,14 +196,7 @@ fn bad_requests_get_clear_errors() {
     };
     let text_ids = ids(io_tensor(&io, "generate.input_ids"));
     let speaker = io_tensor(&io, "generate.speaker_embedding");
-    let req = PromptRequest {
-        text_ids: &text_ids,
-        language: None,
-        speaker: SpeakerPrompt::Embedding(speaker),
-        instruct_ids: None,
-        reference: None,
-        non_streaming: false,
-    };
+    let req = PromptRequest::new(&text_ids, SpeakerPrompt::Embedding(speaker));
     let prompt = build_prompt(&model, &req).unwrap();
     let err = Generation::new(&model, &prompt, greedy(0)).unwrap_err();
     assert!(err.to_string().contains("0 frames"), "{err}");

@@ -68,14 +68,7 @@ fn chunks_are_planned_and_equal_the_whole_decode() {
     };
     let prompt = build_prompt(
         &model,
-        &PromptRequest {
-            text_ids: &ids,
-            language: None,
-            speaker: SpeakerPrompt::Embedding(&speaker),
-            instruct_ids: None,
-            reference: None,
-            non_streaming: false,
-        },
+        &PromptRequest::new(&ids, SpeakerPrompt::Embedding(&speaker)),
     )
     .unwrap();
     // end of speech masked throughout: exactly 19 frames
@@ -147,14 +140,7 @@ fn an_empty_chunk_plan_is_refused() {
     let Some((model, decoder, ids, speaker)) = fixtures() else {
         return;
     };
-    let req = PromptRequest {
-        text_ids: &ids,
-        language: None,
-        speaker: SpeakerPrompt::Embedding(&speaker),
-        instruct_ids: None,
-        reference: None,
-        non_streaming: false,
-    };
+    let req = PromptRequest::new(&ids, SpeakerPrompt::Embedding(&speaker));
     let prompt = build_prompt(&model, &req).unwrap();
     let generation = Generation::new(&model, &prompt, GenerationParams::default()).unwrap();
     let plan = ChunkPlan {

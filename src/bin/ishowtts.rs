@@ -453,16 +453,10 @@ fn qwen3_info(dir_or_repo: &str) -> Result<(), Error> {
     let files = CheckpointFiles::locate(dir_or_repo)?;
     let cfg = Qwen3TtsConfig::from_file(&files.config)?;
     let dcfg = DecoderConfig::from_file(&files.speech_config)?;
-    let dir = files.vocab.parent().unwrap_or(std::path::Path::new("."));
-    let tokenizer = TextTokenizer::from_dir(dir)?;
+    let tokenizer = TextTokenizer::from_dir(files.tokenizer_dir())?;
     let t = &cfg.talker_config;
     let p = &t.code_predictor_config;
-    let sorted = |m: &std::collections::HashMap<String, u32>| {
-        let mut v: Vec<&str> = m.keys().map(String::as_str).collect();
-        v.sort_unstable();
-        v.join(", ")
-    };
-    println!("checkpoint: {}", dir.display());
+    println!("checkpoint: {}", files.tokenizer_dir().display());
     println!(
         "type: {}",
         cfg.tts_model_type.as_deref().unwrap_or("(not given)")
@@ -496,8 +490,8 @@ fn qwen3_info(dir_or_repo: &str) -> Result<(), Error> {
             "no"
         }
     );
-    println!("speakers: {}", sorted(&t.spk_id));
-    println!("languages: auto, {}", sorted(&t.codec_language_id));
+    println!("speakers: {}", t.speaker_names().join(", "));
+    println!("languages: auto, {}", t.language_names().join(", "));
     println!(
         "tokenizer: {} ids, split pattern {:?}",
         tokenizer.vocab_size(),

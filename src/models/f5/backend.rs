@@ -135,18 +135,6 @@ pub fn vocos_from_hf_cache(cache: &hf_hub::Cache) -> Result<PathBuf> {
     Ok(config.parent().unwrap_or(Path::new(".")).to_path_buf())
 }
 
-/// A weight file that does not hold what the network needs: the message
-/// names the file and the tensor.
-fn weights_error(path: &Path, e: Error) -> Error {
-    match e {
-        Error::Model(m) => Error::ModelFile {
-            path: path.to_path_buf(),
-            reason: m.to_string(),
-        },
-        e => e,
-    }
-}
-
 fn check_range(name: &'static str, v: Option<f32>, lo: f32, hi: f32) -> Result<()> {
     match v {
         Some(x) if !(x.is_finite() && (lo..=hi).contains(&x)) => Err(Error::InvalidParameter {
@@ -225,9 +213,9 @@ impl ModelLoader for F5Loader {
         };
         let mel_cfg = config.mel.clone();
         let model = F5Model::load_with_config(ckpt, config, device, dtype)
-            .map_err(|e| weights_error(ckpt.weights_path(), e))?;
-        let vocos = Vocos::load(&self.vocoder_dir, device)
-            .map_err(|e| weights_error(&self.vocoder_dir, e))?;
+            .map_err(|e| e.in_weights(ckpt.weights_path()))?;
+        let vocos =
+            Vocos::load(&self.vocoder_dir, device).map_err(|e| e.in_weights(&self.vocoder_dir))?;
         if mel_cfg.target_sample_rate != SAMPLE_RATE || vocos.sample_rate() != SAMPLE_RATE {
             return Err(Error::Unsupported(format!(
                 "F5-TTS at {} Hz with a {} Hz vocoder: only 24 kHz models are supported",

@@ -21,6 +21,8 @@
 //! A sentence that hits its budget ends there (`StopReason::Budget`), which
 //! the engine counts.
 
+use crate::text::split::is_cjk;
+
 /// Frames per word, CJK character and digit, with a floor and a cap.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FrameBudget {
@@ -46,17 +48,6 @@ impl Default for FrameBudget {
             cap: 2048,
         }
     }
-}
-
-/// Whether `c` is read one syllable per character (Han, kana, Hangul).
-fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30FF      // hiragana, katakana
-        | 0x3400..=0x4DBF    // CJK extension A
-        | 0x4E00..=0x9FFF    // CJK unified ideographs
-        | 0xAC00..=0xD7AF    // Hangul syllables
-        | 0xF900..=0xFAFF    // CJK compatibility ideographs
-        | 0x20000..=0x2FA1F) // CJK extensions B.., compatibility supplement
 }
 
 impl FrameBudget {

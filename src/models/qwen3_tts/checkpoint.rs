@@ -124,6 +124,11 @@ impl CheckpointFiles {
         Self::from_hf_cache(&hf_hub::Cache::from_env(), dir_or_repo)
     }
 
+    /// The folder of the tokenizer files (`vocab.json` and its siblings).
+    pub fn tokenizer_dir(&self) -> &Path {
+        self.vocab.parent().unwrap_or(Path::new("."))
+    }
+
     /// A `VarBuilder` over `model.safetensors` (talker, speaker encoder).
     pub fn model_var_builder(&self, dtype: DType, device: &Device) -> Result<VarBuilder<'static>> {
         var_builder(&self.weights, dtype, device)

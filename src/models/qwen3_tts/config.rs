@@ -275,7 +275,24 @@ fn check_rope(what: &str, rs: &Option<serde_json::Value>) -> std::result::Result
     Ok(())
 }
 
+/// The keys of a name -> id table, sorted (for messages and listings).
+fn sorted_names(table: &HashMap<String, u32>) -> Vec<&str> {
+    let mut names: Vec<&str> = table.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    names
+}
+
 impl Qwen3TalkerConfig {
+    /// The built-in speakers' names, sorted.
+    pub fn speaker_names(&self) -> Vec<&str> {
+        sorted_names(&self.spk_id)
+    }
+
+    /// The languages' names (without `auto`), sorted.
+    pub fn language_names(&self) -> Vec<&str> {
+        sorted_names(&self.codec_language_id)
+    }
+
     /// Width of a talker attention head.
     pub fn head_dim(&self) -> usize {
         self.head_dim

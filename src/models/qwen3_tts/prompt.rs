@@ -58,6 +58,22 @@ pub struct PromptRequest<'a> {
     pub non_streaming: bool,
 }
 
+impl<'a> PromptRequest<'a> {
+    /// `text_ids` spoken by `speaker` with upstream's defaults for a cloned
+    /// voice: streaming text, the language left to the model, no
+    /// instruction, no reference codes.
+    pub fn new(text_ids: &'a [u32], speaker: SpeakerPrompt<'a>) -> Self {
+        Self {
+            text_ids,
+            language: None,
+            speaker,
+            instruct_ids: None,
+            reference: None,
+            non_streaming: false,
+        }
+    }
+}
+
 /// A built prompt: what the talker is prefilled with, and what is added to
 /// its input frame by frame.
 #[derive(Debug, Clone)]

@@ -55,30 +55,17 @@ pub struct Qwen3Synthesizer {
     pub tokenizer: TextTokenizer,
 }
 
-/// A weight file that does not hold what the network needs: the message
-/// names the file and the tensor.
-fn weights_error(path: &std::path::Path, e: Error) -> Error {
-    match e {
-        Error::Model(m) => Error::ModelFile {
-            path: path.to_path_buf(),
-            reason: m.to_string(),
-        },
-        e => e,
-    }
-}
-
 impl Qwen3Synthesizer {
     /// Loads every part of a checkpoint onto `device` in `dtype`.
     pub fn load(files: &CheckpointFiles, device: &Device, dtype: DType) -> Result<Self> {
         let cfg = Qwen3TtsConfig::from_file(&files.config)?;
         let model = Qwen3TtsModel::new(&cfg, files.model_var_builder(dtype, device)?)
-            .map_err(|e| weights_error(&files.weights, e))?;
+            .map_err(|e| e.in_weights(&files.weights))?;
         let dcfg = DecoderConfig::from_file(&files.speech_config)?;
         check_codebooks(&cfg, &dcfg)?;
         let decoder = Decoder::new(&dcfg, files.decoder_var_builder(dtype, device)?)
-            .map_err(|e| weights_error(&files.speech_weights, e))?;
-        let dir = files.vocab.parent().unwrap_or(std::path::Path::new("."));
-        let tokenizer = TextTokenizer::from_dir(dir)?;
+            .map_err(|e| e.in_weights(&files.speech_weights))?;
+        let tokenizer = TextTokenizer::from_dir(files.tokenizer_dir())?;
         if tokenizer.vocab_size() > cfg.talker_config.text_vocab_size {
             return Err(Error::ModelFile {
                 path: files.vocab.clone(),
@@ -108,24 +95,24 @@ impl Qwen3Synthesizer {
         if name.is_empty() || name == "auto" {
             return Ok(None);
         }
-        let ids = &self.config().talker_config.codec_language_id;
-        ids.get(&name).map(|&id| Some(id)).ok_or_else(|| {
-            let mut known: Vec<&str> = ids.keys().map(String::as_str).collect();
-            known.sort_unstable();
-            Error::InvalidArgument(format!(
-                "language {name:?} is not supported by this checkpoint (it has: auto, {})",
-                known.join(", ")
-            ))
-        })
+        let tc = &self.config().talker_config;
+        tc.codec_language_id
+            .get(&name)
+            .map(|&id| Some(id))
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "language {name:?} is not supported by this checkpoint (it has: auto, {})",
+                    tc.language_names().join(", ")
+                ))
+            })
     }
 
     /// The codec id of built-in speaker `name`; an unknown one is an error
     /// listing those the checkpoint has.
     pub fn speaker_id(&self, name: &str) -> Result<u32> {
-        let ids = &self.config().talker_config.spk_id;
-        ids.get(&name.trim().to_lowercase()).copied().ok_or_else(|| {
-            let mut known: Vec<&str> = ids.keys().map(String::as_str).collect();
-            known.sort_unstable();
+        let tc = &self.config().talker_config;
+        tc.spk_id.get(&name.trim().to_lowercase()).copied().ok_or_else(|| {
+            let known = tc.speaker_names();
             Error::InvalidArgument(if known.is_empty() {
                 format!("speaker {name:?}: this checkpoint has no built-in speakers (a Base checkpoint clones a reference clip)")
             } else {
@@ -189,12 +176,9 @@ impl Qwen3Synthesizer {
             Qwen3Speaker::Designed => SpeakerPrompt::None,
         };
         let req = PromptRequest {
-            text_ids: &ids,
             language: voice.language,
-            speaker,
             instruct_ids: voice.instruct_ids.as_deref(),
-            reference: None,
-            non_streaming: false,
+            ..PromptRequest::new(&ids, speaker)
         };
         build_prompt(&self.model, &req)
     }

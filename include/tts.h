@@ -328,6 +328,9 @@ typedef struct tts_metrics {
   double batch_wait_p50;
   // Batched steps that failed as a whole and were retried smaller.
   uint64_t batch_retries;
+  // Sentences ended by the model's length budget, not by its own end
+  // of speech (autoregressive models such as Qwen3-TTS).
+  uint64_t sentences_at_budget;
 } tts_metrics;
 
 // Receives one log line: `level` is a `TTS_LOG_*` value, `message` a
@@ -388,7 +391,8 @@ typedef struct tts_request_params {
   float fix_duration;
 } tts_request_params;
 
-// One chunk of audio (one sentence) and where it belongs. The library
+// One chunk of audio (a sentence, or a piece of one for models that
+// stream within sentences) and where it belongs. The library
 // owns it: in a callback it is valid during the call; from
 // `tts_stream_next` until the next call on that stream or its free.
 typedef struct tts_chunk {
@@ -421,6 +425,11 @@ typedef struct tts_chunk {
   double synthesis_s;
   // Seconds from the request's start to this chunk.
   double since_request_s;
+  // Nonzero on the last chunk of its sentence: always for models that
+  // deliver whole sentences; for one that streams within sentences
+  // (Qwen3-TTS), the chunks of a sentence share `sentence_index` and
+  // the text span, and only the last has this set.
+  int32_t ends_sentence;
 } tts_chunk;
 
 // Called once per chunk, in order, on the thread that called

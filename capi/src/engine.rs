@@ -144,6 +144,9 @@ pub struct TtsMetrics {
     pub batch_wait_p50: f64,
     /// Batched steps that failed as a whole and were retried smaller.
     pub batch_retries: u64,
+    /// Sentences ended by the model's length budget, not by its own end
+    /// of speech (autoregressive models such as Qwen3-TTS).
+    pub sentences_at_budget: u64,
 }
 
 /// `struct_size` of every released `tts_metrics` layout (as above).
@@ -151,6 +154,8 @@ const METRICS_SIZES: &[usize] = &[
     // up to models_loaded
     std::mem::offset_of!(TtsMetrics, batch_steps),
     // + the batch figures
+    std::mem::offset_of!(TtsMetrics, sentences_at_budget),
+    // + sentences_at_budget
     std::mem::size_of::<TtsMetrics>(),
 ];
 
@@ -500,6 +505,7 @@ pub unsafe extern "C" fn tts_engine_metrics(
             batch_size_max: m.batch_size.max,
             batch_wait_p50: m.batch_wait.p50,
             batch_retries: m.batch_retries,
+            sentences_at_budget: m.sentences_at_budget,
         };
         // SAFETY: out is NULL or the caller's struct (tts.h).
         unsafe { write_sized(out, &c, METRICS_SIZES, "out") }?;

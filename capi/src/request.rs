@@ -94,7 +94,8 @@ const REQUEST_PARAMS_SIZES: &[usize] = &[
     std::mem::size_of::<TtsRequestParams>(),
 ];
 
-/// One chunk of audio (one sentence) and where it belongs. The library
+/// One chunk of audio (a sentence, or a piece of one for models that
+/// stream within sentences) and where it belongs. The library
 /// owns it: in a callback it is valid during the call; from
 /// `tts_stream_next` until the next call on that stream or its free.
 #[repr(C)]
@@ -128,6 +129,11 @@ pub struct TtsChunk {
     pub synthesis_s: f64,
     /// Seconds from the request's start to this chunk.
     pub since_request_s: f64,
+    /// Nonzero on the last chunk of its sentence: always for models that
+    /// deliver whole sentences; for one that streams within sentences
+    /// (Qwen3-TTS), the chunks of a sentence share `sentence_index` and
+    /// the text span, and only the last has this set.
+    pub ends_sentence: i32,
 }
 
 /// Called once per chunk, in order, on the thread that called
@@ -249,6 +255,7 @@ pub(crate) fn c_chunk(c: &Chunk) -> TtsChunk {
         queue_wait_s: c.timings.queue_wait.as_secs_f64(),
         synthesis_s: c.timings.synthesis.as_secs_f64(),
         since_request_s: c.timings.since_request.as_secs_f64(),
+        ends_sentence: i32::from(c.ends_sentence),
     }
 }
 

@@ -297,6 +297,10 @@ pub struct Metrics {
     /// Batched steps that failed as a whole and were retried smaller.
     #[pyo3(get)]
     batch_retries: u64,
+    /// Sentences ended by the model's length budget rather than by its own
+    /// end of speech (autoregressive models).
+    #[pyo3(get)]
+    sentences_at_budget: u64,
     snapshot: MetricsSnapshot,
 }
 
@@ -327,6 +331,7 @@ impl From<MetricsSnapshot> for Metrics {
             batch_size: m.batch_size.into(),
             batch_wait: m.batch_wait.into(),
             batch_retries: m.batch_retries,
+            sentences_at_budget: m.sentences_at_budget,
         }
     }
 }
@@ -360,6 +365,7 @@ impl Metrics {
         d.set_item("batch_size", self.batch_size.to_dict(py)?)?;
         d.set_item("batch_wait", self.batch_wait.to_dict(py)?)?;
         d.set_item("batch_retries", self.batch_retries)?;
+        d.set_item("sentences_at_budget", self.sentences_at_budget)?;
         Ok(d)
     }
 

@@ -182,7 +182,7 @@ impl ChunkTimings {
     }
 }
 
-/// Audio of one sentence and where it belongs.
+/// Audio of one sentence (or of a piece of one) and where it belongs.
 #[pyclass(module = "ishowtts._ishowtts", frozen)]
 pub struct Chunk {
     /// The samples: a 1-D numpy array, float32 or int16.
@@ -213,6 +213,12 @@ pub struct Chunk {
     /// Whether this is the request's last chunk (it may be empty).
     #[pyo3(get)]
     is_last: bool,
+    /// Whether this is the last chunk of its sentence (always, for models
+    /// that deliver whole sentences; a model that streams within
+    /// sentences, such as Qwen3-TTS, sends several chunks per sentence
+    /// with the same `sentence_index` and only the last has it).
+    #[pyo3(get)]
+    ends_sentence: bool,
     /// Where the time went.
     #[pyo3(get)]
     timings: Py<ChunkTimings>,
@@ -238,6 +244,7 @@ impl Chunk {
             char_span,
             sample_offset: chunk.sample_offset,
             is_last: chunk.is_last,
+            ends_sentence: chunk.ends_sentence,
             timings: Py::new(
                 py,
                 ChunkTimings {

@@ -77,6 +77,12 @@ impl SentenceGap {
 ///   Empty sentences are skipped. Output is at most `N` samples behind
 ///   the input until `is_last` flushes it.
 ///
+/// A model that streams a sentence in pieces pushes each with
+/// [`SentenceJoiner::push_piece`]: the gap goes only between sentences,
+/// never between pieces, and the output is the same as for the sentence
+/// pushed whole (a cross-fade waits until the new sentence has as many
+/// samples as are held, then fades as the whole push would).
+///
 /// After the `is_last` sentence the joiner is back to its initial state.
 #[derive(Debug, Clone)]
 pub struct SentenceJoiner {
@@ -85,9 +91,36 @@ pub struct SentenceJoiner {
     gap_samples: usize,
     /// Whether a sentence with audio has been seen (silence mode).
     started: bool,
+    /// Whether the current sentence has had audio (silence mode).
+    sentence_has_audio: bool,
     /// Cross-fade: the held-back end of the audio so far (at most
     /// `gap_samples`).
     held: Vec<f32>,
+    /// Cross-fade: the start of the current sentence, gathered until it
+    /// covers the held tail (`None` once faded in).
+    opening: Option<Vec<f32>>,
+}
+
+/// Where a piece of audio sits in its sentence and request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Piece {
+    /// The first piece of a sentence.
+    pub starts_sentence: bool,
+    /// The last piece of a sentence.
+    pub ends_sentence: bool,
+    /// The last piece of the request (ends its sentence too).
+    pub is_last: bool,
+}
+
+impl Piece {
+    /// A whole sentence in one piece.
+    pub fn whole(is_last: bool) -> Self {
+        Self {
+            starts_sentence: true,
+            ends_sentence: true,
+            is_last,
+        }
+    }
 }
 
 impl SentenceJoiner {
@@ -100,34 +133,85 @@ impl SentenceJoiner {
             gap,
             gap_samples,
             started: false,
+            sentence_has_audio: false,
             held: Vec::with_capacity(gap_samples),
+            opening: None,
         })
     }
 
     /// Takes the next sentence (in order); returns the audio ready to
     /// deliver. On `is_last` everything held back is included.
     pub fn push(&mut self, samples: &[f32], is_last: bool) -> Vec<f32> {
+        self.push_piece(samples, Piece::whole(is_last))
+    }
+
+    /// Takes the next piece of a sentence (in order); returns the audio
+    /// ready to deliver. On `piece.is_last` everything held back is
+    /// included.
+    pub fn push_piece(&mut self, samples: &[f32], piece: Piece) -> Vec<f32> {
+        let ends = piece.ends_sentence || piece.is_last;
         let out = match self.gap {
             SentenceGap::None => samples.to_vec(),
-            SentenceGap::Silence(_) => self.silence(samples),
-            SentenceGap::Crossfade(_) => self.crossfade(samples, is_last),
+            SentenceGap::Silence(_) => self.silence(samples, piece.starts_sentence),
+            SentenceGap::Crossfade(_) => {
+                self.crossfade_piece(samples, piece.starts_sentence, ends, piece.is_last)
+            }
         };
-        if is_last {
+        if piece.is_last {
             self.started = false;
+            self.sentence_has_audio = false;
             self.held.clear();
+            self.opening = None;
         }
         out
     }
 
-    fn silence(&mut self, samples: &[f32]) -> Vec<f32> {
+    fn silence(&mut self, samples: &[f32], starts_sentence: bool) -> Vec<f32> {
+        if starts_sentence {
+            self.sentence_has_audio = false;
+        }
         if samples.is_empty() {
             return Vec::new();
         }
-        let pad = if self.started { self.gap_samples } else { 0 };
+        let pad = if self.started && !self.sentence_has_audio {
+            self.gap_samples
+        } else {
+            0
+        };
         self.started = true;
+        self.sentence_has_audio = true;
         let mut out = vec![0.0; pad + samples.len()];
         out[pad..].copy_from_slice(samples);
         out
+    }
+
+    fn crossfade_piece(
+        &mut self,
+        samples: &[f32],
+        starts_sentence: bool,
+        ends_sentence: bool,
+        is_last: bool,
+    ) -> Vec<f32> {
+        if starts_sentence {
+            self.opening = Some(Vec::new());
+        }
+        let Some(opening) = self.opening.as_mut() else {
+            // past the fade: the audio passes, the last N held back
+            let mut joined = std::mem::take(&mut self.held);
+            joined.extend_from_slice(samples);
+            if !is_last {
+                let keep = self.gap_samples.min(joined.len());
+                self.held = joined.split_off(joined.len() - keep);
+            }
+            return joined;
+        };
+        opening.extend_from_slice(samples);
+        // The fade covers min(held, sentence): wait until that is known.
+        if opening.len() < self.held.len() && !ends_sentence {
+            return Vec::new();
+        }
+        let opening = self.opening.take().unwrap_or_default();
+        self.crossfade(&opening, is_last)
     }
 
     fn crossfade(&mut self, samples: &[f32], is_last: bool) -> Vec<f32> {
@@ -308,6 +392,58 @@ mod tests {
         let out = push_all(&mut j, &[vec![1.0; 3], vec![2.0; 3], vec![3.0; 40]]);
         assert_eq!(out.len(), 3 + 3 + 40 - 3 - 3);
         assert_eq!(out[out.len() - 30..], [3.0; 30]);
+    }
+
+    /// Pushes each sentence cut into pieces of the given lengths (cycled).
+    fn push_in_pieces(j: &mut SentenceJoiner, sentences: &[Vec<f32>], cuts: &[usize]) -> Vec<f32> {
+        let mut out = Vec::new();
+        let mut c = 0;
+        for (i, s) in sentences.iter().enumerate() {
+            let last = i + 1 == sentences.len();
+            let mut at = 0;
+            loop {
+                let n = cuts[c % cuts.len()].min(s.len() - at);
+                c += 1;
+                let end = at + n == s.len();
+                let piece = Piece {
+                    starts_sentence: at == 0,
+                    ends_sentence: end,
+                    is_last: last && end,
+                };
+                out.extend(j.push_piece(&s[at..at + n], piece));
+                at += n;
+                if end {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn pieces_join_as_their_whole_sentences() {
+        let sentences = vec![
+            ramp(0.0, 1.0, 50),
+            ramp(-1.0, 0.0, 4),
+            vec![],
+            ramp(0.5, 0.2, 37),
+            ramp(0.1, 0.9, 12),
+        ];
+        for gap in [
+            SentenceGap::None,
+            SentenceGap::Silence(MS10),
+            SentenceGap::Crossfade(MS10),
+            SentenceGap::Crossfade(Duration::from_millis(3)),
+        ] {
+            let whole = push_all(&mut SentenceJoiner::new(gap, 1000).unwrap(), &sentences);
+            for cuts in [&[1][..], &[3, 0, 7], &[9, 2], &[100], &[0, 4, 11, 5]] {
+                let mut j = SentenceJoiner::new(gap, 1000).unwrap();
+                let pieces = push_in_pieces(&mut j, &sentences, cuts);
+                assert_eq!(pieces, whole, "{gap:?} cut {cuts:?}");
+                // back to the start: a second request joins the same way
+                assert_eq!(push_in_pieces(&mut j, &sentences, cuts), whole);
+            }
+        }
     }
 
     #[test]

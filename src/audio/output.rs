@@ -6,7 +6,7 @@
 //! resampled like any other audio, with no join inside the resampler.
 
 use super::format::{SampleFormat, Samples};
-use super::join::{SentenceGap, SentenceJoiner};
+use super::join::{Piece, SentenceGap, SentenceJoiner};
 use super::resample::{StreamResampler, MODEL_RATES};
 use crate::{Error, Result};
 
@@ -73,12 +73,19 @@ impl OutputStage {
     /// joiner and resampler are then back at their start, so a further
     /// sentence would begin a new stream (without a gap before it).
     pub fn push(&mut self, sentence: &[f32], is_last: bool) -> Samples {
-        let joined = self.joiner.push(sentence, is_last);
+        self.push_piece(sentence, Piece::whole(is_last))
+    }
+
+    /// Takes the next piece of a sentence (a model that streams within a
+    /// sentence); the same output as its sentence pushed whole, cut where
+    /// the pieces were.
+    pub fn push_piece(&mut self, samples: &[f32], piece: Piece) -> Samples {
+        let joined = self.joiner.push_piece(samples, piece);
         let audio = match self.resampler.as_mut() {
             None => joined,
             Some(r) => {
                 let mut out = r.process(&joined);
-                if is_last {
+                if piece.is_last {
                     out.extend(r.finish());
                 }
                 out

@@ -15,6 +15,12 @@
 //! ([`Backend::begin`], [`Backend::step`], [`Backend::finish`]): the worker
 //! then advances the current sentences of several streams together, one
 //! batched model call per step, each sentence at its own step.
+//!
+//! A model whose sentences come out in pieces ([`Backend::streams_pieces`]:
+//! Qwen3-TTS decodes its audio a few frames at a time) is always driven
+//! step by step; after each step the worker takes the audio made so far
+//! ([`Backend::take_audio`]) and delivers it as a chunk, so the first audio
+//! of a sentence does not wait for its end.
 
 use std::any::Any;
 use std::fmt;
@@ -131,7 +137,24 @@ pub trait Backend: Send {
         ))
     }
 
-    /// The audio of a sentence whose steps are all taken.
+    /// Whether a sentence's audio comes out in pieces as it is stepped
+    /// ([`Backend::take_audio`]); the worker then steps the model even
+    /// with batching off (default: not; requires
+    /// [`Backend::steps_in_batches`]).
+    fn streams_pieces(&self) -> bool {
+        false
+    }
+
+    /// The audio of `sentence` made since the last call (after a step);
+    /// empty when there is nothing new. [`Backend::finish`] then returns
+    /// only the rest.
+    fn take_audio(&mut self, sentence: &mut SentenceInProgress) -> Result<Vec<f32>> {
+        let _ = sentence;
+        Ok(Vec::new())
+    }
+
+    /// The audio of a sentence whose steps are all taken (what
+    /// [`Backend::take_audio`] has not yet returned).
     fn finish(&mut self, sentence: SentenceInProgress) -> Result<Vec<f32>> {
         let _ = sentence;
         Err(crate::Error::Unsupported(
@@ -145,6 +168,18 @@ pub trait Backend: Send {
 pub struct SentenceInProgress {
     state: Box<dyn Any + Send>,
     steps_left: usize,
+    /// What the backend tells the engine about the sentence.
+    pub report: SentenceReport,
+}
+
+/// What a backend tells the engine about a sentence it spoke, for the
+/// metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SentenceReport {
+    /// The sentence was ended by the model's length budget (an
+    /// autoregressive model that did not stop by itself), not by its own
+    /// end of speech.
+    pub hit_budget: bool,
 }
 
 impl SentenceInProgress {
@@ -153,6 +188,7 @@ impl SentenceInProgress {
         Self {
             state: Box::new(state),
             steps_left,
+            report: SentenceReport::default(),
         }
     }
 
@@ -206,6 +242,8 @@ pub struct SentenceJob<'a> {
     pub rng: &'a mut StdRng,
     /// The request's cancel flag.
     pub cancel: &'a CancelHandle,
+    /// Filled in by the backend for the metrics.
+    pub report: SentenceReport,
 }
 
 impl SentenceJob<'_> {

@@ -156,6 +156,7 @@ mod tests {
             sample_offset: 0,
             sample_rate: 16000,
             is_last: true,
+            ends_sentence: true,
             samples: Samples::F32(vec![0.0; n]),
             timings: ChunkTimings::default(),
         };

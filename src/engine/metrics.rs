@@ -74,6 +74,9 @@ pub struct MetricsSnapshot {
     pub batch_wait: Percentiles,
     /// Batched steps that failed as a whole and were retried smaller.
     pub batch_retries: u64,
+    /// Sentences ended by their model's length budget rather than by the
+    /// model's own end of speech (autoregressive models).
+    pub sentences_at_budget: u64,
 }
 
 impl MetricsSnapshot {
@@ -211,6 +214,12 @@ impl MetricsSnapshot {
             "counter",
             self.batch_retries as f64,
         );
+        gauge(
+            "sentences_at_budget_total",
+            "Sentences ended by the model's length budget, not its own end of speech.",
+            "counter",
+            self.sentences_at_budget as f64,
+        );
         for (name, p) in [
             ("time_to_first_audio_seconds", &self.time_to_first_audio),
             ("sentence_synthesis_seconds", &self.sentence_synthesis),
@@ -290,6 +299,7 @@ struct Inner {
     batch_size: Window,
     batch_wait: Window,
     batch_retries: u64,
+    sentences_at_budget: u64,
 }
 
 /// How a request ended, for the counters.
@@ -354,6 +364,9 @@ impl Metrics {
     pub fn batch_retried(&self) {
         self.with(|m| m.batch_retries += 1);
     }
+    pub fn sentence_at_budget(&self) {
+        self.with(|m| m.sentences_at_budget += 1);
+    }
     pub fn prompt_cache(&self, stats: CacheStats) {
         self.with(|m| m.prompt_cache = stats);
     }
@@ -392,6 +405,7 @@ impl Metrics {
             batch_size: m.batch_size.percentiles(),
             batch_wait: m.batch_wait.percentiles(),
             batch_retries: m.batch_retries,
+            sentences_at_budget: m.sentences_at_budget,
         })
     }
 }

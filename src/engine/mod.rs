@@ -246,10 +246,13 @@ impl Engine {
             let hit = self.shared.lock_cache().get(key);
             if let Some(hit) = hit {
                 self.shared.metrics.request_accepted();
-                for (cached, planned) in hit.chunks.iter().zip(&sentences) {
+                for cached in hit.chunks.iter() {
                     let mut chunk = cached.clone();
                     chunk.request_id = id;
-                    chunk.text_span = planned.span.clone();
+                    // the key holds the sentences' texts, not their places
+                    if let Some(planned) = sentences.get(chunk.sentence_index) {
+                        chunk.text_span = planned.span.clone();
+                    }
                     chunk.timings = ChunkTimings {
                         since_request: submitted.elapsed(),
                         from_cache: true,
@@ -298,6 +301,11 @@ impl Engine {
             output: None,
             recorded: cache_key.map(|_| Vec::new()),
             recorded_bytes: 0,
+            pieces: 0,
+            chunks_sent: 0,
+            sentence_samples: 0,
+            sentence_model_time: Default::default(),
+            parked: None,
             slot: Some(slot),
         };
         {

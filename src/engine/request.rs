@@ -138,14 +138,22 @@ pub struct ChunkTimings {
     pub from_cache: bool,
 }
 
-/// Audio of one sentence, as delivered.
+/// Audio of one sentence, or of a piece of one, as delivered.
+///
+/// Most models deliver a sentence as one chunk. A model that streams
+/// within a sentence (Qwen3-TTS, a few frames at a time) delivers it as
+/// several consecutive chunks with the same `sentence_index` and
+/// `text_span`; the last of them has `ends_sentence` set. Either way the
+/// chunks of a request are contiguous: each one's `sample_offset` is the
+/// previous one's plus its length.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
     /// Id of the request (unique per engine).
     pub request_id: u64,
     /// 0-based sentence index within the request.
     pub sentence_index: usize,
-    /// Byte span of the sentence in the request's text.
+    /// Byte span of the sentence in the request's text (the whole
+    /// sentence, for each of its pieces).
     pub text_span: Range<usize>,
     /// Index of this chunk's first sample in the request's output.
     pub sample_offset: u64,
@@ -154,6 +162,9 @@ pub struct Chunk {
     /// The request's final chunk (it may be empty when the last sentence
     /// had nothing to say but a resampler tail to flush).
     pub is_last: bool,
+    /// The last chunk of its sentence (always set for models that deliver
+    /// whole sentences, and on the `is_last` chunk).
+    pub ends_sentence: bool,
     /// The audio.
     pub samples: Samples,
     /// Timings.

@@ -17,6 +17,14 @@
 //! models are served between steps, a sentence at a time. A step that fails
 //! as a whole is retried in halves, down to single sentences, before an
 //! error reaches a request.
+//!
+//! Models that stream within a sentence ([`Backend::streams_pieces`]) are
+//! always stepped, batching on or off, and each step's new audio goes out
+//! as a chunk at once. A member whose reader falls behind leaves the batch
+//! with its sentence part-way ([`Parked`]) and waits in the queue like any
+//! other request; it rejoins where it stopped when its reader catches up.
+//! While the batch holds another model, a request of such a model is
+//! served a whole sentence at a time (its audio then comes in one chunk).
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
@@ -31,11 +39,12 @@ use candle_core::Device;
 use lru::LruCache;
 use rand::rngs::StdRng;
 
-use super::backend::{Backend, SentenceInProgress, SentenceJob, VoicePrompt};
+use super::backend::{Backend, SentenceInProgress, SentenceJob, SentenceReport, VoicePrompt};
 use super::cache::{CacheKey, CachedAudio, OutputCache};
 use super::metrics::{Metrics, Outcome};
 use super::request::{CancelHandle, Chunk, ChunkTimings, Event, RequestOptions, MAX_UNREAD_CHUNKS};
 use super::voice::VoiceEntry;
+use crate::audio::join::Piece;
 use crate::audio::output::OutputStage;
 use crate::{Error, Result};
 
@@ -64,11 +73,30 @@ pub(crate) struct Job {
     pub output: Option<OutputStage>,
     pub recorded: Option<Vec<Chunk>>,
     pub recorded_bytes: usize,
+    /// Pieces of the current sentence pushed to the output so far.
+    pub pieces: usize,
+    /// Chunks sent to the reader.
+    pub chunks_sent: usize,
+    /// Model samples and model time of the current sentence so far.
+    pub sentence_samples: usize,
+    pub sentence_model_time: Duration,
+    /// The current sentence part-way, while the request is out of the
+    /// batch (its reader fell behind).
+    pub parked: Option<Parked>,
     /// Counts this request against the queue limit until it is dropped,
     /// whichever way it ends (finished, failed, unwound by a panic). Let go
     /// of before the reader hears of the end, so a request made right after
     /// is accepted.
     pub slot: Option<InFlightSlot>,
+}
+
+/// A sentence part-way through, set aside with its request.
+pub(crate) struct Parked {
+    sentence: SentenceInProgress,
+    queue_wait: Duration,
+    /// The load of the model it belongs to (a reloaded model does not
+    /// continue another load's sentence).
+    load: u64,
 }
 
 /// One accepted request's place under `queue_limit`. The worker takes a
@@ -145,6 +173,10 @@ struct Worker {
     prompts: Option<LruCache<[u8; 32], VoicePrompt>>,
     prompt_stats: super::cache::CacheStats,
     last_activity: Instant,
+    /// Counts model loads, to tell a parked sentence's model apart from a
+    /// later load of the same one.
+    loads: u64,
+    load_of: HashMap<String, u64>,
     /// The sentences being stepped together, all of one model.
     batch: Vec<Member>,
 }
@@ -159,8 +191,8 @@ struct Member {
     joined: Instant,
     /// Whether it has taken a step in the batch.
     stepped: bool,
-    /// Its share of the model time so far (each step's time divided among
-    /// the batch).
+    /// Its share of the model time since its last chunk (each step's
+    /// time divided among the batch).
     model_time: Duration,
 }
 
@@ -173,6 +205,8 @@ pub(crate) fn run(shared: Arc<Shared>) {
         prompts,
         prompt_stats: Default::default(),
         last_activity: Instant::now(),
+        loads: 0,
+        load_of: HashMap::new(),
         batch: Vec::new(),
     };
     loop {
@@ -224,15 +258,19 @@ impl Worker {
         };
         let model = job.voice.model_key();
         // one model per batch: another stepped model waits its turn whole
-        let batched = self.shared.max_batch > 1
-            && self
-                .models
-                .get(&model)
-                .is_some_and(|b| b.steps_in_batches())
-            && self
-                .batch
-                .first()
-                .is_none_or(|m| m.job.voice.model_key() == model);
+        let batch_free = self
+            .batch
+            .first()
+            .is_none_or(|m| m.job.voice.model_key() == model);
+        if job.parked.is_some() && !batch_free {
+            // part-way through a sentence: only the batch can go on with it
+            self.shared.lock_queue().jobs.push_back(job);
+            return;
+        }
+        let batched = batch_free
+            && self.models.get(&model).is_some_and(|b| {
+                b.steps_in_batches() && (self.shared.max_batch > 1 || b.streams_pieces())
+            });
         let next = if batched {
             self.join_batch(job, prompt);
             None
@@ -254,6 +292,7 @@ fn sentence_job<'a>(job: &'a mut Job, prompt: Option<&'a VoicePrompt>) -> Senten
         prompt,
         rng: &mut job.rng,
         cancel: &job.cancel,
+        report: SentenceReport::default(),
     }
 }
 
@@ -387,19 +426,24 @@ impl Worker {
         let model = job.voice.model_key();
         let backend = self.models.get_mut(&model).expect("loaded in prepare");
         let t0 = Instant::now();
-        let result = {
+        let (result, report) = {
             let _model_span = tracing::debug_span!("model", model = %model).entered();
             let mut sj = sentence_job(&mut job, prompt.as_ref());
-            catch_unwind(AssertUnwindSafe(|| backend.synthesize(&mut sj))).unwrap_or_else(|p| {
-                Err(Error::Internal(format!(
-                    "model {model} panicked: {}",
-                    panic_message(&*p)
-                )))
-            })
+            let result = catch_unwind(AssertUnwindSafe(|| backend.synthesize(&mut sj)))
+                .unwrap_or_else(|p| {
+                    Err(Error::Internal(format!(
+                        "model {model} panicked: {}",
+                        panic_message(&*p)
+                    )))
+                });
+            (result, sj.report)
         };
         let synthesis = t0.elapsed();
         match result {
-            Ok(raw) => self.deliver(job, raw, queue_wait, synthesis),
+            Ok(raw) => {
+                self.count_report(report);
+                self.deliver(job, raw, queue_wait, synthesis)
+            }
             Err(e) => {
                 if matches!(e, Error::Internal(_)) {
                     // A panicking model may hold broken state: reload it.
@@ -411,11 +455,30 @@ impl Worker {
         }
     }
 
-    /// Starts `job`'s next sentence in the batch (or ends the request if it
-    /// cannot start).
+    /// Starts `job`'s next sentence in the batch, or goes on with its
+    /// parked one (or ends the request if it cannot).
     fn join_batch(&mut self, mut job: Job, prompt: Option<VoicePrompt>) {
-        let queue_wait = job.ready_since.elapsed();
         let model = job.voice.model_key();
+        if let Some(parked) = job.parked.take() {
+            if self.load_of.get(&model) != Some(&parked.load) {
+                let e = Error::Internal(format!(
+                    "model {model} was reloaded while sentence {} was part-way",
+                    job.next
+                ));
+                self.finish(job, e);
+                return;
+            }
+            self.batch.push(Member {
+                job,
+                sentence: parked.sentence,
+                queue_wait: parked.queue_wait,
+                joined: Instant::now(),
+                stepped: true,
+                model_time: Duration::ZERO,
+            });
+            return;
+        }
+        let queue_wait = job.ready_since.elapsed();
         let backend = self.models.get_mut(&model).expect("loaded in prepare");
         let t0 = Instant::now();
         let begun = {
@@ -490,12 +553,22 @@ impl Worker {
         if self.batch.is_empty() {
             return;
         }
+        let streams = self.models.get(&model).is_some_and(|b| b.streams_pieces());
+        if streams {
+            self.park_behind_readers(&model);
+            if self.batch.is_empty() {
+                return;
+            }
+        }
         for m in self.batch.iter_mut().filter(|m| !m.stepped) {
             m.stepped = true;
             self.shared.metrics.batch_joined(m.joined.elapsed());
         }
         let all: Vec<usize> = (0..self.batch.len()).collect();
-        let outcomes = self.run_step(&model, &all);
+        let mut outcomes = self.run_step(&model, &all);
+        if streams {
+            self.deliver_pieces(&model, &mut outcomes);
+        }
         // finished, failed and done sentences leave; the highest index first
         let mut leaving: Vec<(usize, Option<Error>)> = outcomes
             .into_iter()
@@ -516,6 +589,68 @@ impl Worker {
                     self.finish(m.job, e);
                 }
                 None => self.complete(m),
+            }
+        }
+    }
+
+    /// Members whose reader is [`MAX_UNREAD_CHUNKS`] behind leave the batch
+    /// with their sentence part-way, to the back of the queue (where they
+    /// wait until read, like any request), so they hold no batch place
+    /// another stream could use.
+    fn park_behind_readers(&mut self, model: &str) {
+        let load = self.load_of.get(model).copied().unwrap_or_default();
+        let mut i = 0;
+        while i < self.batch.len() {
+            if self.batch[i].job.unread.load(Ordering::SeqCst) < MAX_UNREAD_CHUNKS {
+                i += 1;
+                continue;
+            }
+            let Member {
+                mut job,
+                sentence,
+                queue_wait,
+                model_time,
+                ..
+            } = self.batch.remove(i);
+            job.sentence_model_time += model_time;
+            job.parked = Some(Parked {
+                sentence,
+                queue_wait,
+                load,
+            });
+            self.shared.lock_queue().jobs.push_back(job);
+        }
+    }
+
+    /// After a step of a model that streams within sentences: the new
+    /// audio of each member that stepped and is not done goes out as a
+    /// chunk. A failure to take it becomes that member's outcome.
+    fn deliver_pieces(&mut self, model: &str, outcomes: &mut [(usize, Result<()>)]) {
+        for (i, outcome) in outcomes.iter_mut() {
+            if outcome.is_err() || self.batch[*i].sentence.is_done() {
+                continue;
+            }
+            let backend = self.models.get_mut(model).expect("batch model loaded");
+            let rate = backend.sample_rate();
+            let m = &mut self.batch[*i];
+            let t0 = Instant::now();
+            let taken = backend.take_audio(&mut m.sentence);
+            m.model_time += t0.elapsed();
+            match taken {
+                Ok(raw) if raw.is_empty() => {}
+                Ok(raw) => {
+                    let synthesis = std::mem::take(&mut m.model_time);
+                    send_audio(
+                        &self.shared,
+                        rate,
+                        &mut m.job,
+                        raw,
+                        false,
+                        m.queue_wait,
+                        synthesis,
+                    );
+                }
+                Err(e) => *outcome = Err(e),
             }
         }
     }
@@ -600,11 +735,15 @@ impl Worker {
         } = m;
         let model = job.voice.model_key();
         let backend = self.models.get_mut(&model).expect("batch model loaded");
+        let report = sentence.report;
         let t0 = Instant::now();
         let raw = backend.finish(sentence);
         let synthesis = model_time + t0.elapsed();
         let next = match raw {
-            Ok(raw) => self.deliver(job, raw, queue_wait, synthesis),
+            Ok(raw) => {
+                self.count_report(report);
+                self.deliver(job, raw, queue_wait, synthesis)
+            }
             Err(e) => {
                 self.finish(job, e);
                 None
@@ -615,8 +754,8 @@ impl Worker {
         }
     }
 
-    /// Sends a synthesized sentence to the reader as a chunk, with the
-    /// metrics and the output cache; returns the job if it has more.
+    /// Sends the (rest of the) audio of `job`'s current sentence to the
+    /// reader, ending the sentence; returns the job if it has more.
     fn deliver(
         &mut self,
         mut job: Job,
@@ -624,71 +763,32 @@ impl Worker {
         queue_wait: Duration,
         synthesis: Duration,
     ) -> Option<Job> {
-        let index = job.next;
-        let model = job.voice.model_key();
         let model_rate = self
             .models
-            .get(&model)
+            .get(&job.voice.model_key())
             .expect("the model that made the audio is loaded")
             .sample_rate();
-        self.shared
-            .metrics
-            .sentence(queue_wait, synthesis, raw.len() as f64 / model_rate as f64);
-        let is_last = index + 1 == job.sentences.len();
-        let output = job.output.as_mut().expect("set in prepare");
-        let samples = output.push(&raw, is_last);
-        let sample_offset = output.samples_out() - samples.len() as u64;
-        let since_request = job.submitted.elapsed();
-        if index == 0 {
-            self.shared.metrics.first_audio(since_request);
-        }
-        let chunk = Chunk {
-            request_id: job.id,
-            sentence_index: index,
-            text_span: job.sentences[index].span.clone(),
-            sample_offset,
-            sample_rate: output.sample_rate(),
-            is_last,
-            samples,
-            timings: ChunkTimings {
-                queue_wait,
-                synthesis,
-                since_request,
-                from_cache: false,
-            },
-        };
-        if let Some(rec) = job.recorded.as_mut() {
-            job.recorded_bytes += chunk.samples.byte_len();
-            if job.recorded_bytes > self.shared.lock_cache().max_bytes() {
-                job.recorded = None; // too big to cache: stop copying
-            } else {
-                rec.push(chunk.clone());
-            }
-        }
-        if is_last {
-            // Book-keeping before the reader sees the end, so a request
-            // made right after finds the cache entry and the counters.
-            if let (Some(key), Some(chunks)) = (job.cache_key, job.recorded.take()) {
-                let bytes = job.recorded_bytes;
-                self.shared
-                    .lock_cache()
-                    .insert(key, CachedAudio { chunks, bytes });
-            }
-            self.shared.metrics.request_ended(Outcome::Completed);
-            job.slot = None;
-        }
-        job.unread.fetch_add(1, Ordering::SeqCst);
-        if job.tx.send(Event::Chunk(chunk)).is_err() {
-            // The reader is gone without cancelling (it cannot: dropping a
-            // stream cancels). Treat as cancelled.
-            job.cancel.cancel();
-        }
-        if is_last {
+        send_audio(
+            &self.shared,
+            model_rate,
+            &mut job,
+            raw,
+            true,
+            queue_wait,
+            synthesis,
+        );
+        if job.next + 1 == job.sentences.len() {
             return None;
         }
         job.next += 1;
         job.ready_since = Instant::now();
         Some(job)
+    }
+
+    fn count_report(&self, report: SentenceReport) {
+        if report.hit_budget {
+            self.shared.metrics.sentence_at_budget();
+        }
     }
 
     fn ensure_loaded(&mut self, model: &str, voice: &VoiceEntry) -> Result<()> {
@@ -701,6 +801,8 @@ impl Worker {
         match loaded {
             Ok(backend) => {
                 self.models.insert(model.to_owned(), backend);
+                self.loads += 1;
+                self.load_of.insert(model.to_owned(), self.loads);
                 self.shared.metrics.model_loaded(true, self.models.len());
                 tracing::info!(model, elapsed = ?t.elapsed(), "model loaded");
                 Ok(())
@@ -785,5 +887,92 @@ impl Worker {
             }
         };
         let _ = job.tx.send(event);
+    }
+}
+
+/// Sends audio of `job`'s current sentence (all of it, a piece, or the
+/// rest after its pieces) to the reader as a chunk, with the metrics
+/// and the output cache. A piece that leaves the output stage empty
+/// (held for a cross-fade) sends nothing; a sentence's end always
+/// sends a chunk.
+#[allow(clippy::too_many_arguments)]
+fn send_audio(
+    shared: &Shared,
+    model_rate: u32,
+    job: &mut Job,
+    raw: Vec<f32>,
+    ends_sentence: bool,
+    queue_wait: Duration,
+    synthesis: Duration,
+) {
+    let index = job.next;
+    job.sentence_samples += raw.len();
+    job.sentence_model_time += synthesis;
+    if ends_sentence {
+        shared.metrics.sentence(
+            queue_wait,
+            std::mem::take(&mut job.sentence_model_time),
+            std::mem::take(&mut job.sentence_samples) as f64 / model_rate as f64,
+        );
+    }
+    let is_last = ends_sentence && index + 1 == job.sentences.len();
+    let piece = Piece {
+        starts_sentence: job.pieces == 0,
+        ends_sentence,
+        is_last,
+    };
+    let output = job.output.as_mut().expect("set in prepare");
+    let samples = output.push_piece(&raw, piece);
+    job.pieces = if ends_sentence { 0 } else { job.pieces + 1 };
+    if samples.is_empty() && !ends_sentence {
+        return;
+    }
+    let sample_offset = output.samples_out() - samples.len() as u64;
+    let since_request = job.submitted.elapsed();
+    if job.chunks_sent == 0 {
+        shared.metrics.first_audio(since_request);
+    }
+    job.chunks_sent += 1;
+    let chunk = Chunk {
+        request_id: job.id,
+        sentence_index: index,
+        text_span: job.sentences[index].span.clone(),
+        sample_offset,
+        sample_rate: output.sample_rate(),
+        is_last,
+        ends_sentence,
+        samples,
+        timings: ChunkTimings {
+            queue_wait,
+            synthesis,
+            since_request,
+            from_cache: false,
+        },
+    };
+    if let Some(rec) = job.recorded.as_mut() {
+        job.recorded_bytes += chunk.samples.byte_len();
+        if job.recorded_bytes > shared.lock_cache().max_bytes() {
+            job.recorded = None; // too big to cache: stop copying
+        } else {
+            rec.push(chunk.clone());
+        }
+    }
+    if is_last {
+        // Book-keeping before the reader sees the end, so a request
+        // made right after finds the cache entry and the counters.
+        if let (Some(key), Some(chunks)) = (job.cache_key, job.recorded.take()) {
+            let bytes = job.recorded_bytes;
+            shared
+                .lock_cache()
+                .insert(key, CachedAudio { chunks, bytes });
+        }
+        shared.metrics.request_ended(Outcome::Completed);
+        job.slot = None;
+    }
+    job.unread.fetch_add(1, Ordering::SeqCst);
+    if job.tx.send(Event::Chunk(chunk)).is_err() {
+        // The reader is gone without cancelling (it cannot: dropping a
+        // stream cancels). Treat as cancelled.
+        job.cancel.cancel();
     }
 }

@@ -21,6 +21,9 @@ use ishowtts::text::language::Language;
 use ishowtts::{Error, Result};
 use rand::Rng;
 
+mod common;
+use common::check_chunk_metadata;
+
 /// What the test double does and records.
 #[derive(Default)]
 struct Script {
@@ -204,28 +207,6 @@ fn audio(chunks: &[Chunk]) -> Vec<f32> {
     chunks.iter().flat_map(|c| c.samples.to_f32()).collect()
 }
 
-/// Chunk metadata holds for pieces: offsets contiguous, every sentence in
-/// order with its span on each piece, `ends_sentence` on its last piece
-/// only, `is_last` on the final chunk only.
-fn check_metadata(text: &str, chunks: &[Chunk]) {
-    let mut offset = 0;
-    let mut sentence = 0;
-    for (i, c) in chunks.iter().enumerate() {
-        assert_eq!(c.sample_offset, offset, "chunk {i}");
-        offset += c.samples.len() as u64;
-        assert_eq!(c.sentence_index, sentence, "chunk {i}");
-        assert!(!text[c.text_span.clone()].trim().is_empty());
-        if i > 0 && chunks[i - 1].sentence_index == c.sentence_index {
-            assert_eq!(chunks[i - 1].text_span, c.text_span, "chunk {i}");
-        }
-        assert_eq!(c.is_last, i + 1 == chunks.len(), "chunk {i}");
-        if c.ends_sentence {
-            sentence += 1;
-        }
-    }
-    assert!(chunks.last().unwrap().ends_sentence);
-}
-
 const TEXT: &str =
     "The first sentence is here. A second one. And the third, the longest of them all.";
 
@@ -245,8 +226,8 @@ fn pieces_join_resample_and_fade_as_whole_sentences() {
     ] {
         let pieces = collect(&streaming, TEXT, &opts);
         let reference = collect(&whole, TEXT, &opts);
-        check_metadata(TEXT, &pieces);
-        check_metadata(TEXT, &reference);
+        check_chunk_metadata(TEXT, &pieces);
+        check_chunk_metadata(TEXT, &reference);
         assert_eq!(reference.len(), 3, "one chunk per sentence without pieces");
         for (s, r) in reference.iter().enumerate() {
             let of_sentence: Vec<&Chunk> =
@@ -323,7 +304,7 @@ fn cancel_takes_effect_between_steps() {
     assert_eq!(first.sample_offset, 0);
     // the engine goes on
     let chunks = collect(&engine, "Fine again.", &seeded(3));
-    check_metadata("Fine again.", &chunks);
+    check_chunk_metadata("Fine again.", &chunks);
     assert_eq!(engine.metrics().cancelled, 1);
 }
 
@@ -344,9 +325,9 @@ fn a_stalled_reader_is_set_aside_and_resumes_where_it_stopped() {
     let mut got = vec![a.next().unwrap().unwrap()];
     // B is served to its end meanwhile, though batching is off.
     let b = collect(&engine, "Another stream speaks.", &seeded(5));
-    check_metadata("Another stream speaks.", &b);
+    check_chunk_metadata("Another stream speaks.", &b);
     got.extend(a.map(|c| c.unwrap()));
-    check_metadata(long, &got);
+    check_chunk_metadata(long, &got);
     assert_eq!(audio(&got), want, "A's sentence went on where it stopped");
 }
 
@@ -377,7 +358,7 @@ fn batched_pieces_equal_unbatched_and_budget_hits_are_counted() {
     let batched = engine(4, &script, true);
     let got = run(&batched);
     for (i, (g, w)) in got.iter().zip(&alone).enumerate() {
-        check_metadata(texts[i], g);
+        check_chunk_metadata(texts[i], g);
         assert_eq!(audio(g), audio(w), "stream {i}");
     }
     let m = batched.metrics();

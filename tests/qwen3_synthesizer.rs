@@ -67,10 +67,13 @@ fn a_checkpoint_speaks_in_chunks() {
     let xvector = synth.speaker_embedding(&tone_wav(1.5, 16_000)).unwrap();
     assert_eq!(xvector.dims(), &[32]);
     let voice = Qwen3Voice {
-        speaker: Qwen3Speaker::Embedding(xvector),
         language: english,
-        instruct_ids: None,
+        ..Qwen3Voice::cloned(xvector)
     };
+    assert!(
+        !voice.non_streaming,
+        "upstream streams a cloned voice's text"
+    );
     let text = "Hello there, how are you today?";
     let a = speak(&synth, text, &voice, 3);
     let b = speak(&synth, text, &voice, 3);
@@ -110,10 +113,10 @@ fn a_checkpoint_speaks_in_chunks() {
 
     // a named speaker, and Chinese text with the model picking the language
     let named = Qwen3Voice {
-        speaker: Qwen3Speaker::Named(synth.speaker_id("tiny_speaker").unwrap()),
-        language: None,
         instruct_ids: Some(synth.instruct_ids("Speak slowly.").unwrap()),
+        ..Qwen3Voice::named(synth.speaker_id("tiny_speaker").unwrap())
     };
+    assert!(named.non_streaming && matches!(named.speaker, Qwen3Speaker::Named(264)));
     assert!(!speak(&synth, "今天天气很好。", &named, 1).is_empty());
     // a prefix of another voice is refused
     let err = synth

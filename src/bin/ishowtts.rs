@@ -322,6 +322,7 @@ fn request_options(args: &SayArgs) -> Result<RequestOptions, Error> {
             cfg_strength: args.f5.cfg,
             sway_sampling_coef: args.f5.sway,
             fix_duration: args.f5.fix_duration,
+            ..SynthesisOptions::default()
         },
         sample_rate: args.sample_rate,
         format: if args.float {

@@ -82,6 +82,12 @@ pub trait ModelLoader: Send + Sync + fmt::Debug {
         false
     }
 
+    /// Whether a [`Reference`] needs its transcript (default: yes; a model
+    /// that clones from the recording's speaker vector alone does not).
+    fn needs_transcript(&self) -> bool {
+        true
+    }
+
     /// Validates request options against what the model accepts, before
     /// the request is queued.
     fn check_options(&self, options: &SynthesisOptions) -> Result<()>;

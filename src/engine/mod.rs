@@ -90,6 +90,8 @@ struct CheckedRequest {
     submitted: Instant,
     voice: Arc<voice::VoiceEntry>,
     sentences: Vec<PlannedSentence>,
+    /// The request's options with the voice's own settings under them.
+    options: RequestOptions,
 }
 
 impl Engine {
@@ -191,7 +193,7 @@ impl Engine {
     /// error; a cache hit is answered without the worker.
     pub fn stream(&self, text: &str, options: &RequestOptions) -> Result<Stream> {
         let checked = self.check_request(text, options)?;
-        self.start(checked, options)
+        self.start(checked)
     }
 
     /// Everything [`Engine::stream`] checks before a request starts: the
@@ -200,12 +202,16 @@ impl Engine {
         let submitted = Instant::now();
         let voice = self.registry_read().resolve(options.voice.as_deref())?;
         self.check_text(text)?;
+        let options = RequestOptions {
+            synthesis: options.synthesis.or(&voice.spec.options),
+            ..options.clone()
+        };
         voice.spec.loader.check_options(&options.synthesis)?;
         if let Some(id) = options.synthesis.speaker {
             voice::check_speaker(id, voice.spec.loader.num_speakers())?;
         }
-        check_output(options)?;
-        let sentences = self.plan(text, voice.spec.loader.language(), options);
+        check_output(&options)?;
+        let sentences = self.plan(text, voice.spec.loader.language(), &options);
         if !sentences
             .iter()
             .any(|s| s.text.chars().any(char::is_alphanumeric))
@@ -216,17 +222,20 @@ impl Engine {
             submitted,
             voice,
             sentences,
+            options,
         })
     }
 
     /// Starts a checked request: replayed from the cache, or queued for the
     /// worker.
-    fn start(&self, checked: CheckedRequest, options: &RequestOptions) -> Result<Stream> {
+    fn start(&self, checked: CheckedRequest) -> Result<Stream> {
         let CheckedRequest {
             submitted,
             voice,
             sentences,
+            options,
         } = checked;
+        let options = &options;
         let _span = tracing::info_span!("request", voice = %voice.name).entered();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         // Weak: a handle kept after the engine is gone must not keep it alive.
@@ -407,7 +416,7 @@ impl Engine {
         let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
         let mut file = Some(file);
         let result = self
-            .start(checked, options)
+            .start(checked)
             .and_then(|stream| Self::write_wav(stream, options, path, &mut file));
         if file.is_some() {
             // nothing was written: no empty file left behind

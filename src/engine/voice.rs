@@ -8,6 +8,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::backend::{ModelLoader, Reference};
+use super::request::SynthesisOptions;
 use crate::text::language::Language;
 use crate::{Error, Result};
 
@@ -22,6 +23,9 @@ pub struct VoiceSpec {
     pub reference: Option<Reference>,
     /// Default speaker of a multi-speaker model.
     pub speaker: Option<i64>,
+    /// The voice's own settings (a language, an instruction, a speed…),
+    /// used where a request sets none.
+    pub options: SynthesisOptions,
 }
 
 impl VoiceSpec {
@@ -31,6 +35,7 @@ impl VoiceSpec {
             loader,
             reference: None,
             speaker: None,
+            options: SynthesisOptions::default(),
         }
     }
 
@@ -62,6 +67,21 @@ impl VoiceSpec {
         Ok(Self::new(Arc::new(loader)).with_reference(reference))
     }
 
+    /// A Qwen3-TTS voice of `checkpoint` (a folder in the upstream layout,
+    /// or a repository id in the Hugging Face cache, no network): a
+    /// built-in speaker (CustomVoice checkpoints), a cloned recording (Base)
+    /// or an instruction (VoiceDesign), with a language and a style
+    /// instruction that requests may override. Reads the checkpoint's config
+    /// and checks the voice against it now; the weights load on first use,
+    /// and voices of one checkpoint share them. Audio streams a few frames
+    /// at a time within each sentence (see [`crate::engine::Chunk`]).
+    pub fn qwen3(
+        checkpoint: &str,
+        voice: crate::models::qwen3_tts::Qwen3VoiceConfig,
+    ) -> Result<Self> {
+        crate::models::qwen3_tts::backend::voice_spec(checkpoint, voice)
+    }
+
     /// The default Piper voice (see [`crate::paths::default_voice`]).
     #[cfg(feature = "espeak")]
     pub fn piper_default() -> Result<Self> {
@@ -90,10 +110,23 @@ impl VoiceSpec {
         self
     }
 
+    /// Sets the voice's own settings (checked against the model when the
+    /// voice is registered; a request's settings take precedence).
+    pub fn with_options(mut self, options: SynthesisOptions) -> Self {
+        self.options = options;
+        self
+    }
+
     fn validate(&self) -> Result<()> {
         let n = self.loader.num_speakers();
         if let Some(id) = self.speaker {
             check_speaker(id, n)?;
+        }
+        self.loader.check_options(&self.options)?;
+        if self.options.speaker.is_some() {
+            return Err(Error::InvalidArgument(
+                "a voice's speaker is VoiceSpec::speaker, not one of its options".into(),
+            ));
         }
         match (&self.reference, self.loader.clones_voices()) {
             (Some(_), false) => Err(Error::Unsupported(format!(
@@ -107,9 +140,9 @@ impl VoiceSpec {
             (Some(r), true) if r.audio.is_empty() => {
                 Err(Error::ReferenceAudio("the reference audio is empty".into()))
             }
-            (Some(r), true) if r.text.trim().is_empty() => Err(Error::ReferenceAudio(
-                "the reference transcript is empty".into(),
-            )),
+            (Some(r), true) if r.text.trim().is_empty() && self.loader.needs_transcript() => Err(
+                Error::ReferenceAudio("the reference transcript is empty".into()),
+            ),
             _ => Ok(()),
         }
     }

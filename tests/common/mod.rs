@@ -129,3 +129,27 @@ pub fn check_rel(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
     eprintln!("{what:<40} {:?}  rel err {err:.2e}", want.dims());
     assert!(err <= tol, "{what}: relative error {err:.3e} > {tol:e}");
 }
+
+/// What a request's chunks must hold whether a model delivers whole
+/// sentences or pieces of them: offsets contiguous, sentences in order
+/// with their span (the same on each piece of one), `ends_sentence` on the
+/// last piece of each, `is_last` on the final chunk only.
+pub fn check_chunk_metadata(text: &str, chunks: &[ishowtts::engine::Chunk]) {
+    assert!(!chunks.is_empty(), "no chunks");
+    let mut offset = 0;
+    let mut sentence = 0;
+    for (i, c) in chunks.iter().enumerate() {
+        assert_eq!(c.sample_offset, offset, "chunk {i}");
+        offset += c.samples.len() as u64;
+        assert_eq!(c.sentence_index, sentence, "chunk {i}");
+        assert!(!text[c.text_span.clone()].trim().is_empty(), "chunk {i}");
+        if i > 0 && chunks[i - 1].sentence_index == c.sentence_index {
+            assert_eq!(chunks[i - 1].text_span, c.text_span, "chunk {i}");
+        }
+        assert_eq!(c.is_last, i + 1 == chunks.len(), "chunk {i}");
+        if c.ends_sentence {
+            sentence += 1;
+        }
+    }
+    assert!(chunks.last().unwrap().ends_sentence);
+}

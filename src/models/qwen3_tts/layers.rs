@@ -306,7 +306,14 @@ impl StackCache {
     /// An independent copy holding the same positions: a cached prompt
     /// prefix continued by each sentence without recomputing it.
     pub fn fork(&self) -> Result<Self> {
-        let mut copy = Self::new(self.layers.len(), self.capacity.max(self.len()));
+        self.fork_with_capacity(self.capacity)
+    }
+
+    /// [`Self::fork`] into buffers of `capacity` positions (at least the
+    /// positions held), grown by as much when full: a compact prefix
+    /// continued by a long utterance.
+    pub fn fork_with_capacity(&self, capacity: usize) -> Result<Self> {
+        let mut copy = Self::new(self.layers.len(), capacity.max(self.len()));
         for (dst, src) in copy.layers.iter_mut().zip(&self.layers) {
             if let (Some(k), Some(v)) = (src.k()?, src.v()?) {
                 dst.append(&k.contiguous()?, &v.contiguous()?)?;

@@ -13,8 +13,10 @@
 //! chunk by chunk as frames arrive ([`speech`]); the text [`tokenizer`]; a
 //! whole checkpoint ([`checkpoint`] files, [`synthesizer`]); the Base
 //! checkpoints' [`speaker`] encoder (ECAPA-TDNN x-vector) with its
-//! log-[`mel`] front end.
+//! log-[`mel`] front end; the engine [`backend`], which streams each
+//! sentence a few frames at a time.
 
+pub mod backend;
 pub mod budget;
 pub mod checkpoint;
 pub mod code_predictor;
@@ -33,6 +35,7 @@ pub mod talker;
 pub mod tiny;
 pub mod tokenizer;
 
+pub use backend::{Qwen3Loader, Qwen3VoiceConfig};
 pub use budget::FrameBudget;
 pub use checkpoint::CheckpointFiles;
 pub use code_predictor::CodePredictor;

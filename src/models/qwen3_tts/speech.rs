@@ -46,6 +46,11 @@ impl ChunkPlan {
 }
 
 /// One sentence in progress: its generation and its decoder state.
+///
+/// Pull whole chunks with [`Self::next_chunk`], or drive it a frame at a
+/// time ([`Self::advance`], then [`Self::take_chunk`] when
+/// [`Self::chunk_ready`]), as the engine does to cancel and batch between
+/// frames. Both give the same chunks.
 #[derive(Debug)]
 pub struct SentenceSpeech {
     generation: Generation,
@@ -53,6 +58,8 @@ pub struct SentenceSpeech {
     plan: ChunkPlan,
     chunks: usize,
     codes: Vec<Vec<u32>>,
+    /// Frames generated and not yet decoded.
+    pending: Vec<Vec<u32>>,
     ended: bool,
 }
 
@@ -66,8 +73,65 @@ impl SentenceSpeech {
             plan,
             chunks: 0,
             codes: Vec::new(),
+            pending: Vec::new(),
             ended: false,
         })
+    }
+
+    /// Generates the next frame; `false` once the sentence has ended (end
+    /// of speech, or the budget spent: see [`Self::stop_reason`]).
+    pub fn advance(&mut self, model: &Qwen3TtsModel) -> Result<bool> {
+        if self.ended {
+            return Ok(false);
+        }
+        match self.generation.next_frame(model)? {
+            Some(frame) => {
+                self.pending.push(frame.codes);
+                Ok(true)
+            }
+            None => {
+                self.ended = true;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Whether the generated frames make a chunk: as many as the plan's
+    /// next chunk holds, or the rest once the sentence has ended.
+    pub fn chunk_ready(&self) -> bool {
+        let want = if self.chunks == 0 {
+            self.plan.first_frames
+        } else {
+            self.plan.frames
+        };
+        self.pending.len() >= want || (self.ended && !self.pending.is_empty())
+    }
+
+    /// Whether the sentence has ended (no frame will follow).
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Frames generated so far.
+    pub fn frames(&self) -> usize {
+        self.codes.len() + self.pending.len()
+    }
+
+    /// Decodes the frames generated since the last chunk (whether or not
+    /// the plan's count is reached); `None` when there are none.
+    pub fn take_chunk(
+        &mut self,
+        model: &Qwen3TtsModel,
+        decoder: &Decoder,
+    ) -> Result<Option<Vec<f32>>> {
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let frames = std::mem::take(&mut self.pending);
+        self.chunks += 1;
+        let audio = decode(decoder, &frames, &mut self.state, model)?;
+        self.codes.extend(frames);
+        Ok(Some(audio))
     }
 
     /// The next chunk of audio (24 kHz mono), `None` once the sentence has
@@ -77,31 +141,8 @@ impl SentenceSpeech {
         model: &Qwen3TtsModel,
         decoder: &Decoder,
     ) -> Result<Option<Vec<f32>>> {
-        if self.ended {
-            return Ok(None);
-        }
-        let want = if self.chunks == 0 {
-            self.plan.first_frames
-        } else {
-            self.plan.frames
-        };
-        let mut frames = Vec::with_capacity(want);
-        while frames.len() < want {
-            match self.generation.next_frame(model)? {
-                Some(frame) => frames.push(frame.codes),
-                None => {
-                    self.ended = true;
-                    break;
-                }
-            }
-        }
-        if frames.is_empty() {
-            return Ok(None);
-        }
-        self.chunks += 1;
-        let audio = decode(decoder, &frames, &mut self.state, model)?;
-        self.codes.extend(frames);
-        Ok(Some(audio))
+        while !self.chunk_ready() && self.advance(model)? {}
+        self.take_chunk(model, decoder)
     }
 
     /// Why the generation ended (`None` while it runs).
@@ -109,7 +150,7 @@ impl SentenceSpeech {
         self.generation.stop_reason()
     }
 
-    /// The codes generated so far, frame by frame.
+    /// The codes decoded so far, frame by frame.
     pub fn codes(&self) -> &[Vec<u32>] {
         &self.codes
     }

@@ -42,6 +42,40 @@ pub struct Qwen3Voice {
     pub language: Option<u32>,
     /// Token ids of an instruction (style, or the voice description).
     pub instruct_ids: Option<Vec<u32>>,
+    /// The whole sentence in the prompt rather than one text token per
+    /// frame (upstream `non_streaming_mode`: on for built-in speakers and
+    /// designed voices, off for cloned ones). Either way audio streams
+    /// frame by frame.
+    pub non_streaming: bool,
+}
+
+impl Qwen3Voice {
+    /// A built-in speaker (codec id), upstream's settings for it.
+    pub fn named(id: u32) -> Self {
+        Self::with_speaker(Qwen3Speaker::Named(id), true)
+    }
+
+    /// A cloned voice (x-vector), upstream's settings for it.
+    pub fn cloned(xvector: Tensor) -> Self {
+        Self::with_speaker(Qwen3Speaker::Embedding(xvector), false)
+    }
+
+    /// A voice described by an instruction (VoiceDesign checkpoints).
+    pub fn designed(instruct_ids: Vec<u32>) -> Self {
+        Self {
+            instruct_ids: Some(instruct_ids),
+            ..Self::with_speaker(Qwen3Speaker::Designed, true)
+        }
+    }
+
+    fn with_speaker(speaker: Qwen3Speaker, non_streaming: bool) -> Self {
+        Self {
+            speaker,
+            language: None,
+            instruct_ids: None,
+            non_streaming,
+        }
+    }
 }
 
 /// Talker side, decoder and tokenizer of one checkpoint.
@@ -134,26 +168,7 @@ impl Qwen3Synthesizer {
                     .into(),
             )
         })?;
-        let decoded = decode(audio)?;
-        let seconds = decoded.seconds();
-        if seconds > MAX_REFERENCE_SECONDS {
-            return Err(Error::ReferenceAudio(format!(
-                "reference audio is {seconds:.1} s, over the {MAX_REFERENCE_SECONDS} s limit: use a clip of 3 to 15 s"
-            )));
-        }
-        if seconds < MIN_REFERENCE_SECONDS {
-            return Err(Error::ReferenceAudio(format!(
-                "reference audio is {seconds:.2} s, under {MIN_REFERENCE_SECONDS} s: use a clip of 3 to 15 s"
-            )));
-        }
-        let mono = downmix(&decoded.samples, decoded.channels.max(1));
-        let wav = resample_to_24k(&mono, decoded.sample_rate)?;
-        let peak = wav.iter().fold(0f32, |m, &x| m.max(x.abs()));
-        if peak < 1e-3 {
-            return Err(Error::ReferenceAudio(
-                "reference audio is silent (peak under -60 dBFS)".into(),
-            ));
-        }
+        let wav = reference_wav(audio)?;
         let mel = MelSpectrogram::speaker_encoder()?
             .forward(&wav, self.model.device())?
             .to_dtype(self.model.dtype())?;
@@ -178,6 +193,7 @@ impl Qwen3Synthesizer {
         let req = PromptRequest {
             language: voice.language,
             instruct_ids: voice.instruct_ids.as_deref(),
+            non_streaming: voice.non_streaming,
             ..PromptRequest::new(&ids, speaker)
         };
         build_prompt(&self.model, &req)
@@ -190,7 +206,8 @@ impl Qwen3Synthesizer {
     pub fn voice_prefix(&self, voice: &Qwen3Voice) -> Result<VoicePrefix> {
         let prompt = self.prompt(".", voice)?;
         let prefill = prompt.prefill.narrow(1, 0, prompt.voice_len)?;
-        let mut cache = self.model.talker.new_cache(prompt.voice_len + 256);
+        // held as long as the voice is: no room beyond the prefix
+        let mut cache = self.model.talker.new_cache(prompt.voice_len);
         self.model.talker.forward_embeds(&prefill, &mut cache)?;
         Ok(VoicePrefix { cache, prefill })
     }
@@ -240,7 +257,9 @@ impl Qwen3Synthesizer {
                         "the voice prefix was computed for another voice".into(),
                     ));
                 }
-                Generation::with_cache(&self.model, &prompt, params, p.cache.fork()?)?
+                let capacity = prompt.prefill.dim(1)? + 256;
+                let cache = p.cache.fork_with_capacity(capacity)?;
+                Generation::with_cache(&self.model, &prompt, params, cache)?
             }
         };
         SentenceSpeech::new(generation, &self.decoder, plan)
@@ -266,6 +285,33 @@ impl VoicePrefix {
     pub fn is_empty(&self) -> bool {
         self.cache.is_empty()
     }
+}
+
+/// A reference recording as the speaker encoder takes it: decoded, mono,
+/// 24 kHz; refused when empty, silent, under
+/// [`MIN_REFERENCE_SECONDS`] or over [`MAX_REFERENCE_SECONDS`].
+pub fn reference_wav(audio: &[u8]) -> Result<Vec<f32>> {
+    let decoded = decode(audio)?;
+    let seconds = decoded.seconds();
+    if seconds > MAX_REFERENCE_SECONDS {
+        return Err(Error::ReferenceAudio(format!(
+            "reference audio is {seconds:.1} s, over the {MAX_REFERENCE_SECONDS} s limit: use a clip of 3 to 15 s"
+        )));
+    }
+    if seconds < MIN_REFERENCE_SECONDS {
+        return Err(Error::ReferenceAudio(format!(
+            "reference audio is {seconds:.2} s, under {MIN_REFERENCE_SECONDS} s: use a clip of 3 to 15 s"
+        )));
+    }
+    let mono = downmix(&decoded.samples, decoded.channels.max(1));
+    let wav = resample_to_24k(&mono, decoded.sample_rate)?;
+    let peak = wav.iter().fold(0f32, |m, &x| m.max(x.abs()));
+    if peak < 1e-3 {
+        return Err(Error::ReferenceAudio(
+            "reference audio is silent (peak under -60 dBFS)".into(),
+        ));
+    }
+    Ok(wav)
 }
 
 /// The talker's codebooks must be the decoder's.

@@ -141,3 +141,95 @@ fn info_describes_a_qwen3_checkpoint() {
         "{stderr}"
     );
 }
+
+#[test]
+fn say_speaks_with_qwen3_cloned_and_named_voices() {
+    let dir = out_path("qwen3-say");
+    let fixtures = common::root().join("tests/fixtures/qwen3");
+    ishowtts::models::qwen3_tts::tiny::write_tiny_checkpoint(&fixtures, &dir).unwrap();
+    let clip = out_path("qwen3-ref.wav");
+    std::fs::write(&clip, common::tone_wav(1.5, 16_000)).unwrap();
+
+    // the tiny checkpoint is a Base one: it clones --ref-audio
+    let out = out_path("qwen3-clone.wav");
+    let r = cli()
+        .args(["say", "--model", "qwen3", "--model-dir"])
+        .arg(&dir)
+        .arg("--ref-audio")
+        .arg(&clip)
+        .args(["--language", "english", "--seed", "3", "Hello there.", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{stderr}");
+    // several chunks within the one sentence, each reported
+    assert!(stderr.contains("[sentence 1, part 2]"), "{stderr}");
+    assert!(stderr.contains("(1 sentence(s)"), "{stderr}");
+    let wav = hound::WavReader::open(&out).unwrap();
+    assert_eq!(wav.spec().sample_rate, 24_000);
+    assert!(
+        wav.len() >= 4 * 1920 && wav.len() % 1920 == 0,
+        "{}",
+        wav.len()
+    );
+
+    // without the clip, and with a speaker a Base checkpoint does not
+    // have: clear errors
+    for (extra, want) in [
+        (vec![], "reference audio"),
+        (vec!["--speaker", "tiny_speaker"], "no built-in speakers"),
+        (vec!["--language", "klingon"], "language"),
+    ] {
+        let mut c = cli();
+        c.args(["say", "--model", "qwen3", "--model-dir"]).arg(&dir);
+        if want != "reference audio" {
+            c.arg("--ref-audio").arg(&clip);
+        }
+        let r = c
+            .args(&extra)
+            .args(["Hi.", "-o"])
+            .arg(out_path("x.wav"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(
+            stderr.contains(want) && !stderr.contains("panicked"),
+            "{extra:?}: {stderr}"
+        );
+    }
+
+    // made a CustomVoice checkpoint: --speaker names a built-in speaker
+    let cfg_path = dir.join("config.json");
+    let cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    std::fs::write(&cfg_path, cfg.replace("\"base\"", "\"custom_voice\"")).unwrap();
+    let r = cli()
+        .args(["say", "--model", "qwen3", "--model-dir"])
+        .arg(&dir)
+        .args(["--speaker", "Tiny_Speaker", "--quiet", "Hi.", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = cli()
+        .args(["say", "--model", "qwen3", "--model-dir"])
+        .arg(&dir)
+        .args(["Hi.", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(stderr.contains("name one of tiny_speaker"), "{stderr}");
+    let r = cli()
+        .args(["say", "--model", "qwen3", "Hi.", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        !r.status.success() && stderr.contains("--model-dir"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

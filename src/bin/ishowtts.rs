@@ -1,11 +1,13 @@
-//! `ishowtts`: speak text to a WAV file with a Piper voice, or in a voice
-//! cloned by F5-TTS.
+//! `ishowtts`: speak text to a WAV file with a Piper voice, in a voice
+//! cloned by F5-TTS, or with Qwen3-TTS.
 //!
 //! ```text
 //! ishowtts say "Hello there." -o hello.wav
 //! echo "Long text…" | ishowtts say -o long.wav --voice path/to/voice.onnx
 //! ishowtts say "Streamed to a player." --sample-rate 16000 -o - | aplay
 //! ishowtts say --model f5 --ref-audio me.wav --ref-text "What I say in it." "New words." -o out.wav
+//! ishowtts say --model qwen3 --model-dir Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice --speaker vivian --language english "Hi." -o hi.wav
+//! ishowtts say --model qwen3 --model-dir ./Qwen3-TTS-12Hz-0.6B-Base --ref-audio me.wav "Hi." -o hi.wav
 //! ```
 
 use std::io::{Read, Write};
@@ -75,14 +77,46 @@ enum ModelKind {
     Piper,
     /// F5-TTS, cloning the voice of `--ref-audio`.
     F5,
+    /// Qwen3-TTS (`--model-dir`): a built-in `--speaker` (CustomVoice), a
+    /// cloned `--ref-audio` (Base) or an `--instruct` (VoiceDesign).
+    Qwen3,
+}
+
+#[derive(Args)]
+struct Qwen3Args {
+    /// Qwen3-TTS checkpoint: a folder in the upstream layout, or a
+    /// repository id in the Hugging Face cache (no network).
+    #[arg(long, value_name = "DIR_OR_REPO", required_if_eq("model", "qwen3"))]
+    model_dir: Option<String>,
+    /// Language of the text (`english`, `chinese`, … as the checkpoint
+    /// names them; default `auto`: the model picks).
+    #[arg(long, value_name = "NAME")]
+    language: Option<String>,
+    /// Style instruction; for a VoiceDesign checkpoint, the voice's
+    /// description.
+    #[arg(long, value_name = "TEXT")]
+    instruct: Option<String>,
+    /// Sampling temperature (default 0.9).
+    #[arg(long, value_name = "X")]
+    temperature: Option<f32>,
+    /// Sample among the K likeliest codes (default 50).
+    #[arg(long, value_name = "K")]
+    top_k: Option<u32>,
+    /// Nucleus sampling mass (default 1.0).
+    #[arg(long, value_name = "P")]
+    top_p: Option<f32>,
+    /// Penalty on repeated codes (default 1.05).
+    #[arg(long, value_name = "X")]
+    repetition_penalty: Option<f32>,
 }
 
 #[derive(Args)]
 struct F5Args {
-    /// Reference recording to clone (WAV, MP3, FLAC, OGG; up to 30 s).
+    /// Reference recording to clone (WAV, MP3, FLAC, OGG; up to 30 s):
+    /// F5-TTS, or a Qwen3-TTS Base checkpoint.
     #[arg(long, value_name = "FILE", required_if_eq("model", "f5"))]
     ref_audio: Option<PathBuf>,
-    /// What is said in the reference recording.
+    /// What is said in the reference recording (F5-TTS).
     #[arg(long, value_name = "TEXT", required_if_eq("model", "f5"))]
     ref_text: Option<String>,
     /// F5-TTS checkpoint folder (`model_*.safetensors` + `vocab.txt`);
@@ -123,16 +157,20 @@ struct SayArgs {
     /// unknown length, then samples as each sentence is ready).
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
-    /// The model: a Piper voice, or F5-TTS cloning a reference recording.
+    /// The model: a Piper voice, F5-TTS cloning a reference recording, or
+    /// Qwen3-TTS.
     #[arg(long, value_enum, default_value = "piper")]
     model: ModelKind,
     #[command(flatten)]
     voice: VoiceArgs,
     #[command(flatten)]
     f5: F5Args,
-    /// Speaker id of a multi-speaker voice.
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    speaker: Option<i64>,
+    #[command(flatten)]
+    qwen3: Qwen3Args,
+    /// Speaker of a multi-speaker voice: its id (Piper), or its name
+    /// (Qwen3-TTS CustomVoice).
+    #[arg(long, value_name = "N|NAME", allow_negative_numbers = true)]
+    speaker: Option<String>,
     /// Speaking rate, >1 is faster (default 1: the voice's own pace).
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
     speed: Option<f32>,
@@ -242,6 +280,30 @@ fn voice_spec(args: &VoiceArgs) -> Result<VoiceSpec, Error> {
     Ok(VoiceSpec::new(Arc::new(loader)))
 }
 
+fn qwen3_voice_spec(args: &SayArgs) -> Result<VoiceSpec, Error> {
+    use ishowtts::models::qwen3_tts::Qwen3VoiceConfig;
+    let q = &args.qwen3;
+    let dir = q.model_dir.as_deref().ok_or_else(|| {
+        Error::InvalidArgument("--model qwen3 needs --model-dir DIR_OR_REPO".into())
+    })?;
+    let reference = match &args.f5.ref_audio {
+        Some(path) => Some(ishowtts::engine::Reference {
+            audio: std::fs::read(path).map_err(|e| Error::io(path, e))?.into(),
+            text: args.f5.ref_text.clone().unwrap_or_default(),
+        }),
+        None => None,
+    };
+    VoiceSpec::qwen3(
+        dir,
+        Qwen3VoiceConfig {
+            speaker: args.speaker.clone(),
+            reference,
+            language: q.language.clone(),
+            instruct: q.instruct.clone(),
+        },
+    )
+}
+
 fn f5_voice_spec(args: &F5Args) -> Result<VoiceSpec, Error> {
     use ishowtts::models::f5::{backend::F5Paths, config::Variant};
     let (Some(audio), Some(text)) = (&args.ref_audio, &args.ref_text) else {
@@ -310,19 +372,39 @@ fn request_options(args: &SayArgs) -> Result<RequestOptions, Error> {
         (None, Some(ms)) => SentenceGap::Crossfade(Duration::from_millis(ms)),
         (None, None) => SentenceGap::None,
     };
+    // a Qwen3 speaker is named, and part of the voice
+    let speaker = match (&args.speaker, args.model) {
+        (Some(_), ModelKind::Qwen3) | (None, _) => None,
+        (Some(s), _) => Some(
+            s.trim()
+                .parse::<i64>()
+                .map_err(|_| Error::InvalidParameter {
+                    name: "speaker",
+                    value: s.clone(),
+                    reason: "must be a speaker id (a number) for this model",
+                })?,
+        ),
+    };
+    let q = &args.qwen3;
     Ok(RequestOptions {
         voice: None,
         synthesis: SynthesisOptions {
             speed,
             noise_scale: args.noise_scale,
             noise_w: args.noise_w,
-            speaker: args.speaker,
+            speaker,
             seed: args.seed,
             nfe_step: args.f5.nfe,
             cfg_strength: args.f5.cfg,
             sway_sampling_coef: args.f5.sway,
             fix_duration: args.f5.fix_duration,
-            ..SynthesisOptions::default()
+            // language and instruction belong to the Qwen3 voice
+            language: None,
+            instruct: None,
+            temperature: q.temperature,
+            top_k: q.top_k,
+            top_p: q.top_p,
+            repetition_penalty: q.repetition_penalty,
         },
         sample_rate: args.sample_rate,
         format: if args.float {
@@ -373,6 +455,7 @@ fn say(args: SayArgs) -> Result<(), Error> {
     let spec = match args.model {
         ModelKind::Piper => voice_spec(&args.voice)?,
         ModelKind::F5 => f5_voice_spec(&args.f5)?,
+        ModelKind::Qwen3 => qwen3_voice_spec(&args)?,
     };
     engine.add_voice("voice", spec)?;
     // Text and options are checked here, before the output file exists.
@@ -380,6 +463,8 @@ fn say(args: SayArgs) -> Result<(), Error> {
     let to_stdout = args.output.as_os_str() == "-";
     let mut sink: Option<Sink> = None;
     let (mut audio_s, mut synth_s, mut count) = (0.0f64, 0.0f64, 0usize);
+    // chunks of the current sentence so far (Qwen3 streams within one)
+    let mut piece = 0usize;
     for chunk in stream {
         let chunk = chunk?;
         let first = sink.is_none();
@@ -400,16 +485,25 @@ fn say(args: SayArgs) -> Result<(), Error> {
         let synth = chunk.timings.synthesis.as_secs_f64();
         audio_s += secs;
         synth_s += synth;
-        count += 1;
+        count += usize::from(chunk.ends_sentence);
+        piece += 1;
         if !args.quiet {
+            let part = if chunk.ends_sentence && piece == 1 {
+                String::new()
+            } else {
+                format!(", part {piece}")
+            };
             eprintln!(
-                "[sentence {}] {:.2} s of audio in {:.3} s (RTF {:.3}); {:.1} s total",
+                "[sentence {}{part}] {:.2} s of audio in {:.3} s (RTF {:.3}); {:.1} s total",
                 chunk.sentence_index + 1,
                 secs,
                 synth,
                 synth / secs.max(1e-9),
                 audio_s,
             );
+        }
+        if chunk.ends_sentence {
+            piece = 0;
         }
     }
     if let Some(Sink::File(w)) = sink {

@@ -262,6 +262,27 @@ typedef struct tts_f5_voice_params {
   const char *vocoder;
 } tts_f5_voice_params;
 
+// A Qwen3-TTS voice: the checkpoint and who speaks. Start from
+// `tts_qwen3_voice_default_params()` (which sets `struct_size`). The
+// strings are read during `tts_engine_add_qwen3_voice` only.
+typedef struct tts_qwen3_voice_params {
+  // `sizeof(tts_qwen3_voice_params)` as the caller was compiled with.
+  size_t struct_size;
+  // Checkpoint folder in the upstream layout, or a repository id in the
+  // Hugging Face cache (`Qwen/Qwen3-TTS-12Hz-0.6B-Base`; no download).
+  const char *checkpoint;
+  // A built-in speaker's name (CustomVoice checkpoints; required there).
+  const char *speaker;
+  // A recording to clone (Base checkpoints; required there): WAV, MP3,
+  // FLAC or OGG, 0.5 to 30 s. No transcript is needed.
+  const char *ref_audio_path;
+  // Language of the text ("english", "chinese", …); NULL: "auto".
+  const char *language;
+  // Style instruction; the voice's description on a VoiceDesign
+  // checkpoint (required there). NULL: none.
+  const char *instruct;
+} tts_qwen3_voice_params;
+
 // A snapshot of an engine's counters. Set `struct_size` to
 // `sizeof(tts_metrics)` before calling `tts_engine_metrics`. Times are in
 // seconds; percentiles cover a recent window.
@@ -389,6 +410,24 @@ typedef struct tts_request_params {
   // Flow matching: seconds per sentence, reference included, in
   // (0, 60]; NaN: estimated from the text.
   float fix_duration;
+  // Language of the text for models that take one (Qwen3-TTS:
+  // "english", "chinese", … or "auto"); NULL: the voice's.
+  const char *language;
+  // Style instruction for models that take one (Qwen3-TTS), at most
+  // 1000 bytes; NULL: the voice's.
+  const char *instruct;
+  // Autoregressive models (Qwen3-TTS): sampling temperature in (0, 10];
+  // NaN: the model's default (0.9).
+  float temperature;
+  // Autoregressive models: sample among the `top_k` likeliest codes, in
+  // [1, 100000]; 0: the model's default (50).
+  uint32_t top_k;
+  // Autoregressive models: nucleus sampling mass in (0, 1]; NaN: the
+  // model's default (1.0).
+  float top_p;
+  // Autoregressive models: penalty on repeated codes in [1, 10]; NaN:
+  // the model's default (1.05).
+  float repetition_penalty;
 } tts_request_params;
 
 // One chunk of audio (a sentence, or a piece of one for models that
@@ -488,6 +527,23 @@ TTS_API
 int tts_engine_add_f5_voice(const struct tts_engine *engine,
                             const char *name,
                             const struct tts_f5_voice_params *params);
+
+// Default Qwen3-TTS voice settings: everything NULL; the checkpoint and
+// the speaker, recording or instruction its type needs must be set.
+TTS_API struct tts_qwen3_voice_params tts_qwen3_voice_default_params(void);
+
+// Registers the Qwen3-TTS voice `name`, replacing a voice of that name.
+// The checkpoint's config is read and the voice checked against it now
+// (an unknown speaker or language fails here with
+// `TTS_ERR_INVALID_ARGUMENT` or `TTS_ERR_INVALID_PARAMETER`, a bad
+// recording with `TTS_ERR_REFERENCE_AUDIO`, a missing checkpoint with
+// `TTS_ERR_VOICE_NOT_FOUND`); the weights load on the voice's first
+// request. Its audio streams within sentences: several chunks per
+// sentence, the last with `ends_sentence` set.
+TTS_API
+int tts_engine_add_qwen3_voice(const struct tts_engine *engine,
+                               const char *name,
+                               const struct tts_qwen3_voice_params *params);
 
 // Removes the voice `name`; its model is unloaded once unused.
 TTS_API int tts_engine_remove_voice(const struct tts_engine *engine, const char *name);

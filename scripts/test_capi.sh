@@ -24,6 +24,12 @@ read -r -a CFLAGS <<<"$(pkg-config --cflags tts)"
 read -r -a LIBS <<<"$(pkg-config --libs tts)"
 WARN=(-Wall -Wextra -Wpedantic -Werror)
 
+# The tiny random-weight Qwen3-TTS checkpoint (upstream file layout) the
+# C test speaks with.
+QWEN3_DIR=$OUT/qwen3-tiny
+cargo run --quiet --locked --example qwen3_tiny_checkpoint -- "$QWEN3_DIR" >/dev/null
+export TTS_TEST_QWEN3_DIR=$QWEN3_DIR
+
 echo "== C test (pkg-config $(pkg-config --modversion tts))"
 cc -std=c11 "${WARN[@]}" -O1 -g "${CFLAGS[@]}" tests/c/test_tts.c -o "$OUT/test_tts" \
   "${LIBS[@]}" -lpthread -lm

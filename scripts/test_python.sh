@@ -82,6 +82,11 @@ say "mypy --strict (package and tests)"
 mypy_strict() { "$TEST_VENV/bin/python" -m mypy --strict --no-incremental --python-version 3.10 "$@"; }
 (cd "$TEST_VENV" && mypy_strict -p ishowtts)
 (cd "$ROOT/python/tests" && mypy_strict .)
+# The tiny random-weight Qwen3-TTS checkpoint (upstream file layout) the
+# Qwen3 tests load.
+export TTS_TEST_QWEN3_DIR=$CARGO_TARGET_DIR/python-tests/qwen3-tiny
+cargo run --quiet --locked --example qwen3_tiny_checkpoint -- "$TTS_TEST_QWEN3_DIR" >/dev/null
+
 say "pytest"
 (cd "$ROOT" && "$TEST_VENV/bin/python" -m pytest -q -p no:cacheprovider python/tests "$@")
 say "done in $((SECONDS - started)) s"

@@ -129,6 +129,11 @@ class Engine {
   void add_f5_voice(const std::string &name, const tts_f5_voice_params &params) const {
     check(tts_engine_add_f5_voice(e_, name.c_str(), &params));
   }
+  // Its audio comes in several chunks per sentence (`ends_sentence` on the
+  // last of each).
+  void add_qwen3_voice(const std::string &name, const tts_qwen3_voice_params &params) const {
+    check(tts_engine_add_qwen3_voice(e_, name.c_str(), &params));
+  }
   void remove_voice(const std::string &name) const {
     check(tts_engine_remove_voice(e_, name.c_str()));
   }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use ishowtts::engine::{CacheLimits, DeviceSpec, Engine, EngineConfig, Reference, VoiceSpec};
 use ishowtts::models::f5::backend::F5Paths;
 use ishowtts::models::f5::config::Variant;
+use ishowtts::models::qwen3_tts::Qwen3VoiceConfig;
 use ishowtts::Error;
 
 use crate::error::TTS_OK;
@@ -426,6 +427,100 @@ pub unsafe extern "C" fn tts_engine_add_f5_voice(
             text: text.to_owned(),
         };
         e.add_voice(name, VoiceSpec::f5(paths, reference)?)?;
+        Ok(TTS_OK)
+    })
+}
+
+/// A Qwen3-TTS voice: the checkpoint and who speaks. Start from
+/// `tts_qwen3_voice_default_params()` (which sets `struct_size`). The
+/// strings are read during `tts_engine_add_qwen3_voice` only.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct TtsQwen3VoiceParams {
+    /// `sizeof(tts_qwen3_voice_params)` as the caller was compiled with.
+    pub struct_size: usize,
+    /// Checkpoint folder in the upstream layout, or a repository id in the
+    /// Hugging Face cache (`Qwen/Qwen3-TTS-12Hz-0.6B-Base`; no download).
+    pub checkpoint: *const c_char,
+    /// A built-in speaker's name (CustomVoice checkpoints; required there).
+    pub speaker: *const c_char,
+    /// A recording to clone (Base checkpoints; required there): WAV, MP3,
+    /// FLAC or OGG, 0.5 to 30 s. No transcript is needed.
+    pub ref_audio_path: *const c_char,
+    /// Language of the text ("english", "chinese", …); NULL: "auto".
+    pub language: *const c_char,
+    /// Style instruction; the voice's description on a VoiceDesign
+    /// checkpoint (required there). NULL: none.
+    pub instruct: *const c_char,
+}
+
+/// `struct_size` of every released `tts_qwen3_voice_params` layout.
+const QWEN3_VOICE_PARAMS_SIZES: &[usize] = &[std::mem::size_of::<TtsQwen3VoiceParams>()];
+
+fn qwen3_defaults() -> TtsQwen3VoiceParams {
+    TtsQwen3VoiceParams {
+        struct_size: std::mem::size_of::<TtsQwen3VoiceParams>(),
+        checkpoint: std::ptr::null(),
+        speaker: std::ptr::null(),
+        ref_audio_path: std::ptr::null(),
+        language: std::ptr::null(),
+        instruct: std::ptr::null(),
+    }
+}
+
+/// Default Qwen3-TTS voice settings: everything NULL; the checkpoint and
+/// the speaker, recording or instruction its type needs must be set.
+#[no_mangle]
+pub extern "C" fn tts_qwen3_voice_default_params() -> TtsQwen3VoiceParams {
+    let refused = TtsQwen3VoiceParams {
+        struct_size: 0,
+        ..qwen3_defaults()
+    };
+    guard_value(refused, qwen3_defaults)
+}
+
+/// Registers the Qwen3-TTS voice `name`, replacing a voice of that name.
+/// The checkpoint's config is read and the voice checked against it now
+/// (an unknown speaker or language fails here with
+/// `TTS_ERR_INVALID_ARGUMENT` or `TTS_ERR_INVALID_PARAMETER`, a bad
+/// recording with `TTS_ERR_REFERENCE_AUDIO`, a missing checkpoint with
+/// `TTS_ERR_VOICE_NOT_FOUND`); the weights load on the voice's first
+/// request. Its audio streams within sentences: several chunks per
+/// sentence, the last with `ends_sentence` set.
+#[no_mangle]
+pub unsafe extern "C" fn tts_engine_add_qwen3_voice(
+    engine: *const TtsEngine,
+    name: *const c_char,
+    params: *const TtsQwen3VoiceParams,
+) -> c_int {
+    guard(|| {
+        // SAFETY: arguments as tts.h states.
+        let e = unsafe { engine_ref(engine) }?;
+        // SAFETY: as above.
+        let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: as above.
+        let p =
+            unsafe { read_sized(params, qwen3_defaults(), QWEN3_VOICE_PARAMS_SIZES, "params") }?;
+        // SAFETY: the strings are NULL or C strings (tts.h).
+        let checkpoint = unsafe { str_arg(p.checkpoint, "params.checkpoint") }?;
+        // SAFETY: as above.
+        let text = |s, what| unsafe { opt_str_arg(s, what) }.map(|o| o.map(str::to_owned));
+        let reference = match text(p.ref_audio_path, "params.ref_audio_path")? {
+            Some(path) => Some(Reference {
+                audio: std::fs::read(&path)
+                    .map_err(|e| Error::io(Path::new(&path), e))?
+                    .into(),
+                text: String::new(),
+            }),
+            None => None,
+        };
+        let voice = Qwen3VoiceConfig {
+            speaker: text(p.speaker, "params.speaker")?,
+            reference,
+            language: text(p.language, "params.language")?,
+            instruct: text(p.instruct, "params.instruct")?,
+        };
+        e.add_voice(name, VoiceSpec::qwen3(checkpoint, voice)?)?;
         Ok(TTS_OK)
     })
 }

@@ -83,6 +83,24 @@ pub struct TtsRequestParams {
     /// Flow matching: seconds per sentence, reference included, in
     /// (0, 60]; NaN: estimated from the text.
     pub fix_duration: f32,
+    /// Language of the text for models that take one (Qwen3-TTS:
+    /// "english", "chinese", … or "auto"); NULL: the voice's.
+    pub language: *const c_char,
+    /// Style instruction for models that take one (Qwen3-TTS), at most
+    /// 1000 bytes; NULL: the voice's.
+    pub instruct: *const c_char,
+    /// Autoregressive models (Qwen3-TTS): sampling temperature in (0, 10];
+    /// NaN: the model's default (0.9).
+    pub temperature: f32,
+    /// Autoregressive models: sample among the `top_k` likeliest codes, in
+    /// [1, 100000]; 0: the model's default (50).
+    pub top_k: u32,
+    /// Autoregressive models: nucleus sampling mass in (0, 1]; NaN: the
+    /// model's default (1.0).
+    pub top_p: f32,
+    /// Autoregressive models: penalty on repeated codes in [1, 10]; NaN:
+    /// the model's default (1.05).
+    pub repetition_penalty: f32,
 }
 
 /// `struct_size` of every released `tts_request_params` layout, oldest
@@ -91,6 +109,8 @@ const REQUEST_PARAMS_SIZES: &[usize] = &[
     // Up to `use_cache` (before the flow-matching settings), padded to the
     // struct's 8-byte alignment.
     std::mem::offset_of!(TtsRequestParams, nfe_step).next_multiple_of(8),
+    // Up to `fix_duration` (before the autoregressive settings).
+    std::mem::offset_of!(TtsRequestParams, language),
     std::mem::size_of::<TtsRequestParams>(),
 ];
 
@@ -164,6 +184,12 @@ fn defaults() -> TtsRequestParams {
         cfg_strength: f32::NAN,
         sway_sampling_coef: f32::NAN,
         fix_duration: f32::NAN,
+        language: std::ptr::null(),
+        instruct: std::ptr::null(),
+        temperature: f32::NAN,
+        top_k: 0,
+        top_p: f32::NAN,
+        repetition_penalty: f32::NAN,
     }
 }
 
@@ -225,6 +251,14 @@ pub(crate) unsafe fn request_options(p: *const TtsRequestParams) -> Result<Reque
             cfg_strength: unset_nan(p.cfg_strength),
             sway_sampling_coef: unset_nan(p.sway_sampling_coef),
             fix_duration: unset_nan(p.fix_duration),
+            // SAFETY: NULL or C strings (tts.h).
+            language: unsafe { opt_str_arg(p.language, "params.language") }?.map(str::to_owned),
+            // SAFETY: as above.
+            instruct: unsafe { opt_str_arg(p.instruct, "params.instruct") }?.map(str::to_owned),
+            temperature: unset_nan(p.temperature),
+            top_k: (p.top_k != 0).then_some(p.top_k),
+            top_p: unset_nan(p.top_p),
+            repetition_penalty: unset_nan(p.repetition_penalty),
         },
         sample_rate: (p.sample_rate != 0).then_some(p.sample_rate),
         format: sample_format(p.format)?,

@@ -58,6 +58,8 @@ class Chunk:
     @property
     def is_last(self) -> bool: ...
     @property
+    def ends_sentence(self) -> bool: ...
+    @property
     def timings(self) -> ChunkTimings: ...
     @property
     def duration(self) -> float: ...
@@ -206,6 +208,8 @@ class Metrics:
     def batch_wait(self) -> Percentiles: ...
     @property
     def batch_retries(self) -> int: ...
+    @property
+    def sentences_at_budget(self) -> int: ...
     def to_dict(self) -> dict[str, Any]: ...
     def to_prometheus(self) -> str: ...
 
@@ -238,6 +242,16 @@ class Engine:
         vocoder: _Path | None = None,
         variant: Literal["v1_base", "base"] = "v1_base",
     ) -> int: ...
+    def add_qwen3_voice(
+        self,
+        name: str,
+        checkpoint: _Path,
+        *,
+        speaker: str | None = None,
+        ref_audio: _Path | bytes | None = None,
+        language: str | None = None,
+        instruct: str | None = None,
+    ) -> int: ...
     def remove_voice(self, name: str) -> None: ...
     def set_default_voice(self, name: str) -> None: ...
     def voices(self) -> list[VoiceInfo]: ...
@@ -262,6 +276,12 @@ class Engine:
         crossfade_ms: float | None = None,
         short_first_chunk: bool = False,
         use_cache: bool = True,
+        language: str | None = None,
+        instruct: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
     ) -> NDArray[np.float32]: ...
     @overload
     def synthesize(
@@ -284,6 +304,12 @@ class Engine:
         crossfade_ms: float | None = None,
         short_first_chunk: bool = False,
         use_cache: bool = True,
+        language: str | None = None,
+        instruct: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
     ) -> NDArray[np.int16]: ...
     @overload
     def synthesize(
@@ -306,6 +332,12 @@ class Engine:
         crossfade_ms: float | None = None,
         short_first_chunk: bool = False,
         use_cache: bool = True,
+        language: str | None = None,
+        instruct: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
     ) -> _Samples: ...
     def synthesize_to_wav(
         self,
@@ -328,6 +360,12 @@ class Engine:
         crossfade_ms: float | None = None,
         short_first_chunk: bool = False,
         use_cache: bool = True,
+        language: str | None = None,
+        instruct: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
     ) -> RequestSummary: ...
     def synthesize_with(
         self,
@@ -350,6 +388,12 @@ class Engine:
         crossfade_ms: float | None = None,
         short_first_chunk: bool = False,
         use_cache: bool = True,
+        language: str | None = None,
+        instruct: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
     ) -> RequestSummary: ...
     def stream(
         self,
@@ -371,6 +415,12 @@ class Engine:
         crossfade_ms: float | None = None,
         short_first_chunk: bool = False,
         use_cache: bool = True,
+        language: str | None = None,
+        instruct: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
     ) -> Stream: ...
     def metrics(self) -> Metrics: ...
     def close(self) -> None: ...

@@ -21,6 +21,7 @@ use ishowtts::engine::{
 };
 use ishowtts::models::f5::backend::F5Paths;
 use ishowtts::models::f5::config::Variant;
+use ishowtts::models::qwen3_tts::Qwen3VoiceConfig;
 use ishowtts::Error;
 
 use crate::errors::{callback_failed, invalid_parameter, to_py, IntoPyResult};
@@ -295,6 +296,59 @@ impl Engine {
         .py()
     }
 
+    /// Registers a Qwen3-TTS voice under `name`, replacing a voice of that
+    /// name; returns the new version. `checkpoint` is a folder in the
+    /// upstream layout or a repository id in the Hugging Face cache (never
+    /// downloaded). Who speaks depends on the checkpoint: a built-in
+    /// `speaker` name (CustomVoice), a `ref_audio` recording to clone
+    /// (Base: a path or the encoded file's bytes; no transcript needed), or
+    /// an `instruct` describing the voice (VoiceDesign). `language`
+    /// ("english", "chinese", …; default "auto") and `instruct` are the
+    /// voice's own, which a request's keywords override. Checked against
+    /// the checkpoint's config now; the weights load on first use. Its
+    /// audio streams within sentences: several chunks per sentence, the
+    /// last with `ends_sentence`.
+    #[pyo3(signature = (
+        name, checkpoint, *, speaker=None, ref_audio=None, language=None, instruct=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_qwen3_voice(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        checkpoint: PathBuf,
+        speaker: Option<String>,
+        ref_audio: Option<&Bound<'_, PyAny>>,
+        language: Option<String>,
+        instruct: Option<String>,
+    ) -> PyResult<u64> {
+        let engine = self.engine()?;
+        let audio = ref_audio.map(ref_audio_arg).transpose()?;
+        let checkpoint = checkpoint.to_string_lossy().into_owned();
+        py.detach(|| {
+            let reference = match audio {
+                None => None,
+                Some(audio) => Some(Reference {
+                    audio: match audio {
+                        RefAudio::Bytes(bytes) => bytes.into(),
+                        RefAudio::Path(path) => {
+                            std::fs::read(&path).map_err(|e| Error::io(path, e))?.into()
+                        }
+                    },
+                    text: String::new(),
+                }),
+            };
+            let voice = Qwen3VoiceConfig {
+                speaker,
+                reference,
+                language,
+                instruct,
+            };
+            engine.add_voice(name, VoiceSpec::qwen3(&checkpoint, voice)?)
+        })
+        .py()
+    }
+
     /// Removes the voice `name` (its model unloads once no request needs it).
     fn remove_voice(&self, py: Python<'_>, name: &str) -> PyResult<()> {
         let engine = self.engine()?;
@@ -323,7 +377,8 @@ impl Engine {
         text, *, voice=None, sample_rate=None, format="f32", speed=None, noise_scale=None,
         noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
         sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, use_cache=true
+        short_first_chunk=false, use_cache=true, language=None, instruct=None,
+        temperature=None, top_k=None, top_p=None, repetition_penalty=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn synthesize(
@@ -346,6 +401,12 @@ impl Engine {
         crossfade_ms: Option<f64>,
         short_first_chunk: bool,
         use_cache: bool,
+        language: Option<String>,
+        instruct: Option<String>,
+        temperature: Option<f64>,
+        top_k: Option<i128>,
+        top_p: Option<f64>,
+        repetition_penalty: Option<f64>,
     ) -> PyResult<Py<PyAny>> {
         let args = RequestArgs {
             voice,
@@ -364,6 +425,12 @@ impl Engine {
             crossfade_ms,
             short_first_chunk,
             use_cache,
+            language,
+            instruct,
+            temperature,
+            top_k,
+            top_p,
+            repetition_penalty,
         };
         let mut samples: Option<Samples> = None;
         let (reader, _) = self.run(py, text, args, false, |_, ready| {
@@ -388,7 +455,8 @@ impl Engine {
         text, path, *, voice=None, sample_rate=None, format="i16", speed=None, noise_scale=None,
         noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
         sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, use_cache=true
+        short_first_chunk=false, use_cache=true, language=None, instruct=None,
+        temperature=None, top_k=None, top_p=None, repetition_penalty=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn synthesize_to_wav(
@@ -412,6 +480,12 @@ impl Engine {
         crossfade_ms: Option<f64>,
         short_first_chunk: bool,
         use_cache: bool,
+        language: Option<String>,
+        instruct: Option<String>,
+        temperature: Option<f64>,
+        top_k: Option<i128>,
+        top_p: Option<f64>,
+        repetition_penalty: Option<f64>,
     ) -> PyResult<RequestSummary> {
         let args = RequestArgs {
             voice,
@@ -430,6 +504,12 @@ impl Engine {
             crossfade_ms,
             short_first_chunk,
             use_cache,
+            language,
+            instruct,
+            temperature,
+            top_k,
+            top_p,
+            repetition_penalty,
         };
         let mut writer: Option<WavFileWriter> = None;
         let (_, summary) = self.run(py, text, args, false, |py, ready| {
@@ -463,7 +543,8 @@ impl Engine {
         text, callback, *, voice=None, sample_rate=None, format="f32", speed=None,
         noise_scale=None, noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
         sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, use_cache=true
+        short_first_chunk=false, use_cache=true, language=None, instruct=None,
+        temperature=None, top_k=None, top_p=None, repetition_penalty=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn synthesize_with(
@@ -487,6 +568,12 @@ impl Engine {
         crossfade_ms: Option<f64>,
         short_first_chunk: bool,
         use_cache: bool,
+        language: Option<String>,
+        instruct: Option<String>,
+        temperature: Option<f64>,
+        top_k: Option<i128>,
+        top_p: Option<f64>,
+        repetition_penalty: Option<f64>,
     ) -> PyResult<RequestSummary> {
         if !callback.is_callable() {
             return Err(pyo3::exceptions::PyTypeError::new_err(format!(
@@ -511,6 +598,12 @@ impl Engine {
             crossfade_ms,
             short_first_chunk,
             use_cache,
+            language,
+            instruct,
+            temperature,
+            top_k,
+            top_p,
+            repetition_penalty,
         };
         let (_, summary) = self.run(py, text, args, true, |py, ready| {
             let chunk = Py::new(py, Chunk::new(py, *ready)?)?;
@@ -529,7 +622,8 @@ impl Engine {
         text, *, voice=None, sample_rate=None, format="f32", speed=None, noise_scale=None,
         noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
         sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, use_cache=true
+        short_first_chunk=false, use_cache=true, language=None, instruct=None,
+        temperature=None, top_k=None, top_p=None, repetition_penalty=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn stream(
@@ -552,6 +646,12 @@ impl Engine {
         crossfade_ms: Option<f64>,
         short_first_chunk: bool,
         use_cache: bool,
+        language: Option<String>,
+        instruct: Option<String>,
+        temperature: Option<f64>,
+        top_k: Option<i128>,
+        top_p: Option<f64>,
+        repetition_penalty: Option<f64>,
     ) -> PyResult<Stream> {
         let args = RequestArgs {
             voice,
@@ -570,6 +670,12 @@ impl Engine {
             crossfade_ms,
             short_first_chunk,
             use_cache,
+            language,
+            instruct,
+            temperature,
+            top_k,
+            top_p,
+            repetition_penalty,
         };
         let (reader, _) = self.start(py, text, args, true)?;
         Ok(Stream::new(reader))

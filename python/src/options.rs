@@ -34,6 +34,12 @@ pub struct RequestArgs<'a> {
     pub crossfade_ms: Option<f64>,
     pub short_first_chunk: bool,
     pub use_cache: bool,
+    pub language: Option<String>,
+    pub instruct: Option<String>,
+    pub temperature: Option<f64>,
+    pub top_k: Option<i128>,
+    pub top_p: Option<f64>,
+    pub repetition_penalty: Option<f64>,
 }
 
 impl RequestArgs<'_> {
@@ -75,6 +81,13 @@ impl RequestArgs<'_> {
                     .map_err(|_| invalid_parameter("nfe_step", n, "must be in [1, 128]"))
             })
             .transpose()?;
+        let top_k = self
+            .top_k
+            .map(|k| {
+                u32::try_from(k)
+                    .map_err(|_| invalid_parameter("top_k", k, "must be in [1, 100000]"))
+            })
+            .transpose()?;
         let gap = match (self.silence_ms, self.crossfade_ms) {
             (Some(_), Some(_)) => {
                 return Err(invalid_parameter(
@@ -101,6 +114,12 @@ impl RequestArgs<'_> {
                 cfg_strength: self.cfg_strength.map(|v| v as f32),
                 sway_sampling_coef: self.sway_sampling_coef.map(|v| v as f32),
                 fix_duration: self.fix_duration.map(|v| v as f32),
+                language: self.language,
+                instruct: self.instruct,
+                temperature: self.temperature.map(|v| v as f32),
+                top_k,
+                top_p: self.top_p.map(|v| v as f32),
+                repetition_penalty: self.repetition_penalty.map(|v| v as f32),
             },
             sample_rate,
             format,

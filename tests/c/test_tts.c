@@ -713,6 +713,123 @@ static void test_f5(const tts_engine *e) {
   still_works(e);
 }
 
+/* Qwen3-TTS (the tiny random-weight Base checkpoint scripts/test_capi.sh
+ * writes to $TTS_TEST_QWEN3_DIR: not speech, but every stage runs): audio
+ * in several chunks per sentence, `ends_sentence` on the last of each,
+ * offsets contiguous, spans shared by a sentence's pieces; bad voices and
+ * settings refused with their codes. */
+typedef struct {
+  int chunks, sentences, in_sentence, last_count, ok, stop_after;
+  uint64_t next_offset;
+  size_t start, end;
+  double sum;
+} pieces_info;
+
+static int on_piece(const tts_chunk *c, void *user) {
+  pieces_info *r = (pieces_info *)user;
+  if (c->sample_offset != r->next_offset || c->sentence_index != (uint64_t)r->sentences ||
+      r->last_count > 0 || c->sample_rate != 24000 || c->format != TTS_FORMAT_F32)
+    r->ok = 0;
+  if (r->in_sentence > 0 && (c->text_start != r->start || c->text_end != r->end)) r->ok = 0;
+  if (c->is_last && !c->ends_sentence) r->ok = 0;
+  r->start = c->text_start;
+  r->end = c->text_end;
+  r->chunks++;
+  r->in_sentence++;
+  r->next_offset += c->sample_count;
+  r->last_count += c->is_last != 0;
+  for (size_t i = 0; i < c->sample_count; i++) r->sum += ((const float *)c->samples)[i];
+  if (c->ends_sentence) {
+    r->sentences++;
+    r->in_sentence = 0;
+  }
+  return r->stop_after && r->chunks >= r->stop_after;
+}
+
+static pieces_info speak_pieces(const tts_engine *e, const char *text,
+                                const tts_request_params *p, int stop_after, int *code) {
+  pieces_info r;
+  memset(&r, 0, sizeof r);
+  r.ok = 1;
+  r.stop_after = stop_after;
+  *code = tts_synthesize(e, text, p, on_piece, &r);
+  return r;
+}
+
+static void test_qwen3(const tts_engine *e) {
+  const char *dir = getenv("TTS_TEST_QWEN3_DIR");
+  CHECK(dir != NULL);
+  if (!dir) return;
+  tts_qwen3_voice_params v = tts_qwen3_voice_default_params();
+  CHECK(v.struct_size == sizeof v && v.checkpoint == NULL && v.speaker == NULL);
+  CHECK_FAILS(e, tts_engine_add_qwen3_voice(e, "q", &v), TTS_ERR_INVALID_ARGUMENT);
+  v.checkpoint = "/nonexistent/qwen3";
+  CHECK_FAILS(e, tts_engine_add_qwen3_voice(e, "q", &v), TTS_ERR_VOICE_NOT_FOUND);
+  v.checkpoint = dir;
+  CHECK_FAILS(e, tts_engine_add_qwen3_voice(e, "q", &v), TTS_ERR_REFERENCE_AUDIO);
+  v.ref_audio_path = "tests/fixtures/f5_reference/ref.flac";
+  tts_qwen3_voice_params bad = v;
+  bad.language = "klingon";
+  CHECK_FAILS(e, tts_engine_add_qwen3_voice(e, "q", &bad), TTS_ERR_INVALID_PARAMETER);
+  bad = v;
+  bad.speaker = "someone"; /* a Base checkpoint has none */
+  CHECK_FAILS(e, tts_engine_add_qwen3_voice(e, "q", &bad), TTS_ERR_INVALID_ARGUMENT);
+  bad = v;
+  bad.ref_audio_path = "tests/fixtures/f5/tiny_v1/config.json"; /* not audio */
+  CHECK_FAILS(e, tts_engine_add_qwen3_voice(e, "q", &bad), TTS_ERR_REFERENCE_AUDIO);
+  v.language = "english";
+  CHECK_CODE(tts_engine_add_qwen3_voice(e, "q", &v), TTS_OK);
+
+  tts_request_params p = tts_request_default_params();
+  CHECK(p.language == NULL && p.top_k == 0 && isnan(p.temperature) && isnan(p.top_p));
+  p.voice = "q";
+  p.has_seed = 1;
+  p.seed = 4;
+  p.use_cache = 0;
+  const char *text = "Hello there. Good day to you.";
+  int code;
+  pieces_info a = speak_pieces(e, text, &p, 0, &code);
+  CHECK_CODE(code, TTS_OK);
+  CHECK(a.ok && a.sentences == 2 && a.chunks > 2 && a.last_count == 1);
+  pieces_info b = speak_pieces(e, text, &p, 0, &code); /* same seed, same audio */
+  CHECK(code == TTS_OK && b.chunks == a.chunks && b.sum == a.sum);
+
+  tts_request_params q = p;
+  q.language = "chinese";
+  q.instruct = "Speak slowly.";
+  q.temperature = 0.7f;
+  q.top_k = 20;
+  q.top_p = 0.9f;
+  q.repetition_penalty = 1.1f;
+  pieces_info zh = speak_pieces(e, "Hi.", &q, 0, &code);
+  CHECK(code == TTS_OK && zh.ok && zh.sentences == 1);
+  q = p;
+  q.temperature = 0.0f;
+  speak_pieces(e, "Hi.", &q, 0, &code);
+  CHECK_CODE(code, TTS_ERR_INVALID_PARAMETER);
+  q = p;
+  q.top_k = 200000;
+  speak_pieces(e, "Hi.", &q, 0, &code);
+  CHECK_CODE(code, TTS_ERR_INVALID_PARAMETER);
+  q = p;
+  q.language = "klingon";
+  speak_pieces(e, "Hi.", &q, 0, &code);
+  CHECK_CODE(code, TTS_ERR_INVALID_PARAMETER);
+
+  /* stopped after the first chunk: inside the first sentence */
+  pieces_info stopped = speak_pieces(e, text, &p, 1, &code);
+  CHECK(code == TTS_STOPPED && stopped.chunks == 1 && stopped.sentences == 0);
+
+  /* A caller built before the autoregressive settings (its struct ends at
+   * fix_duration) still works. */
+  q = p;
+  q.struct_size = offsetof(tts_request_params, language);
+  pieces_info old = speak_pieces(e, "Hi.", &q, 0, &code);
+  CHECK(code == TTS_OK && old.ok && old.sentences == 1);
+  CHECK_CODE(tts_engine_remove_voice(e, "q"), TTS_OK);
+  still_works(e);
+}
+
 /* The batch settings: checked, and a caller built before them (its struct
  * ends at max_text_bytes) gets the defaults. */
 static void test_batch_params(void) {
@@ -822,6 +939,8 @@ int main(void) {
     test_engine_freed_under_stream();
     STAGE("F5-TTS voice");
     test_f5(e);
+    STAGE("Qwen3-TTS voice");
+    test_qwen3(e);
   }
   STAGE("WAV files and metrics");
   test_wav_and_metrics(e);

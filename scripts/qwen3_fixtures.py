@@ -61,6 +61,8 @@ from synthetic_weights import self_test as synth_self_test, synth_values  # noqa
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# seeds of the random weights (`--seed S`: the decoder S, the talker S + 1;
+# the committed fixtures are S = 30)
 DECODER_SEED = 30
 TALKER_SEED = 31
 
@@ -564,7 +566,11 @@ def write_versions(out: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "tests" / "fixtures" / "qwen3"))
+    ap.add_argument("--seed", type=int, default=DECODER_SEED,
+                    help="seed of the random weights (decoder S, talker S + 1)")
     args = ap.parse_args()
+    global DECODER_SEED, TALKER_SEED
+    DECODER_SEED, TALKER_SEED = args.seed, args.seed + 1
     out = Path(args.out)
     synth_self_test()
     decoder_fixtures(out)

@@ -5,6 +5,9 @@
 #
 #     bash scripts/qwen3_fixtures.sh            # everything
 #     bash scripts/qwen3_fixtures.sh tokenizer  # only tests/fixtures/qwen3/tokenizer/
+#     bash scripts/qwen3_fixtures.sh --seed 7 --out /tmp/qwen3-seed7
+#         # another set (other random weights) elsewhere; check it with
+#         # ISHOWTTS_QWEN3_FIXTURES=/tmp/qwen3-seed7 cargo test --release --test qwen3_parity
 #
 # What it does:
 #   1. creates (or reuses) the virtualenv .venv-qwenref at the repository root

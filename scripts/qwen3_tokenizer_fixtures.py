@@ -538,6 +538,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "tests" / "fixtures" / "qwen3"),
                     help="the qwen3 fixture root; files go to <out>/tokenizer")
+    # accepted with the other fixtures' arguments: the trained tokenizer and
+    # its reference ids do not depend on a seed
+    ap.add_argument("--seed", type=int, default=None, help="ignored")
     args = ap.parse_args()
     out = Path(args.out) / "tokenizer"
 

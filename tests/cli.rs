@@ -115,7 +115,7 @@ fn errors_are_reported_not_panicked() {
 #[test]
 fn info_describes_a_qwen3_checkpoint() {
     let dir = out_path("qwen3-tiny");
-    let fixtures = common::root().join("tests/fixtures/qwen3");
+    let fixtures = common::qwen3_fixtures();
     ishowtts::models::qwen3_tts::tiny::write_tiny_checkpoint(&fixtures, &dir).unwrap();
     let r = cli().arg("info").arg("--qwen3").arg(&dir).output().unwrap();
     let stdout = String::from_utf8_lossy(&r.stdout);
@@ -145,7 +145,7 @@ fn info_describes_a_qwen3_checkpoint() {
 #[test]
 fn say_speaks_with_qwen3_cloned_and_named_voices() {
     let dir = out_path("qwen3-say");
-    let fixtures = common::root().join("tests/fixtures/qwen3");
+    let fixtures = common::qwen3_fixtures();
     ishowtts::models::qwen3_tts::tiny::write_tiny_checkpoint(&fixtures, &dir).unwrap();
     let clip = out_path("qwen3-ref.wav");
     std::fs::write(&clip, common::tone_wav(1.5, 16_000)).unwrap();

@@ -6,8 +6,6 @@
 //! relative error `max|a - b| / max|b|` at most 1e-5 (printed with
 //! `-- --nocapture`).
 
-use std::path::PathBuf;
-
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use ishowtts::models::qwen3_tts::decoder::DecoderState;
@@ -27,14 +25,13 @@ struct Fixture {
 /// The tiny decoder and its fixture codes/audio, `None` (with a loud
 /// message) when the fixture is missing.
 fn fixture() -> Option<Fixture> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qwen3/decoder");
+    let dir = common::qwen3_fixtures().join("decoder");
     let files = ["config.json", "model.safetensors", "io.safetensors"].map(|f| dir.join(f));
     if let Some(missing) = files.iter().find(|p| !p.is_file()) {
-        eprintln!(
-            "\n!!!!! SKIPPED: fixture {} is missing; run `bash scripts/qwen3_fixtures.sh` !!!!!\n",
+        panic!(
+            "fixture {} is missing: run `bash scripts/qwen3_fixtures.sh` (or fix ISHOWTTS_QWEN3_FIXTURES)",
             missing.display()
         );
-        return None;
     }
     let dev = Device::Cpu;
     let cfg = DecoderConfig::from_file(&files[0]).unwrap();

@@ -32,7 +32,7 @@ fn tiny_checkpoint(kind: &str, test: &str) -> PathBuf {
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    write_tiny_checkpoint(&common::root().join("tests/fixtures/qwen3"), &dir).unwrap();
+    write_tiny_checkpoint(&common::qwen3_fixtures(), &dir).unwrap();
     let path = dir.join("config.json");
     let mut cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

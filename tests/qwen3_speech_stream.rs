@@ -20,7 +20,7 @@ use common::{io_tensor, rel_err};
 const SAMPLES_PER_FRAME: usize = 1920;
 
 fn fixtures() -> Option<(Qwen3TtsModel, Decoder, Vec<u32>, Tensor)> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qwen3");
+    let root = common::qwen3_fixtures();
     let files = [
         "talker/config.json",
         "talker/model.safetensors",
@@ -30,11 +30,10 @@ fn fixtures() -> Option<(Qwen3TtsModel, Decoder, Vec<u32>, Tensor)> {
     ]
     .map(|f| root.join(f));
     if let Some(missing) = files.iter().find(|p| !p.is_file()) {
-        eprintln!(
-            "\n!!!!! SKIPPED: fixture {} is missing; run `bash scripts/qwen3_fixtures.sh` !!!!!\n",
+        panic!(
+            "fixture {} is missing: run `bash scripts/qwen3_fixtures.sh` (or fix ISHOWTTS_QWEN3_FIXTURES)",
             missing.display()
         );
-        return None;
     }
     let dev = Device::Cpu;
     let load = |p: &PathBuf| {

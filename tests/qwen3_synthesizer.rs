@@ -22,7 +22,7 @@ use common::tone_wav;
 fn tiny_checkpoint(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ishowtts-qwen3-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qwen3");
+    let fixtures = common::qwen3_fixtures();
     write_tiny_checkpoint(&fixtures, &dir).unwrap();
     dir
 }

@@ -153,3 +153,12 @@ pub fn check_chunk_metadata(text: &str, chunks: &[ishowtts::engine::Chunk]) {
     }
     assert!(chunks.last().unwrap().ends_sentence);
 }
+
+/// The Qwen3-TTS fixture set: `$ISHOWTTS_QWEN3_FIXTURES` (a set
+/// regenerated with `scripts/qwen3_fixtures.sh --seed S --out DIR`), else
+/// the committed `tests/fixtures/qwen3`.
+pub fn qwen3_fixtures() -> PathBuf {
+    std::env::var_os("ISHOWTTS_QWEN3_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("tests/fixtures/qwen3"))
+}

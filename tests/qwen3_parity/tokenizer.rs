@@ -19,10 +19,8 @@ use ishowtts::models::qwen3_tts::tokenizer::{
 use ishowtts::models::qwen3_tts::{SplitRegex, TextTokenizer};
 use serde_json::Value;
 
-mod common;
-
 fn fixture_dir() -> PathBuf {
-    common::root().join("tests/fixtures/qwen3/tokenizer")
+    crate::common::qwen3_fixtures().join("tokenizer")
 }
 
 fn expected() -> Value {
@@ -31,7 +29,10 @@ fn expected() -> Value {
 }
 
 fn u32s(v: &Value) -> Vec<u32> {
-    common::ids(v).into_iter().map(|x| x as u32).collect()
+    crate::common::ids(v)
+        .into_iter()
+        .map(|x| x as u32)
+        .collect()
 }
 
 fn strs(v: &Value) -> Vec<String> {

@@ -19,13 +19,12 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use ishowtts::models::qwen3_tts::{Decoder, DecoderConfig};
 
-mod common;
-use common::{check_rel, io_tensor};
+use crate::common::{check_rel, io_tensor};
 
 const TOLERANCE: f32 = 1e-4;
 
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qwen3/decoder")
+    crate::common::qwen3_fixtures().join("decoder")
 }
 
 #[test]
@@ -33,11 +32,10 @@ fn decoder_matches_qwen_tts() {
     let dir = fixture_dir();
     let files = ["config.json", "model.safetensors", "io.safetensors"].map(|f| dir.join(f));
     if let Some(missing) = files.iter().find(|p| !p.is_file()) {
-        eprintln!(
-            "\n!!!!! SKIPPED: fixture {} is missing; run `bash scripts/qwen3_fixtures.sh` !!!!!\n",
+        panic!(
+            "fixture {} is missing: run `bash scripts/qwen3_fixtures.sh` (or fix ISHOWTTS_QWEN3_FIXTURES)",
             missing.display()
         );
-        return;
     }
     let dev = Device::Cpu;
     let cfg = DecoderConfig::from_file(&files[0]).unwrap();
@@ -189,10 +187,11 @@ fn decoder_matches_qwen_tts() {
 fn decoder_rejects_bad_codes() {
     let dir = fixture_dir();
     let (config, model) = (dir.join("config.json"), dir.join("model.safetensors"));
-    if !config.is_file() || !model.is_file() {
-        eprintln!("\n!!!!! SKIPPED: decoder fixture is missing !!!!!\n");
-        return;
-    }
+    assert!(
+        config.is_file() && model.is_file(),
+        "the decoder fixture is missing from {}",
+        dir.display()
+    );
     let dev = Device::Cpu;
     let cfg = DecoderConfig::from_file(&config).unwrap();
     let weights = candle_core::safetensors::load(&model, &dev).unwrap();

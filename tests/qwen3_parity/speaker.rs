@@ -19,13 +19,12 @@ use candle_nn::VarBuilder;
 use ishowtts::models::qwen3_tts::mel::MelSpectrogram;
 use ishowtts::models::qwen3_tts::{SpeakerEncoder, SpeakerEncoderConfig};
 
-mod common;
-use common::{check_rel, io_tensor, tensor_values};
+use crate::common::{check_rel, io_tensor, tensor_values};
 
 const TOLERANCE: f32 = 1e-4;
 
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qwen3/talker")
+    crate::common::qwen3_fixtures().join("talker")
 }
 
 /// Config, weights and recorded tensors, or `None` (with a loud message)
@@ -38,11 +37,10 @@ fn load() -> Option<(
     let dir = fixture_dir();
     let files = ["config.json", "model.safetensors", "io.safetensors"].map(|f| dir.join(f));
     if let Some(missing) = files.iter().find(|p| !p.is_file()) {
-        eprintln!(
-            "\n!!!!! SKIPPED: fixture {} is missing; run `bash scripts/qwen3_fixtures.sh` !!!!!\n",
+        panic!(
+            "fixture {} is missing: run `bash scripts/qwen3_fixtures.sh` (or fix ISHOWTTS_QWEN3_FIXTURES)",
             missing.display()
         );
-        return None;
     }
     let dev = Device::Cpu;
     let cfg = SpeakerEncoderConfig::from_file(&files[0]).unwrap();

@@ -11,7 +11,6 @@
 //! budget of 5 frames.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -20,20 +19,18 @@ use ishowtts::models::qwen3_tts::{
     ReferencePrompt, SamplingParams, SpeakerPrompt, StopReason,
 };
 
-mod common;
-use common::{check_rel, io_tensor};
+use crate::common::{check_rel, io_tensor};
 
 const TOLERANCE: f32 = 1e-4;
 
 fn load() -> Option<(Qwen3TtsModel, HashMap<String, Tensor>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qwen3/talker");
+    let dir = crate::common::qwen3_fixtures().join("talker");
     let files = ["config.json", "model.safetensors", "io.safetensors"].map(|f| dir.join(f));
     if let Some(missing) = files.iter().find(|p| !p.is_file()) {
-        eprintln!(
-            "\n!!!!! SKIPPED: fixture {} is missing; run `bash scripts/qwen3_fixtures.sh` !!!!!\n",
+        panic!(
+            "fixture {} is missing: run `bash scripts/qwen3_fixtures.sh` (or fix ISHOWTTS_QWEN3_FIXTURES)",
             missing.display()
         );
-        return None;
     }
     let dev = Device::Cpu;
     let cfg = Qwen3TtsConfig::from_file(&files[0]).unwrap();

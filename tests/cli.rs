@@ -169,7 +169,7 @@ fn say_speaks_with_qwen3_cloned_and_named_voices() {
     let wav = hound::WavReader::open(&out).unwrap();
     assert_eq!(wav.spec().sample_rate, 24_000);
     assert!(
-        wav.len() >= 4 * 1920 && wav.len() % 1920 == 0,
+        wav.len() >= 4 * 1920 && wav.len().is_multiple_of(1920),
         "{}",
         wav.len()
     );

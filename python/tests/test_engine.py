@@ -65,7 +65,7 @@ def test_metrics(engine: ishowtts.Engine) -> None:
         "rejected_busy", "time_to_first_audio", "sentence_synthesis", "queue_wait",
         "audio_seconds", "synthesis_seconds", "real_time_factor", "output_cache",
         "prompt_cache", "model_loads", "model_load_failures", "model_unloads", "models_loaded",
-        "batch_steps", "batch_size", "batch_wait", "batch_retries",
+        "batch_steps", "batch_size", "batch_wait", "batch_retries", "sentences_at_budget",
     }  # fmt: skip
     for name, value in d.items():
         attr = getattr(m, name)

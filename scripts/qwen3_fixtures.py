@@ -564,12 +564,12 @@ def write_versions(out: Path) -> None:
 
 
 def main() -> None:
+    global DECODER_SEED, TALKER_SEED
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "tests" / "fixtures" / "qwen3"))
     ap.add_argument("--seed", type=int, default=DECODER_SEED,
                     help="seed of the random weights (decoder S, talker S + 1)")
     args = ap.parse_args()
-    global DECODER_SEED, TALKER_SEED
     DECODER_SEED, TALKER_SEED = args.seed, args.seed + 1
     out = Path(args.out)
     synth_self_test()

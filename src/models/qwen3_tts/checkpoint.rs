@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::safetensors::MmapedSafetensors;
+use crate::models::file_weights::FileWeights;
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 
@@ -146,21 +146,10 @@ impl CheckpointFiles {
 }
 
 /// A missing or mis-shaped tensor fails when the network asks for it, with
-/// an error naming it.
+/// an error naming it. Read tensor by tensor (no mapping held), so loading
+/// peaks at the model's own size.
 fn var_builder(path: &Path, dtype: DType, device: &Device) -> Result<VarBuilder<'static>> {
-    // SAFETY: the file is mapped read-only; like every safetensors loader we
-    // rely on it not being truncated while mapped.
-    let st = unsafe { MmapedSafetensors::multi(&[path]) }.map_err(|e| {
-        Error::Model(candle_core::Error::Msg(format!(
-            "reading Qwen3-TTS weights {}: {e}",
-            path.display()
-        )))
-    })?;
-    Ok(VarBuilder::from_backend(
-        Box::new(st),
-        dtype,
-        device.clone(),
-    ))
+    Ok(FileWeights::open(path)?.into_var_builder(dtype, device))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! The PyTorch side is `scripts/bench_qwen3_reference.py` (same shape, same
-//! prompt length, same frame count); `scripts/bench_qwen3.sh` runs both and
+//! prompt length, same frame count); `scripts/bench_qwen3.sh talker` runs both and
 //! prints the ratios. End of speech is masked for the whole run
 //! (`min_new_frames` = `max_frames`) so every run makes the same number of
 //! frames. Prints one line per figure, then a JSON summary (also written to

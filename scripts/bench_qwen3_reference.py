@@ -13,7 +13,7 @@ the prefill is the one-frame time less a frame. Runs in the virtualenv of
 
     .venv-qwenref/bin/python scripts/bench_qwen3_reference.py --frames 40 --runs 3
 
-(`scripts/bench_qwen3.sh` runs both sides and prints the ratios.) A run whose
+(`scripts/bench_qwen3.sh talker` runs both sides and prints the ratios.) A run whose
 talker picks end of speech early (random weights: rare) is reported with its
 real frame count.
 """

@@ -8,7 +8,8 @@ released ones, with `codebook_dim` 512) with random weights, and with
 `--checkpoint DIR` first writes them in the upstream layout (config.json,
 model.safetensors, speech_tokenizer/, and the fixtures' tokenizer, whose
 special-token ids the config points at) unless DIR holds one already, so
-the Rust side loads the very same weights.
+the Rust side loads the very same weights (the build is seeded, so later
+runs rebuild them rather than load a second copy).
 
 Then speaks a 3-sentence paragraph as a sentence-splitting server would
 with upstream's API: per sentence, `generate` (x-vector voice, English,
@@ -132,13 +133,17 @@ def main() -> None:
         write_checkpoint(args.checkpoint, tok_dir, cfg, model, dcfg, decoder)
         print(f"wrote {args.checkpoint} in {time.perf_counter() - t0:.1f} s")
     elif args.checkpoint:
-        # the Rust side reads the checkpoint: time the same weights here
-        from safetensors.torch import load_file
+        # the build is seeded: the same weights as written (checked on a few
+        # tensors, without loading a second copy, which would double the
+        # peak memory measured here)
+        from safetensors import safe_open
 
-        model.load_state_dict(load_file(str(args.checkpoint / "model.safetensors")))
-        dec = load_file(str(args.checkpoint / "speech_tokenizer" / "model.safetensors"))
-        decoder.load_state_dict({k.removeprefix("decoder."): v for k, v in dec.items()})
-        print(f"loaded the weights of {args.checkpoint}")
+        state = model.state_dict()
+        with safe_open(str(args.checkpoint / "model.safetensors"), "pt") as f:
+            for key in sorted(f.keys())[:: max(1, len(state) // 8)]:
+                if not torch.equal(f.get_tensor(key), state[key]):
+                    sys.exit(f"{args.checkpoint} holds other weights ({key}): remove it")
+        print(f"{args.checkpoint} holds these weights")
 
     from transformers import Qwen2Tokenizer
 

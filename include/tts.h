@@ -460,7 +460,8 @@ typedef struct tts_chunk {
   int32_t from_cache;
   // Seconds the sentence waited for the model.
   double queue_wait_s;
-  // Seconds of model time for the sentence.
+  // Seconds of model time for the chunk (its sentence, or the steps
+  // since the sentence's previous piece).
   double synthesis_s;
   // Seconds from the request's start to this chunk.
   double since_request_s;

@@ -145,7 +145,8 @@ pub struct TtsChunk {
     pub from_cache: i32,
     /// Seconds the sentence waited for the model.
     pub queue_wait_s: f64,
-    /// Seconds of model time for the sentence.
+    /// Seconds of model time for the chunk (its sentence, or the steps
+    /// since the sentence's previous piece).
     pub synthesis_s: f64,
     /// Seconds from the request's start to this chunk.
     pub since_request_s: f64,

@@ -161,7 +161,8 @@ pub struct ChunkTimings {
     /// Seconds the sentence waited for the model (behind other requests'
     /// sentences, or a model load).
     queue_wait: f64,
-    /// Seconds of model time for the sentence.
+    /// Seconds of model time for the chunk (its sentence, or the steps
+    /// since the sentence's previous piece).
     synthesis: f64,
     /// Seconds from the request's start to this chunk's delivery.
     since_request: f64,

@@ -200,7 +200,9 @@ pub struct ChunkTimings {
     /// Waiting for the worker before this sentence started (behind other
     /// requests' sentences, or a model load).
     pub queue_wait: Duration,
-    /// Model time for this sentence.
+    /// Model time for this chunk: its sentence, or for a piece of one (a
+    /// model that streams within sentences) the steps since the previous
+    /// piece.
     pub synthesis: Duration,
     /// From the request's submission to this chunk's delivery.
     pub since_request: Duration,

@@ -4,10 +4,12 @@
 //! phonemizer ([`blocks`]).
 
 pub mod blocks;
+pub mod incremental;
 pub mod language;
 pub mod normalize;
 pub mod split;
 
+pub use incremental::{IncrementalSplitter, StreamSentence};
 pub use language::Language;
 pub use normalize::normalize;
 pub use split::{split_sentences, SplitOptions};

@@ -83,6 +83,13 @@ pub fn split_sentences(text: &str, opts: &SplitOptions) -> Vec<Range<usize>> {
     spans
 }
 
+/// The sentences' spans before long ones are cut and short ones merged:
+/// where [`split_sentences`] may start again from scratch and split the
+/// rest as it would have (see [`super::incremental`]).
+pub(crate) fn sentence_spans(text: &str) -> Vec<Range<usize>> {
+    Scanner::new(text).sentences()
+}
+
 // The word lists are sorted: they are searched by binary search (a unit
 // test checks the order).
 
@@ -240,7 +247,7 @@ impl<'a> Scanner<'a> {
                 Some(m.end())
             } else {
                 let after = self.closers_end(m.end());
-                self.run_ends_sentence(m.start(), m.end(), after)
+                self.run_ends_sentence(start, m.start(), m.end(), after)
                     .then_some(after)
             };
             if let Some(end) = end {
@@ -253,12 +260,15 @@ impl<'a> Scanner<'a> {
     }
 
     /// Whether the terminator run `start..run_end` (closers up to `after`)
-    /// ends a sentence.
-    fn run_ends_sentence(&self, start: usize, run_end: usize, after: usize) -> bool {
+    /// ends the sentence that began at `floor`. Nothing before `floor` is
+    /// looked at: a sentence is judged the same whatever came before it,
+    /// so text split as it arrives gives the sentences of the whole
+    /// ([`super::incremental`]).
+    fn run_ends_sentence(&self, floor: usize, start: usize, run_end: usize, after: usize) -> bool {
         let run = &self.text[start..run_end];
         // The common runs first, without walking the run.
         match run {
-            "." => return self.period_ends(start, after),
+            "." => return self.period_ends(floor, start, after),
             "!" | "?" => return self.exclamation_ends(after, after > run_end),
             _ => {}
         }
@@ -270,9 +280,9 @@ impl<'a> Scanner<'a> {
         }
         if run.len() > 1 {
             // "...", "…", "…." (a lone "." is one byte).
-            return self.ellipsis_ends(start, after);
+            return self.ellipsis_ends(floor, start, after);
         }
-        self.period_ends(start, after)
+        self.period_ends(floor, start, after)
     }
 
     /// `!` and `?` end a sentence before whitespace, CJK or the end of the
@@ -295,19 +305,19 @@ impl<'a> Scanner<'a> {
     /// between CJK characters ("嗯……我想想", where no space is written), or
     /// before whitespace and something that starts a sentence ("Wait...
     /// What?" ends, "Well... maybe" goes on).
-    fn ellipsis_ends(&self, start: usize, after: usize) -> bool {
+    fn ellipsis_ends(&self, floor: usize, start: usize, after: usize) -> bool {
         let next_i = self.skip_space(after);
         let Some(next) = self.char_at(next_i) else {
             return true;
         };
-        if self.char_before(start).is_some_and(is_cjk) && is_cjk(next) {
+        if start > floor && self.char_before(start).is_some_and(is_cjk) && is_cjk(next) {
             return true;
         }
         next_i > after && starts_sentence(next)
     }
 
-    /// Whether a single `.` at `dot` ends a sentence.
-    fn period_ends(&self, dot: usize, after: usize) -> bool {
+    /// Whether a single `.` at `dot` ends the sentence begun at `floor`.
+    fn period_ends(&self, floor: usize, dot: usize, after: usize) -> bool {
         // Decimals, versions, URLs, "U.S.A", "e.g": no space after the dot.
         if self
             .char_at(dot + 1)
@@ -324,7 +334,7 @@ impl<'a> Scanner<'a> {
         if after > dot + 1 && following.is_some_and(char::is_lowercase) {
             return false;
         }
-        let word_start = self.word_start(dot);
+        let word_start = self.word_start(floor, dot);
         let word = &self.text[word_start..dot];
         if in_list(TITLES, word) || in_list(NEVER_END, word) {
             return false;
@@ -332,7 +342,7 @@ impl<'a> Scanner<'a> {
         if is_initial(word) {
             return self.opens_sentence(following_i);
         }
-        if self.is_list_marker(word, word_start) {
+        if self.is_list_marker(floor, word, word_start) {
             return false;
         }
         if word.contains('.') || in_list(ABBREVIATIONS, word) {
@@ -343,11 +353,17 @@ impl<'a> Scanner<'a> {
         true
     }
 
-    /// Start of the word that ends at `dot`: back to whitespace or an
-    /// opening quote/bracket, at most [`WORD_LOOKBACK`] chars.
-    fn word_start(&self, dot: usize) -> usize {
+    /// Start of the word that ends at `dot`: back to whitespace, an
+    /// opening quote/bracket or the sentence's start `floor`, at most
+    /// [`WORD_LOOKBACK`] chars.
+    fn word_start(&self, floor: usize, dot: usize) -> usize {
         let mut start = dot;
-        for (pos, c) in self.text[..dot].char_indices().rev().take(WORD_LOOKBACK) {
+        for (pos, c) in self.text[floor..dot]
+            .char_indices()
+            .rev()
+            .take(WORD_LOOKBACK)
+        {
+            let pos = floor + pos;
             if c.is_whitespace() || is_opener(c) {
                 return pos + c.len_utf8();
             }
@@ -356,13 +372,13 @@ impl<'a> Scanner<'a> {
         start
     }
 
-    /// "1." or "12." first on its line: a list item's number, not a
-    /// sentence.
-    fn is_list_marker(&self, word: &str, word_start: usize) -> bool {
+    /// "1." or "12." first in its sentence (on its line, or after the
+    /// previous sentence): a list item's number, not a sentence.
+    fn is_list_marker(&self, floor: usize, word: &str, word_start: usize) -> bool {
         if word.is_empty() || word.len() > 3 || !word.bytes().all(|b| b.is_ascii_digit()) {
             return false;
         }
-        let before = self.text[..word_start]
+        let before = self.text[floor..word_start]
             .chars()
             .rev()
             .find(|&c| !matches!(c, ' ' | '\t'));
@@ -492,7 +508,7 @@ fn cut_long(text: &str, span: Range<usize>, max: usize, out: &mut Vec<Range<usiz
 /// How much there is to say in `s`: non-whitespace chars, CJK counting
 /// two (see [`SplitOptions::min_chars`]), counted up to `cap` at most
 /// (enough to compare with the minimum, and it keeps merging linear).
-fn weight(s: &str, cap: usize) -> usize {
+pub(crate) fn weight(s: &str, cap: usize) -> usize {
     let mut w = 0;
     for c in s.chars() {
         if w >= cap {
@@ -574,7 +590,7 @@ fn push_or_join_previous(text: &str, out: &mut Vec<Measured>, m: Measured, max: 
 /// Cuts the first sentence at its first clause past a third of
 /// `first_max_chars` (else at a space) so its audio comes sooner. A cut
 /// that would leave a fragment under `min_chars` is not made.
-fn cut_first(text: &str, span: Range<usize>, opts: &SplitOptions) -> Vec<Range<usize>> {
+pub(crate) fn cut_first(text: &str, span: Range<usize>, opts: &SplitOptions) -> Vec<Range<usize>> {
     let target = opts.first_max_chars.max(1);
     let Some(cut) = cut_point(&text[span.clone()], target, target / 3, true) else {
         return vec![span];

@@ -31,7 +31,7 @@ fi
 # 2. The header: regenerate into a temporary file and compare.
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-"$CBINDGEN" --quiet --config capi/cbindgen.toml --crate ishowtts-capi --output "$tmp" capi
+"$CBINDGEN" --quiet --config cbindgen.toml --crate ishowtts-capi --output "$tmp" capi
 if ((UPDATE)); then
   if ! cmp -s "$tmp" include/tts.h; then
     cp "$tmp" include/tts.h

@@ -27,7 +27,7 @@ WARN=(-Wall -Wextra -Wpedantic -Werror)
 # The tiny random-weight Qwen3-TTS checkpoint (upstream file layout) the
 # C test speaks with.
 QWEN3_DIR=$OUT/qwen3-tiny
-cargo run --quiet --locked --example qwen3_tiny_checkpoint -- "$QWEN3_DIR" >/dev/null
+cargo run --release --quiet --locked --example qwen3_tiny_checkpoint -- "$QWEN3_DIR" >/dev/null
 export TTS_TEST_QWEN3_DIR=$QWEN3_DIR
 
 echo "== C test (pkg-config $(pkg-config --modversion tts))"

@@ -85,7 +85,7 @@ mypy_strict() { "$TEST_VENV/bin/python" -m mypy --strict --no-incremental --pyth
 # The tiny random-weight Qwen3-TTS checkpoint (upstream file layout) the
 # Qwen3 tests load.
 export TTS_TEST_QWEN3_DIR=$CARGO_TARGET_DIR/python-tests/qwen3-tiny
-cargo run --quiet --locked --example qwen3_tiny_checkpoint -- "$TTS_TEST_QWEN3_DIR" >/dev/null
+cargo run --release --quiet --locked --example qwen3_tiny_checkpoint -- "$TTS_TEST_QWEN3_DIR" >/dev/null
 
 say "pytest"
 (cd "$ROOT" && "$TEST_VENV/bin/python" -m pytest -q -p no:cacheprovider python/tests "$@")

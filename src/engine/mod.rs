@@ -27,6 +27,7 @@
 pub mod backend;
 pub mod cache;
 pub mod config;
+pub mod live;
 pub mod metrics;
 pub mod request;
 mod scheduler;
@@ -45,6 +46,7 @@ use rand::SeedableRng;
 pub use backend::{Backend, ModelLoader, Reference, SentenceInProgress, SentenceJob, VoicePrompt};
 pub use cache::CacheStats;
 pub use config::{CacheLimits, DeviceSpec, EngineConfig, MAX_BATCH};
+pub use live::{TextInput, TextStream};
 pub use metrics::{MetricsSnapshot, Percentiles};
 pub use request::{
     Audio, CancelHandle, Chunk, ChunkTimings, Flow, Polled, RequestOptions, RequestSummary, Stream,
@@ -62,7 +64,7 @@ use crate::{Error, Result};
 use cache::{output_key, OutputCache};
 use metrics::Metrics;
 use request::Event;
-use scheduler::{InFlightSlot, Job, PlannedSentence, Queue, Shared};
+use scheduler::{InFlightSlot, Job, LiveText, PlannedSentence, Queue, Shared};
 use voice::Registry;
 
 /// The text-to-speech engine. `Send + Sync`: share it by `Arc` and call it
@@ -193,7 +195,7 @@ impl Engine {
     /// error; a cache hit is answered without the worker.
     pub fn stream(&self, text: &str, options: &RequestOptions) -> Result<Stream> {
         let checked = self.check_request(text, options)?;
-        self.start(checked)
+        self.start(checked, None)
     }
 
     /// Everything [`Engine::stream`] checks before a request starts: the
@@ -227,8 +229,8 @@ impl Engine {
     }
 
     /// Starts a checked request: replayed from the cache, or queued for the
-    /// worker.
-    fn start(&self, checked: CheckedRequest) -> Result<Stream> {
+    /// worker. A `live` request's sentences arrive later (never cached).
+    fn start(&self, checked: CheckedRequest, live: Option<Arc<LiveText>>) -> Result<Stream> {
         let CheckedRequest {
             submitted,
             voice,
@@ -249,7 +251,7 @@ impl Engine {
         let unread = Arc::new(AtomicUsize::new(0));
 
         let texts: Vec<String> = sentences.iter().map(|s| s.text.clone()).collect();
-        let use_cache = options.use_cache && self.shared.lock_cache().enabled();
+        let use_cache = live.is_none() && options.use_cache && self.shared.lock_cache().enabled();
         let cache_key = use_cache.then(|| output_key(&texts, &voice, options));
         if let Some(key) = &cache_key {
             let hit = self.shared.lock_cache().get(key);
@@ -315,6 +317,7 @@ impl Engine {
             sentence_samples: 0,
             sentence_model_time: Default::default(),
             parked: None,
+            live,
             slot: Some(slot),
         };
         {
@@ -416,7 +419,7 @@ impl Engine {
         let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
         let mut file = Some(file);
         let result = self
-            .start(checked)
+            .start(checked, None)
             .and_then(|stream| Self::write_wav(stream, options, path, &mut file));
         if file.is_some() {
             // nothing was written: no empty file left behind
@@ -506,25 +509,82 @@ impl Engine {
         language: crate::text::language::Language,
         options: &RequestOptions,
     ) -> Vec<PlannedSentence> {
-        let mut split = self.config.split.clone();
-        split.short_first |= options.short_first_chunk;
-        split_sentences(text, &split)
+        split_sentences(text, &self.split_options(options))
             .into_iter()
             .map(|span| {
-                // Control characters (NUL, escapes, …) say nothing and
-                // confuse phonemizers: drop them, keep the byte span.
-                let clean: String = text[span.clone()]
-                    .chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .collect();
-                let text = if self.config.normalize_text {
-                    normalize(&clean, language)
-                } else {
-                    clean
-                };
-                PlannedSentence { span, text }
+                let spoken = spoken_text(&text[span.clone()], language, self.config.normalize_text);
+                PlannedSentence { span, text: spoken }
             })
             .collect()
+    }
+
+    /// The engine's splitting settings with the request's.
+    fn split_options(&self, options: &RequestOptions) -> crate::text::split::SplitOptions {
+        let mut split = self.config.split.clone();
+        split.short_first |= options.short_first_chunk;
+        split
+    }
+
+    /// Starts a request whose text arrives in pieces: push it to the
+    /// returned [`TextStream`] (or its [`TextInput`], from another thread)
+    /// and read the audio from it as from a [`Stream`]. Each sentence is
+    /// spoken as soon as it is settled (see
+    /// [`IncrementalSplitter`](crate::text::IncrementalSplitter)): the
+    /// chunks are those of a one-shot request of the whole text, whatever
+    /// the pushes. The voice and options are checked here; the request
+    /// holds a place under the queue limit until it ends. Live requests are
+    /// not cached.
+    pub fn open_stream(&self, options: &RequestOptions) -> Result<TextStream> {
+        let submitted = Instant::now();
+        let voice = self.registry_read().resolve(options.voice.as_deref())?;
+        let options = RequestOptions {
+            synthesis: options.synthesis.or(&voice.spec.options),
+            use_cache: false,
+            ..options.clone()
+        };
+        voice.spec.loader.check_options(&options.synthesis)?;
+        if let Some(id) = options.synthesis.speaker {
+            voice::check_speaker(id, voice.spec.loader.num_speakers())?;
+        }
+        check_output(&options)?;
+        let language = voice.spec.loader.language();
+        let split = self.split_options(&options);
+        let live = Arc::new(LiveText::default());
+        let checked = CheckedRequest {
+            submitted,
+            voice,
+            sentences: Vec::new(),
+            options,
+        };
+        let audio = self.start(checked, Some(live.clone()))?;
+        let input = TextInput::new(
+            live,
+            split,
+            language,
+            self.config.normalize_text,
+            self.config.max_text_bytes,
+            audio.cancel_handle(),
+        );
+        Ok(TextStream::new(input, audio))
+    }
+}
+
+/// What a sentence of the text speaks: control characters (NUL, escapes,
+/// …) say nothing and confuse phonemizers, so they become spaces (the byte
+/// span is kept); then the language's normalization, when on.
+pub(crate) fn spoken_text(
+    sentence: &str,
+    language: crate::text::language::Language,
+    normalize_text: bool,
+) -> String {
+    let clean: String = sentence
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if normalize_text {
+        normalize(&clean, language)
+    } else {
+        clean
     }
 }
 

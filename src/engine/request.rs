@@ -429,7 +429,7 @@ impl Stream {
 }
 
 impl CancelHandle {
-    fn wake(&self) {
+    pub(crate) fn wake(&self) {
         (self.wake)();
     }
 }

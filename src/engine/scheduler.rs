@@ -83,11 +83,66 @@ pub(crate) struct Job {
     /// The current sentence part-way, while the request is out of the
     /// batch (its reader fell behind).
     pub parked: Option<Parked>,
+    /// Text still arriving ([`Engine::open_stream`](super::Engine::open_stream)):
+    /// its sentences are taken into `sentences` as they come.
+    pub live: Option<Arc<LiveText>>,
     /// Counts this request against the queue limit until it is dropped,
     /// whichever way it ends (finished, failed, unwound by a panic). Let go
     /// of before the reader hears of the end, so a request made right after
     /// is accepted.
     pub slot: Option<InFlightSlot>,
+}
+
+/// The sentences of a request whose text is still arriving, handed from
+/// the pushing thread to the worker.
+#[derive(Default)]
+pub(crate) struct LiveText {
+    state: Mutex<LiveState>,
+}
+
+#[derive(Default)]
+struct LiveState {
+    /// Sentences pushed and not yet taken by the worker.
+    sentences: Vec<PlannedSentence>,
+    /// No more text will come.
+    finished: bool,
+}
+
+impl LiveText {
+    fn lock(&self) -> MutexGuard<'_, LiveState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds settled sentences, and with `finish` ends the text (in one
+    /// step, so the worker never sees the end before the last sentences).
+    pub fn append(&self, sentences: Vec<PlannedSentence>, finish: bool) {
+        let mut s = self.lock();
+        s.sentences.extend(sentences);
+        s.finished |= finish;
+    }
+}
+
+impl Job {
+    /// Takes the sentences pushed since the last look; whether the text is
+    /// complete (always, for a request given whole).
+    fn sync_live(&mut self) -> bool {
+        let Some(live) = &self.live else {
+            return true;
+        };
+        let mut s = live.lock();
+        self.sentences.append(&mut s.sentences);
+        s.finished
+    }
+
+    /// Whether the worker has something to do for it: a sentence to speak,
+    /// or the end of a finished live text to deliver.
+    fn has_work(&self) -> bool {
+        self.next < self.sentences.len()
+            || self.live.as_ref().is_some_and(|l| {
+                let s = l.lock();
+                !s.sentences.is_empty() || s.finished
+            })
+    }
 }
 
 /// A sentence part-way through, set aside with its request.
@@ -299,7 +354,7 @@ fn sentence_job<'a>(job: &'a mut Job, prompt: Option<&'a VoicePrompt>) -> Senten
 /// Whether a queued request can make progress now: cancelled (to be
 /// ended) or its reader keeping up.
 fn runnable(j: &Job) -> bool {
-    j.cancel.is_cancelled() || j.unread.load(Ordering::SeqCst) < MAX_UNREAD_CHUNKS
+    j.cancel.is_cancelled() || (j.unread.load(Ordering::SeqCst) < MAX_UNREAD_CHUNKS && j.has_work())
 }
 
 pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -399,6 +454,7 @@ impl Worker {
                 return None;
             }
         };
+        let complete = job.sync_live();
         if job.output.is_none() {
             let backend = self.models.get(&model).expect("loaded above");
             let stage = OutputStage::new(
@@ -414,6 +470,15 @@ impl Worker {
                     return None;
                 }
             }
+        }
+        if job.next >= job.sentences.len() {
+            // a live text with nothing new: its end, or back to wait
+            if complete {
+                end_live(&self.shared, &mut job);
+            } else {
+                self.shared.lock_queue().jobs.push_back(job);
+            }
+            return None;
         }
         Some((job, prompt))
     }
@@ -768,7 +833,7 @@ impl Worker {
             .get(&job.voice.model_key())
             .expect("the model that made the audio is loaded")
             .sample_rate();
-        send_audio(
+        let ended = send_audio(
             &self.shared,
             model_rate,
             &mut job,
@@ -777,7 +842,7 @@ impl Worker {
             queue_wait,
             synthesis,
         );
-        if job.next + 1 == job.sentences.len() {
+        if ended {
             return None;
         }
         job.next += 1;
@@ -904,8 +969,10 @@ fn send_audio(
     ends_sentence: bool,
     queue_wait: Duration,
     synthesis: Duration,
-) {
+) -> bool {
     let index = job.next;
+    // the sentences pushed so far, and whether the text is complete
+    let complete = job.sync_live();
     job.sentence_samples += raw.len();
     job.sentence_model_time += synthesis;
     if ends_sentence {
@@ -915,7 +982,7 @@ fn send_audio(
             std::mem::take(&mut job.sentence_samples) as f64 / model_rate as f64,
         );
     }
-    let is_last = ends_sentence && index + 1 == job.sentences.len();
+    let is_last = ends_sentence && complete && index + 1 == job.sentences.len();
     let piece = Piece {
         starts_sentence: job.pieces == 0,
         ends_sentence,
@@ -925,7 +992,7 @@ fn send_audio(
     let samples = output.push_piece(&raw, piece);
     job.pieces = if ends_sentence { 0 } else { job.pieces + 1 };
     if samples.is_empty() && !ends_sentence {
-        return;
+        return false;
     }
     let sample_offset = output.samples_out() - samples.len() as u64;
     let since_request = job.submitted.elapsed();
@@ -969,10 +1036,53 @@ fn send_audio(
         shared.metrics.request_ended(Outcome::Completed);
         job.slot = None;
     }
+    deliver_chunk(job, chunk);
+    is_last
+}
+
+/// Hands `chunk` to the reader, counted as unread.
+fn deliver_chunk(job: &mut Job, chunk: Chunk) {
     job.unread.fetch_add(1, Ordering::SeqCst);
     if job.tx.send(Event::Chunk(chunk)).is_err() {
         // The reader is gone without cancelling (it cannot: dropping a
         // stream cancels). Treat as cancelled.
         job.cancel.cancel();
     }
+}
+
+/// The end of a live text whose last sentence went out before the text
+/// was finished: what the output stage still holds (a cross-fade tail, the
+/// resampler's delay), as a final chunk one past the last sentence, with an
+/// empty span at the end of the text.
+fn end_live(shared: &Shared, job: &mut Job) {
+    let output = job.output.as_mut().expect("set in prepare");
+    let piece = Piece {
+        starts_sentence: true,
+        ends_sentence: true,
+        is_last: true,
+    };
+    let samples = output.push_piece(&[], piece);
+    let end = job.sentences.last().map_or(0, |s| s.span.end);
+    let since_request = job.submitted.elapsed();
+    if job.chunks_sent == 0 {
+        shared.metrics.first_audio(since_request);
+    }
+    job.chunks_sent += 1;
+    let chunk = Chunk {
+        request_id: job.id,
+        sentence_index: job.sentences.len(),
+        text_span: end..end,
+        sample_offset: output.samples_out() - samples.len() as u64,
+        sample_rate: output.sample_rate(),
+        is_last: true,
+        ends_sentence: true,
+        samples,
+        timings: ChunkTimings {
+            since_request,
+            ..Default::default()
+        },
+    };
+    shared.metrics.request_ended(Outcome::Completed);
+    job.slot = None;
+    deliver_chunk(job, chunk);
 }

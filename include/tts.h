@@ -630,6 +630,35 @@ int tts_stream_start_n(const struct tts_engine *engine,
                        const struct tts_request_params *params,
                        struct tts_stream **out);
 
+// Opens a live stream: a request whose text is pushed in pieces
+// (`tts_stream_push_text`) while its audio is read (`tts_stream_next`, as
+// for any stream). Each sentence is spoken as soon as it is settled, and
+// the chunks are those of a one-shot request of the whole text. End the
+// text with `tts_stream_finish` (the audio then ends); freeing the stream
+// cancels it. The voice and parameters are checked here.
+TTS_API
+int tts_stream_open(const struct tts_engine *engine,
+                    const struct tts_request_params *params,
+                    struct tts_stream **out);
+
+// Adds `len` bytes of UTF-8 text to a live stream. A piece may end, or
+// start, inside a character (the rest comes with the next push); bytes
+// that are not UTF-8 are `TTS_ERR_INVALID_TEXT` and nothing of that push
+// is taken. Never waits for synthesis. Thread-safe against a reader in
+// `tts_stream_next` on another thread. After `tts_stream_finish`:
+// `TTS_ERR_INVALID_ARGUMENT`; after a cancel: `TTS_ERR_CANCELLED`; past
+// the engine's text limit: `TTS_ERR_TEXT_TOO_LONG`.
+TTS_API int tts_stream_push_text(const struct tts_stream *stream, const char *text, size_t len);
+
+// Speaks what a live stream holds back now, as if its text ended here;
+// the text pushed after it starts a new sentence. Nothing held: a no-op.
+TTS_API int tts_stream_flush(const struct tts_stream *stream);
+
+// Ends a live stream's text: what it holds back is spoken and the audio
+// ends after it (`TTS_DONE` once read). A character left cut by the last
+// push is `TTS_ERR_INVALID_TEXT` (the text still ends).
+TTS_API int tts_stream_finish(const struct tts_stream *stream);
+
 // Waits up to `timeout_ms` milliseconds (0: just look; negative: as long
 // as it takes) for the next chunk. Returns
 // - `TTS_OK`: `*out` points at the chunk, valid (with its samples) until

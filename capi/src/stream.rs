@@ -1,11 +1,12 @@
 //! Pull streams: start a request, read its chunks one call at a time,
-//! cancel it from any thread.
+//! cancel it from any thread. A live stream (`tts_stream_open`) takes its
+//! text in pieces while it speaks.
 
 use std::ffi::{c_char, c_int};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ishowtts::engine::{CancelHandle, Chunk, Polled, Stream, StreamStatus};
+use ishowtts::engine::{CancelHandle, Chunk, Polled, Stream, StreamStatus, TextInput};
 use ishowtts::Error;
 
 use crate::engine::{engine_ref, TtsEngine};
@@ -19,6 +20,9 @@ pub struct TtsStream {
     /// Outside the lock: cancel never waits for a reader blocked in next.
     cancel: CancelHandle,
     inner: Mutex<Reader>,
+    /// The text side of a live stream (pushed under its own lock, so one
+    /// thread pushes while another reads).
+    input: Option<Mutex<TextInput>>,
 }
 
 struct Reader {
@@ -92,10 +96,114 @@ unsafe fn start(
             stream,
             current: None,
         }),
+        input: None,
     }));
     // SAFETY: out is non-NULL (checked above) and writable (tts.h).
     unsafe { out.write(handle) };
     Ok(TTS_OK)
+}
+
+/// Opens a live stream: a request whose text is pushed in pieces
+/// (`tts_stream_push_text`) while its audio is read (`tts_stream_next`, as
+/// for any stream). Each sentence is spoken as soon as it is settled, and
+/// the chunks are those of a one-shot request of the whole text. End the
+/// text with `tts_stream_finish` (the audio then ends); freeing the stream
+/// cancels it. The voice and parameters are checked here.
+#[no_mangle]
+pub unsafe extern "C" fn tts_stream_open(
+    engine: *const TtsEngine,
+    params: *const TtsRequestParams,
+    out: *mut *mut TtsStream,
+) -> c_int {
+    guard(|| {
+        if out.is_null() {
+            return Err(invalid("out is NULL"));
+        }
+        // SAFETY: arguments as tts.h states.
+        let e = unsafe { engine_ref(engine) }?;
+        // SAFETY: as above.
+        let options = unsafe { request_options(params) }?;
+        let (input, stream) = e.open_stream(&options)?.split();
+        let handle = Box::into_raw(Box::new(TtsStream {
+            cancel: stream.cancel_handle(),
+            inner: Mutex::new(Reader {
+                stream,
+                current: None,
+            }),
+            input: Some(Mutex::new(input)),
+        }));
+        // SAFETY: out is non-NULL (checked above) and writable (tts.h).
+        unsafe { out.write(handle) };
+        Ok(TTS_OK)
+    })
+}
+
+/// Runs `f` on a live stream's text input.
+///
+/// # Safety
+/// `stream` as `tts_stream_next` states.
+unsafe fn with_input(
+    stream: *const TtsStream,
+    f: impl FnOnce(&mut TextInput) -> ishowtts::Result<()>,
+) -> Result<c_int, Error> {
+    // SAFETY: by this function's contract.
+    let s = unsafe { stream_ref(stream) }?;
+    let input = s
+        .input
+        .as_ref()
+        .ok_or_else(|| invalid("not a live stream (open it with tts_stream_open)"))?;
+    let mut input = input.lock().unwrap_or_else(|p| p.into_inner());
+    f(&mut input)?;
+    Ok(TTS_OK)
+}
+
+/// Adds `len` bytes of UTF-8 text to a live stream. A piece may end, or
+/// start, inside a character (the rest comes with the next push); bytes
+/// that are not UTF-8 are `TTS_ERR_INVALID_TEXT` and nothing of that push
+/// is taken. Never waits for synthesis. Thread-safe against a reader in
+/// `tts_stream_next` on another thread. After `tts_stream_finish`:
+/// `TTS_ERR_INVALID_ARGUMENT`; after a cancel: `TTS_ERR_CANCELLED`; past
+/// the engine's text limit: `TTS_ERR_TEXT_TOO_LONG`.
+#[no_mangle]
+pub unsafe extern "C" fn tts_stream_push_text(
+    stream: *const TtsStream,
+    text: *const c_char,
+    len: usize,
+) -> c_int {
+    guard(|| {
+        if text.is_null() && len > 0 {
+            return Err(invalid("text is NULL"));
+        }
+        let bytes = if len == 0 {
+            &[][..]
+        } else {
+            // SAFETY: text points at `len` readable bytes (tts.h).
+            unsafe { std::slice::from_raw_parts(text.cast::<u8>(), len) }
+        };
+        // SAFETY: arguments as tts.h states.
+        unsafe { with_input(stream, |i| i.push_bytes(bytes)) }
+    })
+}
+
+/// Speaks what a live stream holds back now, as if its text ended here;
+/// the text pushed after it starts a new sentence. Nothing held: a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn tts_stream_flush(stream: *const TtsStream) -> c_int {
+    guard(|| {
+        // SAFETY: arguments as tts.h states.
+        unsafe { with_input(stream, TextInput::flush) }
+    })
+}
+
+/// Ends a live stream's text: what it holds back is spoken and the audio
+/// ends after it (`TTS_DONE` once read). A character left cut by the last
+/// push is `TTS_ERR_INVALID_TEXT` (the text still ends).
+#[no_mangle]
+pub unsafe extern "C" fn tts_stream_finish(stream: *const TtsStream) -> c_int {
+    guard(|| {
+        // SAFETY: arguments as tts.h states.
+        unsafe { with_input(stream, TextInput::finish) }
+    })
 }
 
 /// Waits up to `timeout_ms` milliseconds (0: just look; negative: as long

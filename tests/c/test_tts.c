@@ -713,6 +713,60 @@ static void test_f5(const tts_engine *e) {
   still_works(e);
 }
 
+/* A live stream: text pushed in byte pieces (one cut inside a UTF-8
+ * character) gives the samples of a one-shot request of the same text;
+ * pushes after the end, bad bytes and pushes to a plain stream are refused
+ * with their codes. */
+static void test_live(const tts_engine *e) {
+  const char *text = "Live text comes in pieces. Caf\xc3\xa9 au lait is hot. The end is here.";
+  tts_request_params p = tts_request_default_params();
+  p.has_seed = 1;
+  p.seed = 9;
+  p.use_cache = 0;
+  int code;
+  run_info whole = run(e, text, &p, &code);
+  CHECK_CODE(code, TTS_OK);
+
+  tts_stream *s = NULL;
+  CHECK_CODE(tts_stream_open(e, &p, &s), TTS_OK);
+  size_t n = strlen(text);
+  for (size_t at = 0; at < n; at += 5) {
+    size_t len = n - at < 5 ? n - at : 5;
+    CHECK_CODE(tts_stream_push_text(s, text + at, len), TTS_OK);
+  }
+  CHECK_CODE(tts_stream_push_text(s, "\xff", 1), TTS_ERR_INVALID_TEXT);
+  CHECK_CODE(tts_stream_push_text(s, NULL, 0), TTS_OK);
+  CHECK_CODE(tts_stream_flush(s), TTS_OK);
+  CHECK_CODE(tts_stream_finish(s), TTS_OK);
+  CHECK_CODE(tts_stream_push_text(s, "late", 4), TTS_ERR_INVALID_ARGUMENT);
+  const tts_chunk *c = NULL;
+  size_t samples = 0;
+  double sum = 0;
+  int sentences = 0, last = 0, rc;
+  while ((rc = tts_stream_next(s, -1, &c)) == TTS_OK) {
+    CHECK(c->sample_offset == samples && !last);
+    for (size_t i = 0; i < c->sample_count; i++) sum += ((const float *)c->samples)[i];
+    samples += c->sample_count;
+    sentences += c->ends_sentence && c->text_end > c->text_start;
+    last = c->is_last;
+  }
+  CHECK_CODE(rc, TTS_DONE);
+  CHECK(last && sentences == 3 && samples == whole.samples && fabs(sum - whole.sum) < 1e-3);
+  tts_stream_free(s);
+
+  /* a plain stream takes no pushes; a live one freed unfinished is fine */
+  CHECK_CODE(tts_stream_start(e, "Plain.", &p, &s), TTS_OK);
+  CHECK_CODE(tts_stream_push_text(s, "x", 1), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(tts_stream_finish(s), TTS_ERR_INVALID_ARGUMENT);
+  tts_stream_free(s);
+  CHECK_CODE(tts_stream_open(e, &p, &s), TTS_OK);
+  CHECK_CODE(tts_stream_push_text(s, "Never finished. Or read", 23), TTS_OK);
+  tts_stream_free(s);
+  CHECK_CODE(tts_stream_open(e, &p, NULL), TTS_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(tts_stream_push_text(NULL, "x", 1), TTS_ERR_INVALID_ARGUMENT);
+  still_works(e);
+}
+
 /* Qwen3-TTS (the tiny random-weight Base checkpoint scripts/test_capi.sh
  * writes to $TTS_TEST_QWEN3_DIR: not speech, but every stage runs): audio
  * in several chunks per sentence, `ends_sentence` on the last of each,
@@ -934,6 +988,8 @@ int main(void) {
   if (!quick) {
     test_callback(e);
     test_stream(e);
+    STAGE("live stream");
+    test_live(e);
     test_busy();
     test_batch_params();
     test_engine_freed_under_stream();

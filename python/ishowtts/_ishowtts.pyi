@@ -72,6 +72,9 @@ class Stream:
     @property
     def status(self) -> str: ...
     def cancel(self) -> None: ...
+    def push(self, text: str) -> None: ...
+    def flush(self) -> None: ...
+    def finish(self) -> None: ...
     def next_chunk(self, timeout: float | None = None) -> Chunk | None: ...
     def __iter__(self) -> Stream: ...
     def __next__(self) -> Chunk: ...
@@ -398,6 +401,32 @@ class Engine:
     def stream(
         self,
         text: str,
+        *,
+        voice: str | None = None,
+        sample_rate: int | None = None,
+        format: str = "f32",
+        speed: float | None = None,
+        noise_scale: float | None = None,
+        noise_w: float | None = None,
+        speaker: int | None = None,
+        seed: int | None = None,
+        nfe_step: int | None = None,
+        cfg_strength: float | None = None,
+        sway_sampling_coef: float | None = None,
+        fix_duration: float | None = None,
+        silence_ms: float | None = None,
+        crossfade_ms: float | None = None,
+        short_first_chunk: bool = False,
+        use_cache: bool = True,
+        language: str | None = None,
+        instruct: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float | None = None,
+    ) -> Stream: ...
+    def open_stream(
+        self,
         *,
         voice: str | None = None,
         sample_rate: int | None = None,

@@ -615,6 +615,78 @@ impl Engine {
         Ok(summary.into())
     }
 
+    /// Starts a live request: its text comes in pieces with `push` (an
+    /// LLM's tokens, chat messages), `flush` speaks what is held, `finish`
+    /// ends it; iterate the stream (`for` or `async for`, on any thread)
+    /// for the audio. Each sentence is spoken once settled, and the chunks
+    /// are those of a one-shot request of the whole text. Leaving a `with`
+    /// block on it cancels what is left; not cached.
+    #[pyo3(signature = (
+        *, voice=None, sample_rate=None, format="f32", speed=None, noise_scale=None,
+        noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
+        sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
+        short_first_chunk=false, use_cache=true, language=None, instruct=None,
+        temperature=None, top_k=None, top_p=None, repetition_penalty=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn open_stream(
+        &self,
+        py: Python<'_>,
+        voice: Option<String>,
+        sample_rate: Option<i128>,
+        format: &str,
+        speed: Option<f64>,
+        noise_scale: Option<f64>,
+        noise_w: Option<f64>,
+        speaker: Option<i128>,
+        seed: Option<i128>,
+        nfe_step: Option<i128>,
+        cfg_strength: Option<f64>,
+        sway_sampling_coef: Option<f64>,
+        fix_duration: Option<f64>,
+        silence_ms: Option<f64>,
+        crossfade_ms: Option<f64>,
+        short_first_chunk: bool,
+        use_cache: bool,
+        language: Option<String>,
+        instruct: Option<String>,
+        temperature: Option<f64>,
+        top_k: Option<i128>,
+        top_p: Option<f64>,
+        repetition_penalty: Option<f64>,
+    ) -> PyResult<Stream> {
+        let args = RequestArgs {
+            voice,
+            sample_rate,
+            format,
+            speed,
+            noise_scale,
+            noise_w,
+            speaker,
+            seed,
+            nfe_step,
+            cfg_strength,
+            sway_sampling_coef,
+            fix_duration,
+            silence_ms,
+            crossfade_ms,
+            short_first_chunk,
+            use_cache,
+            language,
+            instruct,
+            temperature,
+            top_k,
+            top_p,
+            repetition_penalty,
+        };
+        let engine = self.engine()?;
+        let options = args.into_options()?;
+        let live = py.detach(|| engine.open_stream(&options)).py()?;
+        let (input, audio) = live.split();
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        Ok(Stream::live(Reader::live(audio, text.clone()), input, text))
+    }
+
     /// Starts a request and returns its stream: iterate it (`for` or
     /// `async for`) for the chunks in order; leaving a `with` block on it,
     /// or dropping it, cancels what is left.

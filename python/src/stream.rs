@@ -1,9 +1,10 @@
 //! Reading a request's chunks from Python: the waiting loop shared by every
-//! method, the `Chunk` and `ChunkTimings` classes and the `Stream` class.
+//! method, the `Chunk` and `ChunkTimings` classes and the `Stream` class
+//! (which also takes the text of a live request, `Engine.open_stream`).
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use numpy::IntoPyArray;
@@ -13,7 +14,7 @@ use pyo3::sync::PyOnceLock;
 
 use ishowtts::audio::format::Samples;
 use ishowtts::engine::{
-    CancelHandle, Chunk as CoreChunk, Polled, Stream as CoreStream, StreamStatus,
+    CancelHandle, Chunk as CoreChunk, Polled, Stream as CoreStream, StreamStatus, TextInput,
 };
 
 use crate::errors::IntoPyResult;
@@ -30,6 +31,9 @@ pub struct Reader {
     /// A byte offset already converted and its character offset: spans
     /// come in order, so each is counted from the previous one.
     cursor: (usize, usize),
+    /// A live request's text as pushed so far (copied into `text` as it
+    /// grows).
+    live_text: Option<Arc<Mutex<String>>>,
 }
 
 /// A chunk as read, before it becomes a Python object.
@@ -65,6 +69,15 @@ impl Reader {
             stream,
             text,
             cursor: (0, 0),
+            live_text: None,
+        }
+    }
+
+    /// A reader of a live request, whose text grows in `live_text`.
+    pub fn live(stream: CoreStream, live_text: Arc<Mutex<String>>) -> Self {
+        Self {
+            live_text: Some(live_text),
+            ..Self::new(stream, String::new())
         }
     }
 
@@ -84,6 +97,12 @@ impl Reader {
     pub fn poll(&mut self, slice: Duration) -> ishowtts::Result<Option<Next>> {
         Ok(match self.stream.poll_chunk(Some(slice))? {
             Polled::Chunk(chunk) => {
+                if let Some(live) = &self.live_text {
+                    let t = live.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(new) = t.get(self.text.len()..) {
+                        self.text.push_str(new);
+                    }
+                }
                 let span = chunk.text_span.clone();
                 let sentence = self.text.get(span.clone()).unwrap_or_default().to_owned();
                 let char_span = self.char_span(span);
@@ -312,12 +331,15 @@ fn status_code(s: StreamStatus) -> u8 {
 }
 
 /// A running request: iterate it (`for` or `async for`) for its chunks in
-/// order.
+/// order. A live one (`Engine.open_stream`) also takes its text: `push`,
+/// `flush`, `finish`.
 #[pyclass(module = "ishowtts._ishowtts", frozen)]
 pub struct Stream {
     request_id: u64,
     cancel: CancelHandle,
     reader: Mutex<Reader>,
+    /// A live request's text input and the text pushed so far.
+    input: Option<(Mutex<TextInput>, Arc<Mutex<String>>)>,
     /// The reader's status as of its last read, so that asking for it never
     /// waits for a read in progress on another thread.
     status: AtomicU8,
@@ -330,7 +352,36 @@ impl Stream {
             cancel: reader.cancel_handle(),
             status: AtomicU8::new(status_code(reader.status())),
             reader: Mutex::new(reader),
+            input: None,
         }
+    }
+
+    /// A live request's stream: `input` takes the text, `text` is shared
+    /// with the reader.
+    pub fn live(reader: Reader, input: TextInput, text: Arc<Mutex<String>>) -> Self {
+        Self {
+            input: Some((Mutex::new(input), text)),
+            ..Self::new(reader)
+        }
+    }
+
+    /// Runs `f` on the text input (with the GIL released: pushing never
+    /// waits for synthesis, but may wait for another pusher).
+    fn with_input(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut TextInput, &Mutex<String>) -> ishowtts::Result<()> + Send,
+    ) -> PyResult<()> {
+        let Some((input, text)) = &self.input else {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "not a live stream: open one with Engine.open_stream",
+            ));
+        };
+        py.detach(|| {
+            let mut input = input.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut input, text)
+        })
+        .py()
     }
 
     fn lock(&self) -> MutexGuard<'_, Reader> {
@@ -383,6 +434,28 @@ impl Stream {
     /// the stream ends (chunks already read stay valid).
     fn cancel(&self) {
         self.cancel.cancel();
+    }
+
+    /// Live streams: adds text (any piece: a token, a message). The
+    /// sentences it settles start speaking at once; never waits for
+    /// synthesis. After `finish` or a cancel it raises.
+    fn push(&self, py: Python<'_>, text: &str) -> PyResult<()> {
+        self.with_input(py, |input, all| {
+            input.push_text(text)?;
+            all.lock().unwrap_or_else(|p| p.into_inner()).push_str(text);
+            Ok(())
+        })
+    }
+
+    /// Live streams: speaks what is held back now, as if the text ended
+    /// here (the text pushed after it starts a new sentence).
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        self.with_input(py, |input, _| input.flush())
+    }
+
+    /// Live streams: ends the text; the stream ends after its last chunk.
+    fn finish(&self, py: Python<'_>) -> PyResult<()> {
+        self.with_input(py, |input, _| input.finish())
     }
 
     /// The next chunk, or `None` once the stream has ended. Waits at most

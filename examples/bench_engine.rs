@@ -12,6 +12,9 @@ use std::time::Instant;
 
 use ishowtts::engine::{Engine, EngineConfig, RequestOptions, VoiceSpec};
 
+mod common;
+use common::median;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -29,11 +32,6 @@ const STREAM_TEXTS: [&str; 8] = [
     "Thank you for the kind words. It means a lot.",
     "We are almost at the goal. Just a little more to go.",
 ];
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 fn main() -> ishowtts::Result<()> {
     let runs: usize = std::env::args()
@@ -62,7 +60,7 @@ fn main() -> ishowtts::Result<()> {
         ttfa.push(first.unwrap_or(f64::NAN));
         audio = secs;
     }
-    let (ttfa_m, total_m) = (median(ttfa), median(total));
+    let (ttfa_m, total_m) = (median(&ttfa), median(&total));
     println!(
         "paragraph (3 sentences, {audio:.2} s audio): TTFA {:.1} ms, total {:.1} ms, \
          TTFA/total {:.3}, RTF {:.3}",
@@ -83,7 +81,7 @@ fn main() -> ishowtts::Result<()> {
         hits.push(t.elapsed().as_secs_f64());
         assert!(a.from_cache);
     }
-    let hit_m = median(hits);
+    let hit_m = median(&hits);
     println!("cache hit (whole request): {:.1} us median", hit_m * 1e6);
 
     // 3. Eight streams at once against the same eight one after another.
@@ -132,9 +130,9 @@ fn main() -> ishowtts::Result<()> {
         "8 concurrent streams: first chunk per stream median {:.0} ms, max {:.0} ms \
          (served one after another: median {:.0} ms, max {:.0} ms); total {:.2} s vs \
          serial {:.2} s (throughput ratio {:.2}), {:.1} s of audio",
-        median(conc_first.clone()) * 1e3,
+        median(&conc_first) * 1e3,
         max_first * 1e3,
-        median(serial_first.clone()) * 1e3,
+        median(&serial_first) * 1e3,
         serial_first.iter().copied().fold(0.0, f64::max) * 1e3,
         conc_total,
         serial_total,
@@ -159,8 +157,8 @@ fn main() -> ishowtts::Result<()> {
          \"serial_first_chunk_median_s\": {:.4}, \"concurrent_total_s\": {conc_total:.3}, \
          \"serial_total_s\": {serial_total:.3}}}",
         ttfa_m / total_m,
-        median(conc_first),
-        median(serial_first),
+        median(&conc_first),
+        median(&serial_first),
     );
     Ok(())
 }

@@ -35,6 +35,9 @@ use ishowtts::models::synthetic::Manifest;
 use ishowtts::models::vocos::{Vocos, VocosConfig};
 use serde_json::{json, Value};
 
+mod common;
+use common::{median, peak_rss_mib};
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -100,23 +103,9 @@ struct Args {
     out: Option<PathBuf>,
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
-}
-
 fn stats(times: Vec<f64>) -> Value {
     let min = times.iter().copied().fold(f64::INFINITY, f64::min);
     json!({ "median_s": median(&times), "min_s": min, "times_s": times })
-}
-
-/// `VmHWM` of this process, MiB.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 fn read_json(path: &Path) -> Result<Value> {
@@ -134,22 +123,8 @@ fn main() -> Result<()> {
     if args.runs == 0 || args.nfe.is_empty() {
         bail!("--runs and --nfe need at least one value");
     }
-    let device = match args.device.as_str() {
-        "cpu" => Device::Cpu,
-        "cuda" => Device::new_cuda(0).context(if cfg!(feature = "cuda") {
-            "--device cuda: no usable CUDA device (driver, GPU and the CUDA 13 \
-             libraries must be found at run time; see docs/benchmarks.md)"
-        } else {
-            "--device cuda: build the example with `--features cuda`"
-        })?,
-        d => bail!("--device {d}: use cpu or cuda"),
-    };
-    let dtype = match args.dtype.as_str() {
-        "f32" => DType::F32,
-        "bf16" => DType::BF16,
-        "f16" => DType::F16,
-        d => bail!("--dtype {d}: use f32, bf16 or f16"),
-    };
+    let device = common::device(&args.device)?;
+    let dtype = common::dtype(&args.dtype)?;
     let work = &args.work;
     let meta = read_json(&work.join("bench.json"))?;
     let num = |k: &str| -> Result<usize> {

@@ -17,8 +17,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use candle_core::{DType, Device};
+use anyhow::Result;
 use clap::Parser;
 use ishowtts::models::qwen3_tts::{
     build_prompt, Generation, GenerationParams, PromptRequest, Qwen3TtsConfig, Qwen3TtsModel,
@@ -26,6 +25,9 @@ use ishowtts::models::qwen3_tts::{
 };
 use ishowtts::models::synthetic::HintedWeights;
 use serde_json::json;
+
+mod common;
+use common::{median, peak_rss_mib};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -79,31 +81,10 @@ struct Args {
     json_out: Option<PathBuf>,
 }
 
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
-    let device = match args.device.as_str() {
-        "cpu" => Device::Cpu,
-        "cuda" => Device::new_cuda(0).context("no CUDA device (build with --features cuda)")?,
-        d => anyhow::bail!("unknown device {d}"),
-    };
-    let dtype = match args.dtype.as_str() {
-        "f32" => DType::F32,
-        "bf16" => DType::BF16,
-        "f16" => DType::F16,
-        d => anyhow::bail!("unknown dtype {d}"),
-    };
+    let device = common::device(&args.device)?;
+    let dtype = common::dtype(&args.dtype)?;
     let cfg = Qwen3TtsConfig::from_json(RELEASED_0_6B).map_err(anyhow::Error::msg)?;
     let t0 = Instant::now();
     let model = Qwen3TtsModel::new(&cfg, HintedWeights::var_builder(1, dtype, &device))?;
@@ -155,7 +136,7 @@ fn main() -> Result<()> {
             per_frame.push(frame);
         }
     }
-    let (prefill, frame) = (median(prefills), median(per_frame));
+    let (prefill, frame) = (median(&prefills), median(&per_frame));
     let rtf = frame * 12.5;
     println!("prompt prefill: {:.1} ms", prefill * 1e3);
     println!(

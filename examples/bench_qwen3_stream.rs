@@ -19,12 +19,15 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use candle_core::{DType, Device, Tensor};
+use anyhow::Result;
+use candle_core::Tensor;
 use clap::Parser;
 use ishowtts::models::qwen3_tts::synthesizer::{Qwen3Synthesizer, Qwen3Voice};
 use ishowtts::models::qwen3_tts::{CheckpointFiles, ChunkPlan, GenerationParams, SAMPLE_RATE};
 use serde_json::json;
+
+mod common;
+use common::{median, peak_rss_mib};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -58,31 +61,10 @@ struct Args {
     json_out: Option<PathBuf>,
 }
 
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
-    let device = match args.device.as_str() {
-        "cpu" => Device::Cpu,
-        "cuda" => Device::new_cuda(0).context("no CUDA device (build with --features cuda)")?,
-        d => anyhow::bail!("unknown device {d}"),
-    };
-    let dtype = match args.dtype.as_str() {
-        "f32" => DType::F32,
-        "bf16" => DType::BF16,
-        "f16" => DType::F16,
-        d => anyhow::bail!("unknown dtype {d}"),
-    };
+    let device = common::device(&args.device)?;
+    let dtype = common::dtype(&args.dtype)?;
     let t0 = Instant::now();
     let files = CheckpointFiles::in_dir(&args.checkpoint)?;
     let synth = Qwen3Synthesizer::load(&files, &device, dtype)?;
@@ -153,8 +135,8 @@ fn main() -> Result<()> {
         "sentences": SENTENCES.len(),
         "frames": SENTENCES.len() * args.frames,
         "runs": args.runs,
-        "first_audio_s": median(ttfas),
-        "rtf": median(rtfs),
+        "first_audio_s": median(&ttfas),
+        "rtf": median(&rtfs),
         "peak_rss_mib": peak_rss_mib(),
     });
     println!("{summary}");

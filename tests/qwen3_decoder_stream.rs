@@ -7,7 +7,6 @@
 //! `-- --nocapture`).
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
 use ishowtts::models::qwen3_tts::decoder::DecoderState;
 use ishowtts::models::qwen3_tts::{Decoder, DecoderConfig};
 
@@ -22,27 +21,15 @@ struct Fixture {
     audio: Tensor,
 }
 
-/// The tiny decoder and its fixture codes/audio, `None` (with a loud
-/// message) when the fixture is missing.
-fn fixture() -> Option<Fixture> {
-    let dir = common::qwen3_fixtures().join("decoder");
-    let files = ["config.json", "model.safetensors", "io.safetensors"].map(|f| dir.join(f));
-    if let Some(missing) = files.iter().find(|p| !p.is_file()) {
-        panic!(
-            "fixture {} is missing: run `bash scripts/qwen3_fixtures.sh` (or fix ISHOWTTS_QWEN3_FIXTURES)",
-            missing.display()
-        );
+/// The tiny decoder and its fixture codes/audio.
+fn fixture() -> Fixture {
+    let fx = common::qwen3_fixture("decoder");
+    let cfg = DecoderConfig::from_file(&fx.config).unwrap();
+    Fixture {
+        decoder: Decoder::new(&cfg, fx.vb).unwrap(),
+        codes: io_tensor(&fx.io, "codes").clone(),
+        audio: io_tensor(&fx.io, "audio").clone(),
     }
-    let dev = Device::Cpu;
-    let cfg = DecoderConfig::from_file(&files[0]).unwrap();
-    let weights = candle_core::safetensors::load(&files[1], &dev).unwrap();
-    let decoder = Decoder::new(&cfg, VarBuilder::from_tensors(weights, DType::F32, &dev)).unwrap();
-    let io = candle_core::safetensors::load(&files[2], &dev).unwrap();
-    Some(Fixture {
-        decoder,
-        codes: io_tensor(&io, "codes").clone(),
-        audio: io_tensor(&io, "audio").clone(),
-    })
 }
 
 /// Decodes `codes` `(B, Q, T)` in chunks of the given sizes (summing to
@@ -120,7 +107,7 @@ fn check(what: &str, got: &Tensor, want: &Tensor) -> f32 {
 
 #[test]
 fn any_chunking_equals_the_whole_decode() {
-    let Some(fx) = fixture() else { return };
+    let fx = fixture();
     let dec = &fx.decoder;
     let t = fx.codes.dim(2).unwrap();
     let whole = dec.forward(&fx.codes).unwrap();
@@ -151,7 +138,7 @@ fn any_chunking_equals_the_whole_decode() {
 
 #[test]
 fn u32_codes_and_empty_chunks() {
-    let Some(fx) = fixture() else { return };
+    let fx = fixture();
     let dec = &fx.decoder;
     let t = fx.codes.dim(2).unwrap();
     let codes = fx.codes.to_dtype(DType::U32).unwrap();
@@ -179,7 +166,7 @@ fn u32_codes_and_empty_chunks() {
 
 #[test]
 fn reset_starts_a_new_stream() {
-    let Some(fx) = fixture() else { return };
+    let fx = fixture();
     let dec = &fx.decoder;
     let t = fx.codes.dim(2).unwrap();
     let b_codes = other_codes(&fx.codes, dec.config().codebook_size as i64);
@@ -211,7 +198,7 @@ fn reset_starts_a_new_stream() {
 
 #[test]
 fn a_batch_of_two_streams_matches_each_alone() {
-    let Some(fx) = fixture() else { return };
+    let fx = fixture();
     let dec = &fx.decoder;
     let t = fx.codes.dim(2).unwrap();
     let b_codes = other_codes(&fx.codes, dec.config().codebook_size as i64);
@@ -253,7 +240,7 @@ fn a_batch_of_two_streams_matches_each_alone() {
 #[test]
 fn blocked_pre_transformer_equals_the_full_mask() {
     // Long enough for several attention blocks of the whole-clip forward.
-    let Some(fx) = fixture() else { return };
+    let fx = fixture();
     let pt = fx.decoder.pre_transformer();
     let latent = fx.decoder.config().latent_dim;
     let t = 2 * ishowtts::models::qwen3_tts::decoder::transformer::ATTENTION_BLOCK + 37;

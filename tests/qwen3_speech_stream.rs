@@ -5,10 +5,7 @@
 //! left), and the chunks concatenate to the decode of all the sentence's
 //! codes at once within 1e-5 relative, for several chunk plans.
 
-use std::path::PathBuf;
-
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::{Device, Tensor};
 use ishowtts::models::qwen3_tts::{
     build_prompt, ChunkPlan, Decoder, DecoderConfig, Generation, GenerationParams, PromptRequest,
     Qwen3TtsConfig, Qwen3TtsModel, SentenceSpeech, SpeakerPrompt, StopReason,
@@ -19,33 +16,11 @@ use common::{io_tensor, rel_err};
 
 const SAMPLES_PER_FRAME: usize = 1920;
 
-fn fixtures() -> Option<(Qwen3TtsModel, Decoder, Vec<u32>, Tensor)> {
-    let root = common::qwen3_fixtures();
-    let files = [
-        "talker/config.json",
-        "talker/model.safetensors",
-        "talker/io.safetensors",
-        "decoder/config.json",
-        "decoder/model.safetensors",
-    ]
-    .map(|f| root.join(f));
-    if let Some(missing) = files.iter().find(|p| !p.is_file()) {
-        panic!(
-            "fixture {} is missing: run `bash scripts/qwen3_fixtures.sh` (or fix ISHOWTTS_QWEN3_FIXTURES)",
-            missing.display()
-        );
-    }
-    let dev = Device::Cpu;
-    let load = |p: &PathBuf| {
-        VarBuilder::from_tensors(
-            candle_core::safetensors::load(p, &dev).unwrap(),
-            DType::F32,
-            &dev,
-        )
-    };
-    let cfg = Qwen3TtsConfig::from_file(&files[0]).unwrap();
-    let model = Qwen3TtsModel::new(&cfg, load(&files[1])).unwrap();
-    let io = candle_core::safetensors::load(&files[2], &dev).unwrap();
+fn fixtures() -> (Qwen3TtsModel, Decoder, Vec<u32>, Tensor) {
+    let talker = common::qwen3_fixture("talker");
+    let cfg = Qwen3TtsConfig::from_file(&talker.config).unwrap();
+    let model = Qwen3TtsModel::new(&cfg, talker.vb).unwrap();
+    let io = talker.io;
     let ids: Vec<u32> = io_tensor(&io, "generate.input_ids")
         .flatten_all()
         .unwrap()
@@ -55,16 +30,15 @@ fn fixtures() -> Option<(Qwen3TtsModel, Decoder, Vec<u32>, Tensor)> {
         .map(|v| v as u32)
         .collect();
     let speaker = io_tensor(&io, "generate.speaker_embedding").clone();
-    let dcfg = DecoderConfig::from_file(&files[3]).unwrap();
-    let decoder = Decoder::new(&dcfg, load(&files[4])).unwrap();
-    Some((model, decoder, ids, speaker))
+    let dec = common::qwen3_fixture("decoder");
+    let dcfg = DecoderConfig::from_file(&dec.config).unwrap();
+    let decoder = Decoder::new(&dcfg, dec.vb).unwrap();
+    (model, decoder, ids, speaker)
 }
 
 #[test]
 fn chunks_are_planned_and_equal_the_whole_decode() {
-    let Some((model, decoder, ids, speaker)) = fixtures() else {
-        return;
-    };
+    let (model, decoder, ids, speaker) = fixtures();
     let prompt = build_prompt(
         &model,
         &PromptRequest::new(&ids, SpeakerPrompt::Embedding(&speaker)),
@@ -136,9 +110,7 @@ fn chunks_are_planned_and_equal_the_whole_decode() {
 
 #[test]
 fn an_empty_chunk_plan_is_refused() {
-    let Some((model, decoder, ids, speaker)) = fixtures() else {
-        return;
-    };
+    let (model, decoder, ids, speaker) = fixtures();
     let req = PromptRequest::new(&ids, SpeakerPrompt::Embedding(&speaker));
     let prompt = build_prompt(&model, &req).unwrap();
     let generation = Generation::new(&model, &prompt, GenerationParams::default()).unwrap();

@@ -162,3 +162,34 @@ pub fn qwen3_fixtures() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("tests/fixtures/qwen3"))
 }
+
+/// One part (`talker`, `decoder`) of the Qwen3-TTS fixture set
+/// ([`qwen3_fixtures`]).
+pub struct Qwen3Fixture {
+    /// Its `config.json`.
+    pub config: PathBuf,
+    /// Its weights, f32 on the CPU.
+    pub vb: candle_nn::VarBuilder<'static>,
+    /// The reference's recorded tensors (`io.safetensors`).
+    pub io: HashMap<String, Tensor>,
+}
+
+/// Loads fixture part `part`; a missing file fails the test, naming it.
+pub fn qwen3_fixture(part: &str) -> Qwen3Fixture {
+    let dir = qwen3_fixtures().join(part);
+    let files = ["config.json", "model.safetensors", "io.safetensors"].map(|f| dir.join(f));
+    if let Some(missing) = files.iter().find(|p| !p.is_file()) {
+        panic!(
+            "fixture {} is missing: run `bash scripts/qwen3_fixtures.sh` (or fix ISHOWTTS_QWEN3_FIXTURES)",
+            missing.display()
+        );
+    }
+    let dev = candle_core::Device::Cpu;
+    let weights = candle_core::safetensors::load(&files[1], &dev).unwrap();
+    let [config, _, io] = files;
+    Qwen3Fixture {
+        config,
+        vb: candle_nn::VarBuilder::from_tensors(weights, DType::F32, &dev),
+        io: candle_core::safetensors::load(&io, &dev).unwrap(),
+    }
+}

@@ -13,36 +13,20 @@
 //! context, an approximation; our exact incremental decode is checked in
 //! `tests/qwen3_decoder_stream.rs`).
 
-use std::path::PathBuf;
-
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
 use ishowtts::models::qwen3_tts::{Decoder, DecoderConfig};
 
 use crate::common::{check_rel, io_tensor};
 
 const TOLERANCE: f32 = 1e-4;
 
-fn fixture_dir() -> PathBuf {
-    crate::common::qwen3_fixtures().join("decoder")
-}
-
 #[test]
 fn decoder_matches_qwen_tts() {
-    let dir = fixture_dir();
-    let files = ["config.json", "model.safetensors", "io.safetensors"].map(|f| dir.join(f));
-    if let Some(missing) = files.iter().find(|p| !p.is_file()) {
-        panic!(
-            "fixture {} is missing: run `bash scripts/qwen3_fixtures.sh` (or fix ISHOWTTS_QWEN3_FIXTURES)",
-            missing.display()
-        );
-    }
+    let fx = crate::common::qwen3_fixture("decoder");
     let dev = Device::Cpu;
-    let cfg = DecoderConfig::from_file(&files[0]).unwrap();
-    let weights = candle_core::safetensors::load(&files[1], &dev).unwrap();
-    let vb = VarBuilder::from_tensors(weights, DType::F32, &dev);
-    let decoder = Decoder::new(&cfg, vb).unwrap();
-    let io = candle_core::safetensors::load(&files[2], &dev).unwrap();
+    let cfg = DecoderConfig::from_file(&fx.config).unwrap();
+    let decoder = Decoder::new(&cfg, fx.vb).unwrap();
+    let io = fx.io;
     let codes = io_tensor(&io, "codes");
 
     // Quantizer.
@@ -185,17 +169,10 @@ fn decoder_matches_qwen_tts() {
 
 #[test]
 fn decoder_rejects_bad_codes() {
-    let dir = fixture_dir();
-    let (config, model) = (dir.join("config.json"), dir.join("model.safetensors"));
-    assert!(
-        config.is_file() && model.is_file(),
-        "the decoder fixture is missing from {}",
-        dir.display()
-    );
+    let fx = crate::common::qwen3_fixture("decoder");
     let dev = Device::Cpu;
-    let cfg = DecoderConfig::from_file(&config).unwrap();
-    let weights = candle_core::safetensors::load(&model, &dev).unwrap();
-    let decoder = Decoder::new(&cfg, VarBuilder::from_tensors(weights, DType::F32, &dev)).unwrap();
+    let cfg = DecoderConfig::from_file(&fx.config).unwrap();
+    let decoder = Decoder::new(&cfg, fx.vb).unwrap();
     let too_big = Tensor::full(cfg.codebook_size as i64, (1, cfg.num_quantizers, 2), &dev).unwrap();
     assert!(decoder.forward(&too_big).is_err());
     let negative = Tensor::full(-1i64, (1, cfg.num_quantizers, 2), &dev).unwrap();

@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
 use ishowtts::models::qwen3_tts::{
     build_prompt, Generation, GenerationParams, PromptRequest, Qwen3TtsConfig, Qwen3TtsModel,
     ReferencePrompt, SamplingParams, SpeakerPrompt, StopReason,
@@ -23,22 +22,10 @@ use crate::common::{check_rel, io_tensor};
 
 const TOLERANCE: f32 = 1e-4;
 
-fn load() -> Option<(Qwen3TtsModel, HashMap<String, Tensor>)> {
-    let dir = crate::common::qwen3_fixtures().join("talker");
-    let files = ["config.json", "model.safetensors", "io.safetensors"].map(|f| dir.join(f));
-    if let Some(missing) = files.iter().find(|p| !p.is_file()) {
-        panic!(
-            "fixture {} is missing: run `bash scripts/qwen3_fixtures.sh` (or fix ISHOWTTS_QWEN3_FIXTURES)",
-            missing.display()
-        );
-    }
-    let dev = Device::Cpu;
-    let cfg = Qwen3TtsConfig::from_file(&files[0]).unwrap();
-    let weights = candle_core::safetensors::load(&files[1], &dev).unwrap();
-    let vb = VarBuilder::from_tensors(weights, DType::F32, &dev);
-    let model = Qwen3TtsModel::new(&cfg, vb).unwrap();
-    let io = candle_core::safetensors::load(&files[2], &dev).unwrap();
-    Some((model, io))
+fn load() -> (Qwen3TtsModel, HashMap<String, Tensor>) {
+    let fx = crate::common::qwen3_fixture("talker");
+    let cfg = Qwen3TtsConfig::from_file(&fx.config).unwrap();
+    (Qwen3TtsModel::new(&cfg, fx.vb).unwrap(), fx.io)
 }
 
 fn ids(t: &Tensor) -> Vec<u32> {
@@ -133,9 +120,7 @@ fn check_run(model: &Qwen3TtsModel, io: &HashMap<String, Tensor>, prefix: &str) 
 
 #[test]
 fn greedy_generation_matches_qwen_tts() {
-    let Some((model, io)) = load() else {
-        return;
-    };
+    let (model, io) = load();
     for prefix in ["generate", "generate_ns", "generate_icl"] {
         check_run(&model, &io, prefix);
     }
@@ -143,9 +128,7 @@ fn greedy_generation_matches_qwen_tts() {
 
 #[test]
 fn sampling_is_seeded_and_a_cached_prefix_changes_nothing() {
-    let Some((model, io)) = load() else {
-        return;
-    };
+    let (model, io) = load();
     let text_ids = ids(io_tensor(&io, "generate.input_ids"));
     let speaker = io_tensor(&io, "generate.speaker_embedding");
     let req = PromptRequest::new(&text_ids, SpeakerPrompt::Embedding(speaker));
@@ -188,9 +171,7 @@ fn sampling_is_seeded_and_a_cached_prefix_changes_nothing() {
 
 #[test]
 fn bad_requests_get_clear_errors() {
-    let Some((model, io)) = load() else {
-        return;
-    };
+    let (model, io) = load();
     let text_ids = ids(io_tensor(&io, "generate.input_ids"));
     let speaker = io_tensor(&io, "generate.speaker_embedding");
     let req = PromptRequest::new(&text_ids, SpeakerPrompt::Embedding(speaker));

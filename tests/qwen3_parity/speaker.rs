@@ -12,9 +12,8 @@
 //! error); and `.out` again from the port's own mel (wave to embedding).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{Device, Module, Tensor};
 use candle_nn::VarBuilder;
 use ishowtts::models::qwen3_tts::mel::MelSpectrogram;
 use ishowtts::models::qwen3_tts::{SpeakerEncoder, SpeakerEncoderConfig};
@@ -23,38 +22,24 @@ use crate::common::{check_rel, io_tensor, tensor_values};
 
 const TOLERANCE: f32 = 1e-4;
 
-fn fixture_dir() -> PathBuf {
-    crate::common::qwen3_fixtures().join("talker")
-}
-
-/// Config, weights and recorded tensors, or `None` (with a loud message)
-/// when the fixture is missing.
-fn load() -> Option<(
+/// Config, weights and recorded tensors of the talker fixture (which
+/// holds the speaker encoder).
+fn load() -> (
     SpeakerEncoderConfig,
     VarBuilder<'static>,
     HashMap<String, Tensor>,
-)> {
-    let dir = fixture_dir();
-    let files = ["config.json", "model.safetensors", "io.safetensors"].map(|f| dir.join(f));
-    if let Some(missing) = files.iter().find(|p| !p.is_file()) {
-        panic!(
-            "fixture {} is missing: run `bash scripts/qwen3_fixtures.sh` (or fix ISHOWTTS_QWEN3_FIXTURES)",
-            missing.display()
-        );
-    }
-    let dev = Device::Cpu;
-    let cfg = SpeakerEncoderConfig::from_file(&files[0]).unwrap();
-    let weights = candle_core::safetensors::load(&files[1], &dev).unwrap();
-    let vb = VarBuilder::from_tensors(weights, DType::F32, &dev);
-    let io = candle_core::safetensors::load(&files[2], &dev).unwrap();
-    Some((cfg, vb, io))
+) {
+    let fx = crate::common::qwen3_fixture("talker");
+    (
+        SpeakerEncoderConfig::from_file(&fx.config).unwrap(),
+        fx.vb,
+        fx.io,
+    )
 }
 
 #[test]
 fn speaker_encoder_matches_qwen_tts() {
-    let Some((cfg, vb, io)) = load() else {
-        return;
-    };
+    let (cfg, vb, io) = load();
     let dev = Device::Cpu;
 
     // Mel front end: mel.wav -> mel.out (1, frames, 128).

@@ -17,9 +17,8 @@
 //! (`generate*.*`) in `qwen3_generate_parity.rs`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
-use candle_core::{DType, Device, IndexOp, Tensor};
+use candle_core::{Device, IndexOp, Tensor};
 use candle_nn::VarBuilder;
 use ishowtts::models::qwen3_tts::{CodePredictor, Qwen3TalkerConfig, Talker, TextProjection};
 
@@ -29,38 +28,23 @@ const TOLERANCE: f32 = 1e-4;
 /// Cached versus one-call runs of the same computation.
 const CACHE_TOLERANCE: f32 = 1e-5;
 
-fn fixture_dir() -> PathBuf {
-    crate::common::qwen3_fixtures().join("talker")
-}
-
-/// Config, weights and recorded tensors, or `None` (with a loud message)
-/// when the fixture is missing.
-fn load() -> Option<(
+/// Config, weights and recorded tensors of the talker fixture.
+fn load() -> (
     Qwen3TalkerConfig,
     VarBuilder<'static>,
     HashMap<String, Tensor>,
-)> {
-    let dir = fixture_dir();
-    let files = ["config.json", "model.safetensors", "io.safetensors"].map(|f| dir.join(f));
-    if let Some(missing) = files.iter().find(|p| !p.is_file()) {
-        panic!(
-            "fixture {} is missing: run `bash scripts/qwen3_fixtures.sh` (or fix ISHOWTTS_QWEN3_FIXTURES)",
-            missing.display()
-        );
-    }
-    let dev = Device::Cpu;
-    let cfg = Qwen3TalkerConfig::from_file(&files[0]).unwrap();
-    let weights = candle_core::safetensors::load(&files[1], &dev).unwrap();
-    let vb = VarBuilder::from_tensors(weights, DType::F32, &dev);
-    let io = candle_core::safetensors::load(&files[2], &dev).unwrap();
-    Some((cfg, vb, io))
+) {
+    let fx = crate::common::qwen3_fixture("talker");
+    (
+        Qwen3TalkerConfig::from_file(&fx.config).unwrap(),
+        fx.vb,
+        fx.io,
+    )
 }
 
 #[test]
 fn talker_matches_qwen_tts() {
-    let Some((cfg, vb, io)) = load() else {
-        return;
-    };
+    let (cfg, vb, io) = load();
     let talker_vb = vb.pp("talker");
 
     // Text projection.
@@ -175,9 +159,7 @@ fn talker_matches_qwen_tts() {
 
 #[test]
 fn talker_kv_cache_matches_one_call() {
-    let Some((cfg, vb, io)) = load() else {
-        return;
-    };
+    let (cfg, vb, io) = load();
     let talker = Talker::new(&cfg, vb.pp("talker")).unwrap();
     let embeds = io_tensor(&io, "talker.inputs_embeds");
     let t = embeds.dim(1).unwrap();

@@ -4,7 +4,7 @@
 //! synthesizer driven directly, and the voice kinds, options, caches,
 //! budget metric, cancel and bad input behave.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use candle_core::{DType, Device};
@@ -66,13 +66,12 @@ fn collect(engine: &Engine, text: &str, opts: &RequestOptions) -> Vec<Chunk> {
 /// Each sentence spoken by the synthesizer directly, with the seeds the
 /// engine draws from a request seeded `seed`: the audio, and whether each
 /// sentence ran into its budget.
-fn direct(dir: &Path, sentences: &[&str], voice: &Qwen3Voice, seed: u64) -> (Vec<f32>, usize) {
-    let synth = Qwen3Synthesizer::load(
-        &CheckpointFiles::in_dir(dir).unwrap(),
-        &Device::Cpu,
-        DType::F32,
-    )
-    .unwrap();
+fn direct(
+    synth: &Qwen3Synthesizer,
+    sentences: &[&str],
+    voice: &Qwen3Voice,
+    seed: u64,
+) -> (Vec<f32>, usize) {
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut audio, mut at_budget) = (Vec::new(), 0);
     for text in sentences {
@@ -149,7 +148,7 @@ fn a_cloned_voice_streams_within_sentences_as_the_synthesizer_speaks() {
         .map(|c| &text[c.text_span.clone()])
         .collect();
     assert_eq!(sentences, ["Hello there.", "Nice to meet you today."]);
-    let (want, at_budget) = direct(&dir, &sentences, &Qwen3Voice::cloned(xvector), 11);
+    let (want, at_budget) = direct(&synth, &sentences, &Qwen3Voice::cloned(xvector), 11);
     let got: Vec<f32> = chunks.iter().flat_map(|c| c.samples.to_f32()).collect();
     assert_eq!(got.len(), want.len(), "the same frames");
     let err = rel_err(&got, &want);

@@ -322,36 +322,25 @@ pub fn voice_spec(checkpoint: &str, voice: Qwen3VoiceConfig) -> Result<VoiceSpec
                 "a Base checkpoint has no built-in speakers: it clones the reference audio".into(),
             ));
         }
-        let reference = voice.reference.as_ref().ok_or_else(|| {
-            Error::ReferenceAudio(
-                "a Base checkpoint clones a voice: give reference audio (--ref-audio)".into(),
-            )
-        })?;
+        let reference = voice.reference.as_ref().ok_or_else(missing_reference)?;
         reference_wav(&reference.audio)?;
     } else {
         if voice.reference.is_some() {
             return Err(Error::Unsupported(
-                "only Base checkpoints clone reference audio; this one has built-in speakers                  or designs voices from an instruction"
+                "only Base checkpoints clone reference audio; this one has built-in speakers \
+                 or designs voices from an instruction"
                     .into(),
             ));
         }
         if loader.speaker_names().is_empty() {
-            if voice
-                .instruct
-                .as_deref()
-                .is_none_or(|i| i.trim().is_empty())
-            {
-                return Err(Error::InvalidArgument(
-                    "a VoiceDesign checkpoint needs an instruction describing the voice".into(),
-                ));
+            if !has_instruction(voice.instruct.as_deref()) {
+                return Err(missing_instruction());
             }
         } else {
-            let name = voice.speaker.as_deref().ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "this checkpoint speaks with a built-in speaker: name one of {}",
-                    loader.speaker_names().join(", ")
-                ))
-            })?;
+            let name = voice
+                .speaker
+                .as_deref()
+                .ok_or_else(|| missing_speaker(&loader.speaker_names()))?;
             speaker = Some(loader.speaker_index(name)?);
         }
     }
@@ -359,6 +348,33 @@ pub fn voice_spec(checkpoint: &str, voice: Qwen3VoiceConfig) -> Result<VoiceSpec
     spec.speaker = speaker;
     spec.reference = voice.reference;
     Ok(spec)
+}
+
+/// A Base checkpoint's voice without a recording to clone.
+fn missing_reference() -> Error {
+    Error::ReferenceAudio(
+        "a Base checkpoint clones a voice: give reference audio (--ref-audio)".into(),
+    )
+}
+
+/// A CustomVoice checkpoint's voice without a speaker (one of `names`).
+fn missing_speaker(names: &[&str]) -> Error {
+    Error::InvalidArgument(format!(
+        "this checkpoint speaks with a built-in speaker: name one of {}",
+        names.join(", ")
+    ))
+}
+
+/// A VoiceDesign checkpoint's voice without its description.
+fn missing_instruction() -> Error {
+    Error::InvalidArgument(
+        "a VoiceDesign checkpoint needs an instruction describing the voice".into(),
+    )
+}
+
+/// Whether an instruction says something.
+fn has_instruction(instruct: Option<&str>) -> bool {
+    instruct.is_some_and(|i| !i.trim().is_empty())
 }
 
 /// A cloned voice as the model uses it: the clip's x-vector.
@@ -425,23 +441,15 @@ impl Qwen3Backend {
             let prompt = job
                 .prompt
                 .and_then(|p| p.downcast_ref::<Qwen3Prompt>())
-                .ok_or_else(|| {
-                    Error::ReferenceAudio(
-                        "a Base checkpoint speaks in a cloned voice: give reference audio".into(),
-                    )
-                })?;
+                .ok_or_else(missing_reference)?;
             (
                 Qwen3Voice::cloned(prompt.xvector.clone()),
                 SpeakerKey::Cloned(prompt.digest),
             )
         } else if !self.speakers.is_empty() {
-            let names = cfg.talker_config.speaker_names();
-            let index = job.speaker.ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "this checkpoint speaks with a built-in speaker: name one of {}",
-                    names.join(", ")
-                ))
-            })?;
+            let index = job
+                .speaker
+                .ok_or_else(|| missing_speaker(&cfg.talker_config.speaker_names()))?;
             let id = usize::try_from(index)
                 .ok()
                 .and_then(|i| self.speakers.get(i).copied())
@@ -451,10 +459,8 @@ impl Qwen3Backend {
                 })?;
             (Qwen3Voice::named(id), SpeakerKey::Named(id))
         } else {
-            if o.instruct.as_deref().is_none_or(|i| i.trim().is_empty()) {
-                return Err(Error::InvalidArgument(
-                    "a VoiceDesign checkpoint needs an instruction describing the voice".into(),
-                ));
+            if !has_instruction(o.instruct.as_deref()) {
+                return Err(missing_instruction());
             }
             (Qwen3Voice::designed(Vec::new()), SpeakerKey::Designed)
         };

@@ -118,26 +118,12 @@ impl Qwen3Loader {
     /// The index of built-in speaker `name` (case-insensitive); an unknown
     /// one is an error listing the checkpoint's.
     pub fn speaker_index(&self, name: &str) -> Result<i64> {
+        self.config.speaker_id(name)?;
         let want = name.trim().to_lowercase();
-        let names = self.speaker_names();
-        names
-            .iter()
-            .position(|n| *n == want)
+        let index = self.speaker_names().iter().position(|n| *n == want);
+        index
             .map(|i| i as i64)
-            .ok_or_else(|| {
-                Error::InvalidArgument(if names.is_empty() {
-                    format!(
-                        "speaker {name:?}: this checkpoint has no built-in speakers \
-                         ({})",
-                        self.kind_hint()
-                    )
-                } else {
-                    format!(
-                        "speaker {name:?} is not in this checkpoint (it has: {})",
-                        names.join(", ")
-                    )
-                })
-            })
+            .ok_or_else(|| Error::Internal(format!("speaker {want:?} has an id but no name")))
     }
 
     /// The languages a request may name (`auto` first).
@@ -153,14 +139,6 @@ impl Qwen3Loader {
             "english" => Language::English,
             "chinese" => Language::Chinese,
             _ => Language::Other,
-        }
-    }
-
-    fn kind_hint(&self) -> &'static str {
-        if self.config.is_base() {
-            "a Base checkpoint clones a reference clip"
-        } else {
-            "a VoiceDesign checkpoint speaks as its instruction describes"
         }
     }
 }

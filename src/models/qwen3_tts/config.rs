@@ -556,4 +556,29 @@ impl Qwen3TtsConfig {
     pub fn is_base(&self) -> bool {
         self.tts_model_type.as_deref() == Some("base")
     }
+
+    /// The codec id of built-in speaker `name` (case-insensitive); an
+    /// unknown one is an error listing the checkpoint's speakers.
+    pub fn speaker_id(&self, name: &str) -> Result<u32> {
+        let tc = &self.talker_config;
+        tc.spk_id
+            .get(&name.trim().to_lowercase())
+            .copied()
+            .ok_or_else(|| {
+                let known = tc.speaker_names();
+                Error::InvalidArgument(if known.is_empty() {
+                    let kind = if self.is_base() {
+                        "a Base checkpoint clones a reference clip"
+                    } else {
+                        "a VoiceDesign checkpoint speaks as its instruction describes"
+                    };
+                    format!("speaker {name:?}: this checkpoint has no built-in speakers ({kind})")
+                } else {
+                    format!(
+                        "speaker {name:?} is not in this checkpoint (it has: {})",
+                        known.join(", ")
+                    )
+                })
+            })
+    }
 }

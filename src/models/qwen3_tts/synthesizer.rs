@@ -144,18 +144,7 @@ impl Qwen3Synthesizer {
     /// The codec id of built-in speaker `name`; an unknown one is an error
     /// listing those the checkpoint has.
     pub fn speaker_id(&self, name: &str) -> Result<u32> {
-        let tc = &self.config().talker_config;
-        tc.spk_id.get(&name.trim().to_lowercase()).copied().ok_or_else(|| {
-            let known = tc.speaker_names();
-            Error::InvalidArgument(if known.is_empty() {
-                format!("speaker {name:?}: this checkpoint has no built-in speakers (a Base checkpoint clones a reference clip)")
-            } else {
-                format!(
-                    "speaker {name:?} is not in this checkpoint (it has: {})",
-                    known.join(", ")
-                )
-            })
-        })
+        self.config().speaker_id(name)
     }
 
     /// The x-vector of a reference recording (WAV, MP3, FLAC, Ogg; any rate

@@ -996,10 +996,6 @@ fn send_audio(
     }
     let sample_offset = output.samples_out() - samples.len() as u64;
     let since_request = job.submitted.elapsed();
-    if job.chunks_sent == 0 {
-        shared.metrics.first_audio(since_request);
-    }
-    job.chunks_sent += 1;
     let chunk = Chunk {
         request_id: job.id,
         sentence_index: index,
@@ -1025,23 +1021,33 @@ fn send_audio(
         }
     }
     if is_last {
-        // Book-keeping before the reader sees the end, so a request
-        // made right after finds the cache entry and the counters.
-        if let (Some(key), Some(chunks)) = (job.cache_key, job.recorded.take()) {
-            let bytes = job.recorded_bytes;
-            shared
-                .lock_cache()
-                .insert(key, CachedAudio { chunks, bytes });
-        }
-        shared.metrics.request_ended(Outcome::Completed);
-        job.slot = None;
+        completed(shared, job);
     }
-    deliver_chunk(job, chunk);
+    deliver_chunk(shared, job, chunk);
     is_last
 }
 
-/// Hands `chunk` to the reader, counted as unread.
-fn deliver_chunk(job: &mut Job, chunk: Chunk) {
+/// Book-keeping of a request whose last chunk is about to go out, done
+/// before the reader sees the end, so a request made right after finds the
+/// cache entry and the counters.
+fn completed(shared: &Shared, job: &mut Job) {
+    if let (Some(key), Some(chunks)) = (job.cache_key, job.recorded.take()) {
+        let bytes = job.recorded_bytes;
+        shared
+            .lock_cache()
+            .insert(key, CachedAudio { chunks, bytes });
+    }
+    shared.metrics.request_ended(Outcome::Completed);
+    job.slot = None;
+}
+
+/// Hands `chunk` to the reader, counted as unread (the request's first
+/// chunk also as its time to first audio).
+fn deliver_chunk(shared: &Shared, job: &mut Job, chunk: Chunk) {
+    if job.chunks_sent == 0 {
+        shared.metrics.first_audio(chunk.timings.since_request);
+    }
+    job.chunks_sent += 1;
     job.unread.fetch_add(1, Ordering::SeqCst);
     if job.tx.send(Event::Chunk(chunk)).is_err() {
         // The reader is gone without cancelling (it cannot: dropping a
@@ -1063,11 +1069,6 @@ fn end_live(shared: &Shared, job: &mut Job) {
     };
     let samples = output.push_piece(&[], piece);
     let end = job.sentences.last().map_or(0, |s| s.span.end);
-    let since_request = job.submitted.elapsed();
-    if job.chunks_sent == 0 {
-        shared.metrics.first_audio(since_request);
-    }
-    job.chunks_sent += 1;
     let chunk = Chunk {
         request_id: job.id,
         sentence_index: job.sentences.len(),
@@ -1078,11 +1079,10 @@ fn end_live(shared: &Shared, job: &mut Job) {
         ends_sentence: true,
         samples,
         timings: ChunkTimings {
-            since_request,
+            since_request: job.submitted.elapsed(),
             ..Default::default()
         },
     };
-    shared.metrics.request_ended(Outcome::Completed);
-    job.slot = None;
-    deliver_chunk(job, chunk);
+    completed(shared, job);
+    deliver_chunk(shared, job, chunk);
 }

@@ -25,6 +25,7 @@ pub mod paths;
 #[cfg(feature = "espeak")]
 pub mod phonemize;
 pub mod text;
+pub mod timing;
 
 pub use candle_core as candle;
 pub use engine::{Engine, EngineConfig, RequestOptions, VoiceSpec};

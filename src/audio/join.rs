@@ -99,6 +99,10 @@ pub struct SentenceJoiner {
     /// Cross-fade: the start of the current sentence, gathered until it
     /// covers the held tail (`None` once faded in).
     opening: Option<Vec<f32>>,
+    /// Length of the joined stream so far (delivered and held).
+    stream_len: u64,
+    /// Where the current sentence's first sample is in the joined stream.
+    origin: u64,
 }
 
 /// Where a piece of audio sits in its sentence and request.
@@ -136,7 +140,17 @@ impl SentenceJoiner {
             sentence_has_audio: false,
             held: Vec::with_capacity(gap_samples),
             opening: None,
+            stream_len: 0,
+            origin: 0,
         })
+    }
+
+    /// Where the first sample of the sentence being pushed is in the
+    /// joined output, counted from the stream's start (after its gap, or
+    /// where its cross-fade begins). Final once the sentence's first audio
+    /// has been joined, at the latest after its last piece.
+    pub fn sentence_origin(&self) -> u64 {
+        self.origin
     }
 
     /// Takes the next sentence (in order); returns the audio ready to
@@ -151,7 +165,13 @@ impl SentenceJoiner {
     pub fn push_piece(&mut self, samples: &[f32], piece: Piece) -> Vec<f32> {
         let ends = piece.ends_sentence || piece.is_last;
         let out = match self.gap {
-            SentenceGap::None => samples.to_vec(),
+            SentenceGap::None => {
+                if piece.starts_sentence {
+                    self.origin = self.stream_len;
+                }
+                self.stream_len += samples.len() as u64;
+                samples.to_vec()
+            }
             SentenceGap::Silence(_) => self.silence(samples, piece.starts_sentence),
             SentenceGap::Crossfade(_) => {
                 self.crossfade_piece(samples, piece.starts_sentence, ends, piece.is_last)
@@ -162,6 +182,7 @@ impl SentenceJoiner {
             self.sentence_has_audio = false;
             self.held.clear();
             self.opening = None;
+            self.stream_len = 0;
         }
         out
     }
@@ -169,6 +190,7 @@ impl SentenceJoiner {
     fn silence(&mut self, samples: &[f32], starts_sentence: bool) -> Vec<f32> {
         if starts_sentence {
             self.sentence_has_audio = false;
+            self.origin = self.stream_len;
         }
         if samples.is_empty() {
             return Vec::new();
@@ -178,6 +200,10 @@ impl SentenceJoiner {
         } else {
             0
         };
+        if !self.sentence_has_audio {
+            self.origin = self.stream_len + pad as u64;
+        }
+        self.stream_len += (pad + samples.len()) as u64;
         self.started = true;
         self.sentence_has_audio = true;
         let mut out = vec![0.0; pad + samples.len()];
@@ -197,6 +223,7 @@ impl SentenceJoiner {
         }
         let Some(opening) = self.opening.as_mut() else {
             // past the fade: the audio passes, the last N held back
+            self.stream_len += samples.len() as u64;
             let mut joined = std::mem::take(&mut self.held);
             joined.extend_from_slice(samples);
             if !is_last {
@@ -220,6 +247,8 @@ impl SentenceJoiner {
         let mut joined = std::mem::take(&mut self.held);
         let n = joined.len().min(samples.len());
         let start = joined.len() - n;
+        self.origin = self.stream_len - n as u64;
+        self.stream_len += (samples.len() - n) as u64;
         mix_fade(&mut joined[start..], &samples[..n]);
         joined.extend_from_slice(&samples[n..]);
         if !is_last {

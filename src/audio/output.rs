@@ -18,6 +18,7 @@ pub struct OutputStage {
     resampler: Option<StreamResampler>,
     format: SampleFormat,
     rate: u32,
+    model_rate: u32,
     samples_out: u64,
 }
 
@@ -53,6 +54,7 @@ impl OutputStage {
             resampler,
             format,
             rate,
+            model_rate,
             samples_out: 0,
         })
     }
@@ -93,6 +95,25 @@ impl OutputStage {
         };
         self.samples_out += audio.len() as u64;
         Samples::from_f32(audio, self.format)
+    }
+
+    /// Where sample `model_sample` (model rate) of the sentence being
+    /// pushed lands in the output, as an output sample index from the
+    /// stream's start: after its gap or within its cross-fade (see
+    /// [`SentenceJoiner::sentence_origin`]), at the output rate (the
+    /// resampler keeps the stream's timing: its delay is removed).
+    pub fn sentence_position(&self, model_sample: u64) -> u64 {
+        self.to_output(self.joiner.sentence_origin() + model_sample)
+    }
+
+    fn to_output(&self, model_sample: u64) -> u64 {
+        match &self.resampler {
+            None => model_sample,
+            Some(_) => {
+                let (rate, model) = (self.rate as u128, self.model_rate as u128);
+                ((model_sample as u128 * rate + model / 2) / model) as u64
+            }
+        }
     }
 
     /// Output samples delivered so far (including the chunk just

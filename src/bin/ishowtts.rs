@@ -26,6 +26,8 @@ use ishowtts::engine::{
     VoiceSpec,
 };
 use ishowtts::models::piper::backend::PiperLoader;
+use ishowtts::timing::subtitles::{self, SentenceWord};
+use ishowtts::timing::PhonemeTiming;
 use ishowtts::{Error, PiperVoice};
 
 #[derive(Parser)]
@@ -207,6 +209,21 @@ struct SayArgs {
     /// Cut the first sentence short at a clause to start audio sooner.
     #[arg(long)]
     short_first: bool,
+    /// Cut a first sentence longer than this many chars at a clause
+    /// (implies --short-first; default 60 with it).
+    #[arg(long, value_name = "CHARS")]
+    first_chunk_max_chars: Option<usize>,
+    /// Write when each word is heard as JSON (seconds; estimated for
+    /// models without durations, and marked so).
+    #[arg(long, value_name = "FILE")]
+    timings: Option<PathBuf>,
+    /// Write subtitles from the word timings: WebVTT for `.vtt`, SRT for
+    /// `.srt`.
+    #[arg(long, value_name = "FILE")]
+    subtitles: Option<PathBuf>,
+    /// Add phoneme timings and visemes (Piper voices) to --timings.
+    #[arg(long, requires = "timings")]
+    phonemes: bool,
     /// Where the model runs: `cpu`, or `cuda` / `cuda:N` (an NVIDIA GPU,
     /// in a build with the `cuda` feature).
     #[arg(long, value_name = "DEVICE", default_value = "cpu", value_parser = parse_device)]
@@ -414,6 +431,9 @@ fn request_options(args: &SayArgs) -> Result<RequestOptions, Error> {
         },
         gap,
         short_first_chunk: args.short_first,
+        first_chunk_max_chars: args.first_chunk_max_chars,
+        word_timings: args.timings.is_some() || args.subtitles.is_some(),
+        phoneme_timings: args.phonemes,
         use_cache: false,
     })
 }
@@ -443,10 +463,54 @@ impl Sink {
     }
 }
 
+/// The subtitle format a file name asks for.
+fn subtitle_format(path: &std::path::Path) -> Result<SubtitleFormat, Error> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("vtt") => Ok(SubtitleFormat::WebVtt),
+        Some(e) if e.eq_ignore_ascii_case("srt") => Ok(SubtitleFormat::Srt),
+        _ => Err(Error::InvalidArgument(format!(
+            "--subtitles {}: the file name must end in .vtt or .srt",
+            path.display()
+        ))),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum SubtitleFormat {
+    WebVtt,
+    Srt,
+}
+
+/// Writes the timing and subtitle files asked for.
+fn write_timings(
+    args: &SayArgs,
+    words: &[SentenceWord],
+    phonemes: &[PhonemeTiming],
+    sample_rate: u32,
+) -> Result<(), Error> {
+    if let Some(path) = &args.timings {
+        let json = subtitles::timings_json(words, phonemes, sample_rate);
+        let text = serde_json::to_string_pretty(&json).expect("JSON values serialize");
+        std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))?;
+    }
+    if let Some(path) = &args.subtitles {
+        let cues = subtitles::cues(words, sample_rate);
+        let text = match subtitle_format(path)? {
+            SubtitleFormat::WebVtt => subtitles::webvtt(&cues),
+            SubtitleFormat::Srt => subtitles::srt(&cues),
+        };
+        std::fs::write(path, text).map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
+}
+
 fn say(args: SayArgs) -> Result<(), Error> {
     let text = read_text(args.text.clone())?;
     let started = Instant::now();
     let options = request_options(&args)?;
+    if let Some(path) = &args.subtitles {
+        subtitle_format(path)?;
+    }
     let engine = Engine::new(EngineConfig {
         device: args.device,
         output_cache: CacheLimits::DISABLED,
@@ -465,8 +529,17 @@ fn say(args: SayArgs) -> Result<(), Error> {
     let (mut audio_s, mut synth_s, mut count) = (0.0f64, 0.0f64, 0usize);
     // chunks of the current sentence so far (Qwen3 streams within one)
     let mut piece = 0usize;
+    let mut words: Vec<SentenceWord> = Vec::new();
+    let mut phonemes: Vec<PhonemeTiming> = Vec::new();
+    let mut rate = 0;
     for chunk in stream {
-        let chunk = chunk?;
+        let mut chunk = chunk?;
+        rate = chunk.sample_rate;
+        words.extend(chunk.words.drain(..).map(|timing| SentenceWord {
+            sentence: chunk.sentence_index,
+            timing,
+        }));
+        phonemes.append(&mut chunk.phonemes);
         let first = sink.is_none();
         let sink = match &mut sink {
             Some(s) => s,
@@ -509,6 +582,7 @@ fn say(args: SayArgs) -> Result<(), Error> {
     if let Some(Sink::File(w)) = sink {
         w.finish()?;
     }
+    write_timings(&args, &words, &phonemes, rate)?;
     if !args.quiet {
         eprintln!(
             "wrote {} ({count} sentence(s), {audio_s:.2} s of audio, synthesis RTF {:.3}, {:.2} s wall)",

@@ -31,6 +31,7 @@ use rand::rngs::StdRng;
 
 use super::request::{CancelHandle, SynthesisOptions};
 use crate::text::language::Language;
+use crate::timing::{SentenceTiming, TimingRequest};
 use crate::Result;
 
 /// A model's processed form of a reference voice (resampled and normalized
@@ -250,6 +251,12 @@ pub struct SentenceJob<'a> {
     pub cancel: &'a CancelHandle,
     /// Filled in by the backend for the metrics.
     pub report: SentenceReport,
+    /// Which timings the request wants.
+    pub timing_request: TimingRequest,
+    /// Filled in by a backend that measures them: the words (and, when
+    /// asked, phonemes) of the sentence it spoke, in its own samples. The
+    /// engine estimates words for a backend that leaves it `None`.
+    pub timing: Option<SentenceTiming>,
 }
 
 impl SentenceJob<'_> {

@@ -52,8 +52,14 @@ pub(crate) fn output_key(
     h.update(format!("{s:?}|{:?}", voice.spec.speaker).as_bytes());
     h.update(
         format!(
-            "|{:?}|{:?}|{:?}|{}",
-            options.sample_rate, options.format, options.gap, options.short_first_chunk
+            "|{:?}|{:?}|{:?}|{}|{:?}|{}|{}",
+            options.sample_rate,
+            options.format,
+            options.gap,
+            options.short_first_chunk,
+            options.first_chunk_max_chars,
+            options.word_timings,
+            options.phoneme_timings
         )
         .as_bytes(),
     );

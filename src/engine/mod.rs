@@ -522,6 +522,10 @@ impl Engine {
     fn split_options(&self, options: &RequestOptions) -> crate::text::split::SplitOptions {
         let mut split = self.config.split.clone();
         split.short_first |= options.short_first_chunk;
+        if let Some(n) = options.first_chunk_max_chars {
+            split.short_first = true;
+            split.first_max_chars = n;
+        }
         split
     }
 
@@ -598,6 +602,13 @@ fn check_output(options: &RequestOptions) -> Result<()> {
                 reason: "must be one of 8000, 16000, 22050, 24000, 44100, 48000",
             });
         }
+    }
+    if options.first_chunk_max_chars == Some(0) {
+        return Err(Error::InvalidParameter {
+            name: "first_chunk_max_chars",
+            value: "0".into(),
+            reason: "must be at least 1",
+        });
     }
     SentenceJoiner::new(options.gap, 48_000)?;
     Ok(())

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::audio::format::{SampleFormat, Samples};
 use crate::audio::join::SentenceGap;
+use crate::timing::{PhonemeTiming, WordTiming};
 use crate::{Error, Result};
 
 /// Model-side settings of a request; `None` takes the voice's default.
@@ -118,6 +119,18 @@ pub struct RequestOptions {
     pub gap: SentenceGap,
     /// Cut the first sentence short (at a clause) to hear audio sooner.
     pub short_first_chunk: bool,
+    /// Length in chars past which the first sentence is cut at a clause
+    /// (`, ; : —`, CJK commas; else a space), at least 1. `Some` turns the
+    /// cut on; `None` takes the engine's
+    /// ([`SplitOptions::first_max_chars`](crate::text::SplitOptions::first_max_chars),
+    /// 60) when [`Self::short_first_chunk`] is on.
+    pub first_chunk_max_chars: Option<usize>,
+    /// Word timings on each chunk that ends a sentence
+    /// ([`Chunk::words`]); on by default.
+    pub word_timings: bool,
+    /// Phoneme timings with visemes, for lip-sync ([`Chunk::phonemes`];
+    /// Piper voices); off by default.
+    pub phoneme_timings: bool,
     /// Read from and store into the output cache.
     pub use_cache: bool,
 }
@@ -131,6 +144,9 @@ impl Default for RequestOptions {
             format: SampleFormat::F32,
             gap: SentenceGap::None,
             short_first_chunk: false,
+            first_chunk_max_chars: None,
+            word_timings: true,
+            phoneme_timings: false,
             use_cache: true,
         }
     }
@@ -187,6 +203,30 @@ impl RequestOptions {
         self.short_first_chunk = on;
         self
     }
+    /// Cut a first sentence longer than `chars` at a clause (see
+    /// [`RequestOptions::first_chunk_max_chars`]).
+    pub fn first_chunk_max_chars(mut self, chars: usize) -> Self {
+        self.first_chunk_max_chars = Some(chars);
+        self
+    }
+    /// Word timings on or off (see [`RequestOptions::word_timings`]).
+    pub fn word_timings(mut self, on: bool) -> Self {
+        self.word_timings = on;
+        self
+    }
+    /// Phoneme timings and visemes on or off (see
+    /// [`RequestOptions::phoneme_timings`]).
+    pub fn phoneme_timings(mut self, on: bool) -> Self {
+        self.phoneme_timings = on;
+        self
+    }
+    /// The timings asked for.
+    pub fn timing_request(&self) -> crate::timing::TimingRequest {
+        crate::timing::TimingRequest {
+            words: self.word_timings,
+            phonemes: self.phoneme_timings,
+        }
+    }
     /// Use the output cache or not.
     pub fn use_cache(mut self, on: bool) -> Self {
         self.use_cache = on;
@@ -241,6 +281,16 @@ pub struct Chunk {
     pub samples: Samples,
     /// Timings.
     pub timings: ChunkTimings,
+    /// The words of the sentence this chunk ends, with where each is heard
+    /// in the request's output (empty on other chunks, and when
+    /// [`RequestOptions::word_timings`] is off). They may reach past this
+    /// chunk's audio: a cross-fade or the resampler holds a few ms back,
+    /// and a model that streams a sentence in pieces gives its words with
+    /// the last piece.
+    pub words: Vec<WordTiming>,
+    /// The sentence's phonemes with visemes, likewise (with
+    /// [`RequestOptions::phoneme_timings`], for models with phonemes).
+    pub phonemes: Vec<PhonemeTiming>,
 }
 
 impl Chunk {

@@ -46,6 +46,9 @@ use super::request::{CancelHandle, Chunk, ChunkTimings, Event, RequestOptions, M
 use super::voice::VoiceEntry;
 use crate::audio::join::Piece;
 use crate::audio::output::OutputStage;
+use crate::timing::{
+    estimate_words, PhonemeTiming, SentenceTiming, TimingRequest, Viseme, WordTiming,
+};
 use crate::{Error, Result};
 
 /// A sentence of a request: where it is in the text, and what is spoken.
@@ -348,6 +351,8 @@ fn sentence_job<'a>(job: &'a mut Job, prompt: Option<&'a VoicePrompt>) -> Senten
         rng: &mut job.rng,
         cancel: &job.cancel,
         report: SentenceReport::default(),
+        timing_request: job.options.timing_request(),
+        timing: None,
     }
 }
 
@@ -491,7 +496,7 @@ impl Worker {
         let model = job.voice.model_key();
         let backend = self.models.get_mut(&model).expect("loaded in prepare");
         let t0 = Instant::now();
-        let (result, report) = {
+        let (result, report, timing) = {
             let _model_span = tracing::debug_span!("model", model = %model).entered();
             let mut sj = sentence_job(&mut job, prompt.as_ref());
             let result = catch_unwind(AssertUnwindSafe(|| backend.synthesize(&mut sj)))
@@ -501,13 +506,13 @@ impl Worker {
                         panic_message(&*p)
                     )))
                 });
-            (result, sj.report)
+            (result, sj.report, sj.timing.take())
         };
         let synthesis = t0.elapsed();
         match result {
             Ok(raw) => {
                 self.count_report(report);
-                self.deliver(job, raw, queue_wait, synthesis)
+                self.deliver(job, raw, timing, queue_wait, synthesis)
             }
             Err(e) => {
                 if matches!(e, Error::Internal(_)) {
@@ -710,7 +715,7 @@ impl Worker {
                         rate,
                         &mut m.job,
                         raw,
-                        false,
+                        None,
                         m.queue_wait,
                         synthesis,
                     );
@@ -807,7 +812,7 @@ impl Worker {
         let next = match raw {
             Ok(raw) => {
                 self.count_report(report);
-                self.deliver(job, raw, queue_wait, synthesis)
+                self.deliver(job, raw, None, queue_wait, synthesis)
             }
             Err(e) => {
                 self.finish(job, e);
@@ -825,6 +830,7 @@ impl Worker {
         &mut self,
         mut job: Job,
         raw: Vec<f32>,
+        timing: Option<SentenceTiming>,
         queue_wait: Duration,
         synthesis: Duration,
     ) -> Option<Job> {
@@ -838,7 +844,7 @@ impl Worker {
             model_rate,
             &mut job,
             raw,
-            true,
+            Some(timing),
             queue_wait,
             synthesis,
         );
@@ -959,27 +965,31 @@ impl Worker {
 /// rest after its pieces) to the reader as a chunk, with the metrics
 /// and the output cache. A piece that leaves the output stage empty
 /// (held for a cross-fade) sends nothing; a sentence's end always
-/// sends a chunk.
+/// sends a chunk. `end` is `Some` for the audio that ends the sentence,
+/// with the timings the model measured (`None` inside: estimated).
 #[allow(clippy::too_many_arguments)]
 fn send_audio(
     shared: &Shared,
     model_rate: u32,
     job: &mut Job,
     raw: Vec<f32>,
-    ends_sentence: bool,
+    end: Option<Option<SentenceTiming>>,
     queue_wait: Duration,
     synthesis: Duration,
 ) -> bool {
+    let ends_sentence = end.is_some();
     let index = job.next;
     // the sentences pushed so far, and whether the text is complete
     let complete = job.sync_live();
     job.sentence_samples += raw.len();
     job.sentence_model_time += synthesis;
+    let mut sentence_samples = 0;
     if ends_sentence {
+        sentence_samples = std::mem::take(&mut job.sentence_samples);
         shared.metrics.sentence(
             queue_wait,
             std::mem::take(&mut job.sentence_model_time),
-            std::mem::take(&mut job.sentence_samples) as f64 / model_rate as f64,
+            sentence_samples as f64 / model_rate as f64,
         );
     }
     let is_last = ends_sentence && complete && index + 1 == job.sentences.len();
@@ -996,6 +1006,16 @@ fn send_audio(
     }
     let sample_offset = output.samples_out() - samples.len() as u64;
     let since_request = job.submitted.elapsed();
+    let (words, phonemes) = match end {
+        Some(measured) => placed_timings(
+            output,
+            job.options.timing_request(),
+            measured,
+            &job.sentences[index].text,
+            sentence_samples,
+        ),
+        None => Default::default(),
+    };
     let chunk = Chunk {
         request_id: job.id,
         sentence_index: index,
@@ -1011,6 +1031,8 @@ fn send_audio(
             since_request,
             from_cache: false,
         },
+        words,
+        phonemes,
     };
     if let Some(rec) = job.recorded.as_mut() {
         job.recorded_bytes += chunk.samples.byte_len();
@@ -1082,7 +1104,56 @@ fn end_live(shared: &Shared, job: &mut Job) {
             since_request: job.submitted.elapsed(),
             ..Default::default()
         },
+        words: Vec::new(),
+        phonemes: Vec::new(),
     };
     completed(shared, job);
     deliver_chunk(shared, job, chunk);
+}
+
+/// A sentence's timings placed in the request's output: the model's own
+/// (`measured`), else words estimated from its `text` over its
+/// `samples`; only what `want` asks for.
+fn placed_timings(
+    output: &OutputStage,
+    want: TimingRequest,
+    measured: Option<SentenceTiming>,
+    text: &str,
+    samples: usize,
+) -> (Vec<WordTiming>, Vec<PhonemeTiming>) {
+    if !want.words && !want.phonemes {
+        return Default::default();
+    }
+    let at = |model_sample: usize| output.sentence_position(model_sample as u64);
+    let (words, phonemes, estimated) = match measured {
+        Some(t) => (t.words, t.phonemes, false),
+        None => (estimate_words(text, samples), Vec::new(), true),
+    };
+    let words = if want.words {
+        words
+            .into_iter()
+            .map(|w| WordTiming {
+                word: w.text,
+                start: at(w.samples.start),
+                end: at(w.samples.end),
+                estimated,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let phonemes = if want.phonemes {
+        phonemes
+            .into_iter()
+            .map(|p| PhonemeTiming {
+                viseme: Viseme::of_phoneme(&p.text),
+                phoneme: p.text,
+                start: at(p.samples.start),
+                end: at(p.samples.end),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    (words, phonemes)
 }

@@ -16,6 +16,7 @@
 //! call goes through one process-wide lock.
 
 use std::ffi::{c_char, c_int, CStr, CString};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -41,7 +42,51 @@ extern "C" {
         terminator_out: *mut c_int,
     );
     fn GetTranslatedPhonemeString(phoneme_mode: c_int) -> *const c_char;
+    /// The current clause as phonemes (synthesize.h), `n_phoneme_list`
+    /// entries, read for each word's place in the text.
+    static phoneme_list: [PhonemeListEntry; N_PHONEME_LIST + 1];
+    static n_phoneme_list: c_int;
+    /// Characters read so far (readclause.c) and where the current clause
+    /// began (translate.c): a word's `sourceix` counts from the latter.
+    static mut count_characters: c_int;
+    static clause_start_char: c_int;
 }
+
+/// `N_PHONEME_LIST` of synthesize.h.
+const N_PHONEME_LIST: usize = 1000;
+
+/// espeak-ng's `PHONEME_LIST` (synthesize.h, 1.52), as far as it is read
+/// here. Its layout is checked at run time against the end marker espeak
+/// writes after every clause (see [`phoneme_list_layout_ok`]).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct PhonemeListEntry {
+    synthflags: u16,
+    phcode: u8,
+    stresslevel: u8,
+    /// At a word's start: bits 0-10 its first character's place in the
+    /// clause (1-based), bits 11-15 its length in characters (at most 31).
+    sourceix: u16,
+    wordstress: u8,
+    tone_ph: u8,
+    ph: *const std::ffi::c_void,
+    length: u32,
+    env: u8,
+    kind: u8,
+    prepause: u8,
+    amp: u8,
+    /// `PHLIST_*` flags.
+    newword: u8,
+    pitch1: u8,
+    pitch2: u8,
+    std_length: u8,
+    phontab_addr: u32,
+    sound_param: c_int,
+}
+
+const PHLIST_START_OF_WORD: u8 = 1;
+const PHLIST_START_OF_SENTENCE: u8 = 4;
+const PHLIST_START_OF_CLAUSE: u8 = 8;
 
 // Clause flags (translate.h), as piper's bridge decodes them.
 const CLAUSE_INTONATION_FULL_STOP: c_int = 0x0000_0000;
@@ -167,18 +212,35 @@ impl EspeakPhonemizer {
         text: &str,
         clusters: &[Vec<String>],
     ) -> Result<Vec<Vec<String>>> {
+        Ok(self
+            .phonemize_words(voice, text, clusters)?
+            .into_iter()
+            .map(|s| s.phonemes)
+            .collect())
+    }
+
+    /// [`phonemize_with_clusters`](Self::phonemize_with_clusters), with
+    /// the words each sentence's phonemes speak: which phonemes, and which
+    /// bytes of `text` they read, as espeak-ng's own word boundaries give
+    /// them. The phonemes are the same.
+    pub fn phonemize_words(
+        &self,
+        voice: &str,
+        text: &str,
+        clusters: &[Vec<String>],
+    ) -> Result<Vec<PhonemizedSentence>> {
         // piper's `PiperVoice.phonemize` (voice.py), espeak branch; its
         // Arabic diacritization (tashkeel) is not reproduced.
         let parts = split_raw_blocks(text);
-        let mut sentences: Vec<Vec<String>> = Vec::new();
+        let mut sentences: Vec<PhonemizedSentence> = Vec::new();
         let mut prev_raw = false;
         for (i, part) in parts.iter().enumerate() {
             if part.starts_with("[[") {
                 prev_raw = true;
                 if sentences.is_empty() {
-                    sentences.push(Vec::new());
+                    sentences.push(PhonemizedSentence::default());
                 }
-                let sentence = sentences.last_mut().expect("one was pushed");
+                let sentence = &mut sentences.last_mut().expect("one was pushed").phonemes;
                 if i > 0 && parts[i - 1].ends_with(' ') {
                     sentence.push(" ".into());
                 }
@@ -195,14 +257,18 @@ impl EspeakPhonemizer {
                 }
                 continue;
             }
-            let mut part_sentences = self.espeak_sentences(voice, part, clusters)?.into_iter();
+            // `split_raw_blocks` returns slices of `text`
+            let offset = part.as_ptr() as usize - text.as_ptr() as usize;
+            let mut part_sentences = self
+                .espeak_sentences(voice, part, offset, clusters)?
+                .into_iter();
             if prev_raw {
                 // text right after a raw block continues its sentence
                 if let Some(first) = part_sentences.next() {
                     sentences
                         .last_mut()
                         .expect("a raw block made one")
-                        .extend(first);
+                        .append(first);
                 }
             }
             sentences.extend(part_sentences);
@@ -210,7 +276,7 @@ impl EspeakPhonemizer {
         }
         // espeak-ng ends the text with an empty clause after the last
         // terminator; piper drops the empty sentence it makes
-        if sentences.last().is_some_and(Vec::is_empty) {
+        if sentences.last().is_some_and(|s| s.phonemes.is_empty()) {
             sentences.pop();
         }
         Ok(sentences)
@@ -218,46 +284,218 @@ impl EspeakPhonemizer {
 
     /// piper's `EspeakPhonemizer.phonemize` (phonemize_espeak.py): espeak-ng
     /// over plain text, sentences as its clause flags delimit them, empty
-    /// ones included.
+    /// ones included. Word text ranges are shifted by `offset` (where
+    /// `text` starts in the caller's text).
     fn espeak_sentences(
         &self,
         voice: &str,
         text: &str,
+        offset: usize,
         clusters: &[Vec<String>],
-    ) -> Result<Vec<Vec<String>>> {
+    ) -> Result<Vec<PhonemizedSentence>> {
+        // An interior NUL would end the C string early: read it as a space,
+        // as a C caller's text would simply end there.
+        let spaced = space_out_emoji(text).replace('\0', " ");
         let clauses = {
             let mut state = lock();
             set_voice(&mut state, voice, &self.data_dir)?;
-            // An interior NUL would end the C string early: read it as a
-            // space, as a C caller's text would simply end there.
-            let c_text =
-                CString::new(space_out_emoji(text).replace('\0', " ")).expect("NULs were replaced");
+            let c_text = CString::new(spaced.as_str()).expect("NULs were replaced");
             // SAFETY: the lock is held.
             unsafe { clauses(&c_text)? }
         };
-
-        let mut sentences = Vec::new();
+        // Each sentence's phonemes, and its words: their phonemes and the
+        // char where each starts.
+        type Words = Vec<(Range<usize>, usize)>;
+        let mut raw: Vec<(Vec<String>, Words)> = Vec::new();
         let mut sentence: Vec<String> = Vec::new();
+        let mut words: Words = Vec::new();
         for clause in clauses {
-            let mut s = strip_language_flags(&clause.phonemes);
-            s.push_str(clause.terminator);
-            if matches!(clause.terminator, "," | ":" | ";") {
-                s.push(' ');
+            let phonemes = strip_language_flags(&clause.phonemes);
+            let segments: Vec<&str> = phonemes.split(' ').collect();
+            let starts = clause.words.filter(|w| w.len() == segments.len());
+            let last = segments.len() - 1;
+            for (k, seg) in segments.iter().enumerate() {
+                if k > 0 {
+                    sentence.push(" ".into());
+                }
+                let first = sentence.len();
+                sentence.extend(seg.nfd().map(String::from));
+                if k == last {
+                    // the terminator is heard with the clause's last word
+                    sentence.extend(clause.terminator.nfd().map(String::from));
+                }
+                match starts.as_ref().and_then(|w| w[k]) {
+                    Some(at) => words.push((first..sentence.len(), at)),
+                    // a word espeak-ng gave no place of its own belongs to
+                    // the one before it
+                    None => {
+                        if let Some(w) = words.last_mut() {
+                            w.0.end = sentence.len();
+                        }
+                    }
+                }
             }
-            sentence.extend(s.nfd().map(String::from));
+            if matches!(clause.terminator, "," | ":" | ";") {
+                sentence.push(" ".into());
+            }
             if clause.ends_sentence {
-                sentences.push(merge_vowel_clusters(
-                    std::mem::take(&mut sentence),
-                    clusters,
-                ));
+                raw.push((std::mem::take(&mut sentence), std::mem::take(&mut words)));
             }
         }
         if !sentence.is_empty() {
             // text without a final sentence terminator
-            sentences.push(merge_vowel_clusters(sentence, clusters));
+            raw.push((sentence, words));
+        }
+
+        let chars: Vec<char> = spaced.chars().collect();
+        let bytes_of = spaced_char_bytes(text, &spaced);
+        let all_starts: Vec<usize> = raw
+            .iter()
+            .flat_map(|(_, w)| w.iter().map(|w| w.1))
+            .collect();
+        let mut next_start = all_starts.into_iter().skip(1);
+        let mut sentences = Vec::with_capacity(raw.len());
+        for (phonemes, words) in raw {
+            let mut out: Vec<PhonemeWord> = Vec::with_capacity(words.len());
+            let mut prev: Option<(usize, usize)> = None; // the last word's chars
+            for (ph, at) in words {
+                let limit = next_start.next().unwrap_or(chars.len());
+                if let (Some((a, b)), Some(w)) = (prev, out.last_mut()) {
+                    // espeak-ng places each word it reads a token as ("23"
+                    // → "twenty three", "1990") at one of its chars: one
+                    // word of text
+                    if at <= a || (at <= b && within_word(&chars, at)) {
+                        w.phonemes.end = ph.end;
+                        let end = limit.max(b);
+                        w.text = trimmed_word(&chars, &bytes_of, offset, a, end);
+                        prev = Some((a, end));
+                        continue;
+                    }
+                }
+                // up to the next word: a word espeak-ng read together with
+                // this one ("on the" → "ɔnðə") is heard with it
+                let end = limit.max(at);
+                let text = trimmed_word(&chars, &bytes_of, offset, at, end);
+                if text.is_empty() {
+                    // placed on a space ("😀" → "grinning face"): part of
+                    // the word before
+                    if let Some(w) = out.last_mut() {
+                        w.phonemes.end = ph.end;
+                    }
+                    continue;
+                }
+                out.push(PhonemeWord { phonemes: ph, text });
+                prev = Some((at, end));
+            }
+            sentences.push(PhonemizedSentence::merged(phonemes, out, clusters));
         }
         Ok(sentences)
     }
+}
+
+/// One sentence as espeak-ng phonemized it, with its words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhonemizedSentence {
+    /// The phonemes, as [`EspeakPhonemizer::phonemize_with_clusters`] gives
+    /// them (words separated by `" "`).
+    pub phonemes: Vec<String>,
+    /// The words, in order. Phonemes outside every word: the spaces between
+    /// words, and those of `[[ raw ]]` blocks.
+    pub words: Vec<PhonemeWord>,
+}
+
+/// A word of a [`PhonemizedSentence`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhonemeWord {
+    /// Its phonemes (indices into the sentence's), a clause's terminator
+    /// included with its last word.
+    pub phonemes: Range<usize>,
+    /// The bytes of the phonemized text the word reads.
+    pub text: Range<usize>,
+}
+
+impl PhonemizedSentence {
+    /// A sentence from its unmerged phonemes and words, with the vowel
+    /// clusters merged (clusters stay within words: none holds a space).
+    fn merged(phonemes: Vec<String>, words: Vec<PhonemeWord>, clusters: &[Vec<String>]) -> Self {
+        let (phonemes, map) = merge_clusters_mapped(phonemes, clusters);
+        let words = words
+            .into_iter()
+            .filter(|w| w.phonemes.start < w.phonemes.end && w.phonemes.end <= map.len())
+            .map(|w| PhonemeWord {
+                phonemes: map[w.phonemes.start]..map[w.phonemes.end - 1] + 1,
+                text: w.text,
+            })
+            .collect();
+        Self { phonemes, words }
+    }
+
+    /// Appends `other` (text that continues this sentence).
+    fn append(&mut self, other: PhonemizedSentence) {
+        let shift = self.phonemes.len();
+        self.phonemes.extend(other.phonemes);
+        self.words
+            .extend(other.words.into_iter().map(|w| PhonemeWord {
+                phonemes: w.phonemes.start + shift..w.phonemes.end + shift,
+                text: w.text,
+            }));
+    }
+}
+
+/// Whether char `at` continues a run of letters or digits (a word read in
+/// several parts) rather than starting one after punctuation.
+fn within_word(chars: &[char], at: usize) -> bool {
+    at > 0 && at < chars.len() && chars[at - 1].is_alphanumeric() && chars[at].is_alphanumeric()
+}
+
+/// The bytes (shifted by `offset`) of chars `a..b`, without spaces at
+/// either end, nor punctuation when letters or digits remain ("Hello, "
+/// → "Hello"; a lone emoji stays).
+fn trimmed_word(
+    chars: &[char],
+    bytes_of: &[usize],
+    offset: usize,
+    a: usize,
+    b: usize,
+) -> Range<usize> {
+    let b = b.min(chars.len());
+    let a = a.min(b);
+    let (mut lo, mut hi) = (a, b);
+    while lo < hi && chars[lo].is_whitespace() {
+        lo += 1;
+    }
+    while hi > lo && chars[hi - 1].is_whitespace() {
+        hi -= 1;
+    }
+    if chars[lo..hi].iter().any(|c| c.is_alphanumeric()) {
+        while !chars[lo].is_alphanumeric() {
+            lo += 1;
+        }
+        while !chars[hi - 1].is_alphanumeric() {
+            hi -= 1;
+        }
+    }
+    offset + bytes_of[lo]..offset + bytes_of[hi]
+}
+
+/// For each char of `spaced` (`text` with spaces inserted between emoji
+/// and NULs read as spaces), the byte offset in `text` where it is, plus
+/// one entry for the end: an inserted space maps to the byte it precedes.
+fn spaced_char_bytes(text: &str, spaced: &str) -> Vec<usize> {
+    let mut out = Vec::with_capacity(spaced.len() + 1);
+    let mut orig = text.char_indices().peekable();
+    for c in spaced.chars() {
+        match orig.peek() {
+            Some(&(i, o)) if o == c || (o == '\0' && c == ' ') => {
+                out.push(i);
+                orig.next();
+            }
+            Some(&(i, _)) => out.push(i),
+            None => out.push(text.len()),
+        }
+    }
+    out.push(text.len());
+    out
 }
 
 /// Splits `text` around `[[ … ]]` blocks (on one line) the way piper's
@@ -350,29 +588,34 @@ fn py_isspace(c: char) -> bool {
 /// `_merge_known_vowel_clusters`). Clusters of fewer than two phonemes
 /// never match, as in piper.
 pub fn merge_vowel_clusters(phonemes: Vec<String>, clusters: &[Vec<String>]) -> Vec<String> {
+    merge_clusters_mapped(phonemes, clusters).0
+}
+
+/// [`merge_vowel_clusters`], also returning where each input phoneme
+/// went: `map[i]` is the index in the output of input phoneme `i`.
+fn merge_clusters_mapped(
+    phonemes: Vec<String>,
+    clusters: &[Vec<String>],
+) -> (Vec<String>, Vec<usize>) {
     let max_len = clusters.iter().map(Vec::len).max().unwrap_or(0);
     if max_len < 2 {
-        return phonemes;
+        let map = (0..phonemes.len()).collect();
+        return (phonemes, map);
     }
     let mut out = Vec::with_capacity(phonemes.len());
+    let mut map = Vec::with_capacity(phonemes.len());
     let mut i = 0;
     while i < phonemes.len() {
         let rest = &phonemes[i..];
-        let matched = (2..=max_len.min(rest.len()))
+        let n = (2..=max_len.min(rest.len()))
             .rev()
-            .find(|&n| clusters.iter().any(|c| c.as_slice() == &rest[..n]));
-        match matched {
-            Some(n) => {
-                out.push(rest[..n].concat());
-                i += n;
-            }
-            None => {
-                out.push(rest[0].clone());
-                i += 1;
-            }
-        }
+            .find(|&n| clusters.iter().any(|c| c.as_slice() == &rest[..n]))
+            .unwrap_or(1);
+        map.extend(std::iter::repeat_n(out.len(), n));
+        out.push(rest[..n].concat());
+        i += n;
     }
-    out
+    (out, map)
 }
 
 fn lock() -> std::sync::MutexGuard<'static, EspeakState> {
@@ -420,6 +663,10 @@ struct Clause {
     terminator: &'static str,
     /// The clause ends a sentence.
     ends_sentence: bool,
+    /// For each space-separated word of `phonemes`, the char of the text
+    /// where it starts (0-based, in the whole text), when espeak-ng marked
+    /// one; `None` when its phoneme list could not be read.
+    words: Option<Vec<Option<usize>>>,
 }
 
 /// Runs espeak-ng clause by clause over `text`: the loop of piper's bridge
@@ -439,6 +686,9 @@ unsafe fn clauses(text: &CStr) -> Result<Vec<Clause>> {
         }
     }
     let mut ptr: *const u8 = start;
+    // Counted from the text's start, so that clause starts are places in
+    // it (espeak's own `InitText2` resets it the same way).
+    count_characters = 0;
     // `text_decoder_get_buffer` returns NULL once the whole text is read.
     while !ptr.is_null() {
         // espeakCHARS_UTF8 would `strlen` the rest of the text for every
@@ -471,6 +721,7 @@ unsafe fn clauses(text: &CStr) -> Result<Vec<Clause>> {
         );
         // a pointer into `text` (the decoder reads it in place), or NULL
         ptr = sys::text_decoder_get_buffer(p_decoder).cast();
+        let words = clause_words();
         // both renderings are copied before the next clause overwrites
         // espeak's static buffer
         let ipa = phoneme_string(sys::espeakPHONEMES_IPA as c_int);
@@ -490,9 +741,51 @@ unsafe fn clauses(text: &CStr) -> Result<Vec<Clause>> {
             phonemes,
             terminator,
             ends_sentence: t & CLAUSE_TYPE_SENTENCE == CLAUSE_TYPE_SENTENCE,
+            words,
         });
     }
     Ok(out)
+}
+
+/// Where each word of the clause just translated is in the text: one entry
+/// per word of its phoneme string (words start where
+/// `GetTranslatedPhonemeString` puts a space, and at the start), each the
+/// char of the first word start espeak-ng marked in it. `None` when the
+/// phoneme list does not look as expected (another espeak-ng build).
+///
+/// # Safety
+/// Call under the lock, right after a clause was translated.
+unsafe fn clause_words() -> Option<Vec<Option<usize>>> {
+    let list = (&raw const phoneme_list).cast::<PhonemeListEntry>();
+    // After every clause espeak marks the entry past the list's end
+    // (translate.c): a wrong layout would not read that marker.
+    let end = list.add(N_PHONEME_LIST).read();
+    let n = usize::try_from(n_phoneme_list).ok()?;
+    if end.sourceix != 1 || !end.ph.is_null() || n > N_PHONEME_LIST {
+        return None;
+    }
+    let clause_start = usize::try_from(clause_start_char).unwrap_or(0);
+    let mut words = vec![None];
+    for ix in 1..n.saturating_sub(2) {
+        let e = list.add(ix).read();
+        if e.newword & PHLIST_START_OF_WORD == 0 {
+            continue;
+        }
+        if e.newword & (PHLIST_START_OF_SENTENCE | PHLIST_START_OF_CLAUSE) == 0 {
+            words.push(None);
+        }
+        // Bits 0-10: the place in the clause, counted when the character
+        // after it was read, so the text's first char is at 2 (1-based
+        // after its look-ahead) and a later clause's at 1 (its first char
+        // was read ahead by the clause before); bits 11-15 (a length) are
+        // not reliable ("Don't" has 3, a word after a dash 0), unused.
+        let at = clause_start + usize::from(e.sourceix & 0x7ff);
+        let word = words.last_mut().expect("one per word");
+        if word.is_none() && e.sourceix & 0x7ff != 0 && at >= 2 {
+            *word = Some(at - 2);
+        }
+    }
+    Some(words)
 }
 
 /// Separator between phonemes asked of espeak, so that the IPA and the

@@ -47,6 +47,27 @@ pub fn phonemes_to_ids(phonemes: &[String], map: &PhonemeIdMap) -> (Vec<i64>, Ve
     (ids, missing)
 }
 
+/// Where each phoneme's ids are in the sequence [`phonemes_to_ids`] makes
+/// of `phonemes`: its own ids and the pad after it (empty, at its place,
+/// for a phoneme the map lacks). The ranges are in order and, with the
+/// leading `^ _` and the final `$`, cover the whole sequence: a phoneme's
+/// duration is the sum of its ids' durations.
+pub fn phoneme_id_spans(phonemes: &[String], map: &PhonemeIdMap) -> Vec<std::ops::Range<usize>> {
+    let len = |p: &str| map.get(p).map_or(0, Vec::len);
+    let pad = len(PAD);
+    let mut at = len(BOS) + pad;
+    phonemes
+        .iter()
+        .map(|p| {
+            let start = at;
+            if map.contains_key(p.as_str()) {
+                at += len(p) + pad;
+            }
+            start..at
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +118,19 @@ mod tests {
         assert_eq!(ids.len(), 33);
         assert_eq!(&ids[..5], &[1, 0, 20, 0, 59]);
         assert_eq!(&ids[ids.len() - 3..], &[4, 0, 2]);
+    }
+
+    #[test]
+    fn id_spans_cover_each_phoneme_and_its_pad() {
+        let mut m = map();
+        m.insert("aɪ".into(), vec![161, 162]);
+        let phonemes: Vec<String> = ["h", "x", "aɪ", ","].map(String::from).to_vec();
+        let (ids, _) = phonemes_to_ids(&phonemes, &m);
+        assert_eq!(ids, vec![1, 0, 20, 0, 161, 162, 0, 8, 0, 2]);
+        assert_eq!(
+            phoneme_id_spans(&phonemes, &m),
+            vec![2..4, 4..4, 4..7, 7..9]
+        );
     }
 
     #[test]

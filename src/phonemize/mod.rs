@@ -23,5 +23,5 @@ pub mod espeak;
 pub mod ids;
 
 pub use data_dir::find_espeak_data;
-pub use espeak::{merge_vowel_clusters, EspeakPhonemizer};
-pub use ids::{phonemes_to_ids, PhonemeIdMap};
+pub use espeak::{merge_vowel_clusters, EspeakPhonemizer, PhonemeWord, PhonemizedSentence};
+pub use ids::{phoneme_id_spans, phonemes_to_ids, PhonemeIdMap};

@@ -1,6 +1,7 @@
 //! A Piper voice ready to speak: the generator, its config, and the
 //! phonemizer, with per-request parameters and sentence-by-sentence output.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use rand::SeedableRng;
 use super::config::{ModelConfig, VoiceConfig};
 use super::onnx::PiperWeights;
 use super::synthesizer::{Scales, Synthesizer};
-use crate::phonemize::{phonemes_to_ids, EspeakPhonemizer};
+use crate::phonemize::{phonemes_to_ids, EspeakPhonemizer, PhonemeWord, PhonemizedSentence};
 use crate::text::blocks::TextBlocks;
 use crate::{Error, Result};
 
@@ -229,6 +230,16 @@ impl PiperVoice {
 
     /// Text to phonemes, one list per sentence, long sentences cut.
     pub fn phonemize(&self, text: &str) -> Result<Vec<Vec<String>>> {
+        Ok(self
+            .phonemize_words(text)?
+            .into_iter()
+            .map(|s| s.phonemes)
+            .collect())
+    }
+
+    /// [`Self::phonemize`] with the words of each part: which phonemes,
+    /// which bytes of `text`.
+    pub fn phonemize_words(&self, text: &str) -> Result<Vec<PhonemizedSentence>> {
         let voice = self
             .config
             .espeak
@@ -237,11 +248,11 @@ impl PiperVoice {
             .unwrap_or("en-us");
         let sentences =
             self.phonemizer
-                .phonemize_with_clusters(voice, text, &self.config.vowel_clusters)?;
+                .phonemize_words(voice, text, &self.config.vowel_clusters)?;
         Ok(sentences
             .into_iter()
-            .filter(|s| s.iter().any(|p| !p.trim().is_empty()))
-            .flat_map(|s| split_long(s, MAX_SENTENCE_PHONEMES))
+            .filter(|s| s.phonemes.iter().any(|p| !p.trim().is_empty()))
+            .flat_map(|s| split_long_sentence(s, MAX_SENTENCE_PHONEMES))
             .collect())
     }
 
@@ -310,10 +321,21 @@ pub fn config_path_for(model: &Path) -> PathBuf {
 
 /// Cuts a phoneme list longer than `max` at the last clause mark (`, : ;`)
 /// or, failing that, the last word break before the limit.
-fn split_long(mut phonemes: Vec<String>, max: usize) -> Vec<Vec<String>> {
+#[cfg(test)]
+fn split_long(phonemes: Vec<String>, max: usize) -> Vec<Vec<String>> {
+    long_cuts(&phonemes, max)
+        .into_iter()
+        .map(|r| phonemes[r].to_vec())
+        .collect()
+}
+
+/// The parts [`split_long`] cuts a phoneme list into, as ranges of it (the
+/// spaces after a cut belong to no part).
+fn long_cuts(phonemes: &[String], max: usize) -> Vec<Range<usize>> {
     let mut out = Vec::new();
-    while phonemes.len() > max {
-        let window = &phonemes[..max];
+    let mut start = 0;
+    while phonemes.len() - start > max {
+        let window = &phonemes[start..start + max];
         let cut = window
             .iter()
             .rposition(|p| matches!(p.as_str(), "," | ":" | ";"))
@@ -326,14 +348,39 @@ fn split_long(mut phonemes: Vec<String>, max: usize) -> Vec<Vec<String>> {
                     .filter(|&i| i > max / 4)
             })
             .unwrap_or(max);
-        let rest = phonemes.split_off(cut);
-        out.push(phonemes);
-        phonemes = rest.into_iter().skip_while(|p| p == " ").collect();
+        out.push(start..start + cut);
+        start += cut;
+        while start < phonemes.len() && phonemes[start] == " " {
+            start += 1;
+        }
     }
-    if !phonemes.is_empty() {
-        out.push(phonemes);
+    if start < phonemes.len() {
+        out.push(start..phonemes.len());
     }
     out
+}
+
+/// A phonemized sentence cut as [`long_cuts`] says, each word going with
+/// the part its first phoneme is in (cut short at the part's end).
+fn split_long_sentence(s: PhonemizedSentence, max: usize) -> Vec<PhonemizedSentence> {
+    if s.phonemes.len() <= max {
+        return vec![s];
+    }
+    long_cuts(&s.phonemes, max)
+        .into_iter()
+        .map(|r| PhonemizedSentence {
+            phonemes: s.phonemes[r.clone()].to_vec(),
+            words: s
+                .words
+                .iter()
+                .filter(|w| r.contains(&w.phonemes.start))
+                .map(|w| PhonemeWord {
+                    phonemes: w.phonemes.start - r.start..w.phonemes.end.min(r.end) - r.start,
+                    text: w.text.clone(),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Iterator over the sentences of a request (see [`PiperVoice::synthesize`]).

@@ -190,6 +190,51 @@
 // `gap_ms` of cross-fade between sentences (at most 100).
 #define TTS_GAP_CROSSFADE 2
 
+// Viseme: silence, mouth at rest.
+#define TTS_VISEME_SIL 0
+
+// Viseme: p, b, m.
+#define TTS_VISEME_PP 1
+
+// Viseme: f, v.
+#define TTS_VISEME_FF 2
+
+// Viseme: th.
+#define TTS_VISEME_TH 3
+
+// Viseme: t, d.
+#define TTS_VISEME_DD 4
+
+// Viseme: k, g, ng, h.
+#define TTS_VISEME_KK 5
+
+// Viseme: ch, j, sh.
+#define TTS_VISEME_CH 6
+
+// Viseme: s, z.
+#define TTS_VISEME_SS 7
+
+// Viseme: n, l.
+#define TTS_VISEME_NN 8
+
+// Viseme: r.
+#define TTS_VISEME_RR 9
+
+// Viseme: open vowels (a).
+#define TTS_VISEME_AA 10
+
+// Viseme: mid vowels (e).
+#define TTS_VISEME_E 11
+
+// Viseme: close front vowels (i).
+#define TTS_VISEME_IH 12
+
+// Viseme: rounded mid vowels (o).
+#define TTS_VISEME_OH 13
+
+// Viseme: rounded close vowels (u), w.
+#define TTS_VISEME_OU 14
+
 // Size of the header `tts_wav_header` writes.
 #define TTS_WAV_HEADER_SIZE 44
 
@@ -428,7 +473,44 @@ typedef struct tts_request_params {
   // Autoregressive models: penalty on repeated codes in [1, 10]; NaN:
   // the model's default (1.05).
   float repetition_penalty;
+  // Nonzero: cut a first sentence longer than this many chars at a
+  // clause (as `short_first_chunk` does, at this length); 0: the
+  // engine's length (60) when `short_first_chunk` is set.
+  uint32_t first_chunk_max_chars;
+  // Nonzero (the default): chunks that end a sentence carry its words
+  // with their times (`tts_chunk.words`).
+  int32_t word_timings;
+  // Nonzero: chunks that end a sentence also carry its phonemes with
+  // visemes (`tts_chunk.phonemes`; Piper voices). Default 0.
+  int32_t phoneme_timings;
 } tts_request_params;
+
+// A word and when it is heard: samples of the chunk's `sample_rate`,
+// counted from the request's first sample (as `sample_offset` is).
+typedef struct TtsWord {
+  // The word as spoken (after normalization), NUL-terminated UTF-8.
+  const char *word;
+  // First sample where it is heard.
+  uint64_t start;
+  // One past its last sample.
+  uint64_t end;
+  // Nonzero when estimated from the text (models without durations)
+  // rather than measured.
+  int32_t estimated;
+} TtsWord;
+
+// A phoneme, when it is heard and the mouth shape that goes with it.
+typedef struct TtsPhoneme {
+  // The phoneme in IPA with its stress and length marks, NUL-terminated
+  // UTF-8.
+  const char *phoneme;
+  // First sample (as in `tts_word`).
+  uint64_t start;
+  // One past its last sample.
+  uint64_t end;
+  // Viseme id 0-14 of the Oculus set (`TTS_VISEME_SIL` … `TTS_VISEME_OU`).
+  int32_t viseme;
+} TtsPhoneme;
 
 // One chunk of audio (a sentence, or a piece of one for models that
 // stream within sentences) and where it belongs. The library
@@ -470,6 +552,19 @@ typedef struct tts_chunk {
   // (Qwen3-TTS), the chunks of a sentence share `sentence_index` and
   // the text span, and only the last has this set.
   int32_t ends_sentence;
+  // Number of entries in `words`.
+  size_t word_count;
+  // The words of the sentence this chunk ends (NULL when none: other
+  // chunks, or word timings off), valid as long as the chunk is. Their
+  // times may reach past this chunk's samples (a cross-fade or the
+  // resampler holds a few ms back; a model that streams within
+  // sentences gives the words with the sentence's last piece).
+  const struct TtsWord *words;
+  // Number of entries in `phonemes`.
+  size_t phoneme_count;
+  // The sentence's phonemes with visemes, likewise (with
+  // `phoneme_timings`, for Piper voices).
+  const struct TtsPhoneme *phonemes;
 } tts_chunk;
 
 // Called once per chunk, in order, on the thread that called

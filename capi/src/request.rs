@@ -1,7 +1,7 @@
 //! Requests: `tts_request_params`, the chunk view handed to C, the
 //! callback (push) calls and WAV output.
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::Path;
 use std::time::Duration;
 
@@ -26,6 +26,38 @@ pub const TTS_GAP_NONE: i32 = 0;
 pub const TTS_GAP_SILENCE: i32 = 1;
 /// `gap_ms` of cross-fade between sentences (at most 100).
 pub const TTS_GAP_CROSSFADE: i32 = 2;
+
+// Visemes (`tts_phoneme.viseme`): the 15 of the Oculus lip-sync set.
+/// Viseme: silence, mouth at rest.
+pub const TTS_VISEME_SIL: i32 = 0;
+/// Viseme: p, b, m.
+pub const TTS_VISEME_PP: i32 = 1;
+/// Viseme: f, v.
+pub const TTS_VISEME_FF: i32 = 2;
+/// Viseme: th.
+pub const TTS_VISEME_TH: i32 = 3;
+/// Viseme: t, d.
+pub const TTS_VISEME_DD: i32 = 4;
+/// Viseme: k, g, ng, h.
+pub const TTS_VISEME_KK: i32 = 5;
+/// Viseme: ch, j, sh.
+pub const TTS_VISEME_CH: i32 = 6;
+/// Viseme: s, z.
+pub const TTS_VISEME_SS: i32 = 7;
+/// Viseme: n, l.
+pub const TTS_VISEME_NN: i32 = 8;
+/// Viseme: r.
+pub const TTS_VISEME_RR: i32 = 9;
+/// Viseme: open vowels (a).
+pub const TTS_VISEME_AA: i32 = 10;
+/// Viseme: mid vowels (e).
+pub const TTS_VISEME_E: i32 = 11;
+/// Viseme: close front vowels (i).
+pub const TTS_VISEME_IH: i32 = 12;
+/// Viseme: rounded mid vowels (o).
+pub const TTS_VISEME_OH: i32 = 13;
+/// Viseme: rounded close vowels (u), w.
+pub const TTS_VISEME_OU: i32 = 14;
 
 /// Size of the header `tts_wav_header` writes.
 pub const TTS_WAV_HEADER_SIZE: usize = 44;
@@ -101,6 +133,16 @@ pub struct TtsRequestParams {
     /// Autoregressive models: penalty on repeated codes in [1, 10]; NaN:
     /// the model's default (1.05).
     pub repetition_penalty: f32,
+    /// Nonzero: cut a first sentence longer than this many chars at a
+    /// clause (as `short_first_chunk` does, at this length); 0: the
+    /// engine's length (60) when `short_first_chunk` is set.
+    pub first_chunk_max_chars: u32,
+    /// Nonzero (the default): chunks that end a sentence carry its words
+    /// with their times (`tts_chunk.words`).
+    pub word_timings: i32,
+    /// Nonzero: chunks that end a sentence also carry its phonemes with
+    /// visemes (`tts_chunk.phonemes`; Piper voices). Default 0.
+    pub phoneme_timings: i32,
 }
 
 /// `struct_size` of every released `tts_request_params` layout, oldest
@@ -111,6 +153,8 @@ const REQUEST_PARAMS_SIZES: &[usize] = &[
     std::mem::offset_of!(TtsRequestParams, nfe_step).next_multiple_of(8),
     // Up to `fix_duration` (before the autoregressive settings).
     std::mem::offset_of!(TtsRequestParams, language),
+    // Up to `repetition_penalty` (before the timing settings).
+    std::mem::offset_of!(TtsRequestParams, first_chunk_max_chars).next_multiple_of(8),
     std::mem::size_of::<TtsRequestParams>(),
 ];
 
@@ -155,6 +199,58 @@ pub struct TtsChunk {
     /// (Qwen3-TTS), the chunks of a sentence share `sentence_index` and
     /// the text span, and only the last has this set.
     pub ends_sentence: i32,
+    /// Number of entries in `words`.
+    pub word_count: usize,
+    /// The words of the sentence this chunk ends (NULL when none: other
+    /// chunks, or word timings off), valid as long as the chunk is. Their
+    /// times may reach past this chunk's samples (a cross-fade or the
+    /// resampler holds a few ms back; a model that streams within
+    /// sentences gives the words with the sentence's last piece).
+    pub words: *const TtsWord,
+    /// Number of entries in `phonemes`.
+    pub phoneme_count: usize,
+    /// The sentence's phonemes with visemes, likewise (with
+    /// `phoneme_timings`, for Piper voices).
+    pub phonemes: *const TtsPhoneme,
+}
+
+/// A word and when it is heard: samples of the chunk's `sample_rate`,
+/// counted from the request's first sample (as `sample_offset` is).
+#[repr(C)]
+pub struct TtsWord {
+    /// The word as spoken (after normalization), NUL-terminated UTF-8.
+    pub word: *const c_char,
+    /// First sample where it is heard.
+    pub start: u64,
+    /// One past its last sample.
+    pub end: u64,
+    /// Nonzero when estimated from the text (models without durations)
+    /// rather than measured.
+    pub estimated: i32,
+}
+
+/// A phoneme, when it is heard and the mouth shape that goes with it.
+#[repr(C)]
+pub struct TtsPhoneme {
+    /// The phoneme in IPA with its stress and length marks, NUL-terminated
+    /// UTF-8.
+    pub phoneme: *const c_char,
+    /// First sample (as in `tts_word`).
+    pub start: u64,
+    /// One past its last sample.
+    pub end: u64,
+    /// Viseme id 0-14 of the Oculus set (`TTS_VISEME_SIL` … `TTS_VISEME_OU`).
+    pub viseme: i32,
+}
+
+/// A chunk's C view with the storage its pointers point into: keep it
+/// alive (it may be moved) while the view is in use.
+pub(crate) struct ChunkView {
+    /// The view handed to the caller.
+    pub chunk: TtsChunk,
+    _words: Vec<TtsWord>,
+    _phonemes: Vec<TtsPhoneme>,
+    _strings: Vec<CString>,
 }
 
 /// Called once per chunk, in order, on the thread that called
@@ -180,6 +276,9 @@ fn defaults() -> TtsRequestParams {
         gap: TTS_GAP_NONE,
         gap_ms: 0,
         short_first_chunk: 0,
+        first_chunk_max_chars: 0,
+        word_timings: 1,
+        phoneme_timings: 0,
         use_cache: 1,
         nfe_step: 0,
         cfg_strength: f32::NAN,
@@ -265,17 +364,60 @@ pub(crate) unsafe fn request_options(p: *const TtsRequestParams) -> Result<Reque
         format: sample_format(p.format)?,
         gap,
         short_first_chunk: p.short_first_chunk != 0,
+        first_chunk_max_chars: (p.first_chunk_max_chars != 0)
+            .then_some(p.first_chunk_max_chars as usize),
+        word_timings: p.word_timings != 0,
+        phoneme_timings: p.phoneme_timings != 0,
         use_cache: p.use_cache != 0,
     })
 }
 
 /// The C view of `c`; it borrows `c`'s samples.
-pub(crate) fn c_chunk(c: &Chunk) -> TtsChunk {
+pub(crate) fn c_chunk(c: &Chunk) -> ChunkView {
     let (samples, format) = match &c.samples {
         Samples::F32(v) => (v.as_ptr().cast::<c_void>(), TTS_FORMAT_F32),
         Samples::I16(v) => (v.as_ptr().cast::<c_void>(), TTS_FORMAT_I16),
     };
-    TtsChunk {
+    // An interior NUL cannot come from the text (control characters are
+    // removed before synthesis); cut there if it ever did.
+    let c_string = |s: &str| {
+        CString::new(s).unwrap_or_else(|e| {
+            let end = e.nul_position();
+            CString::new(&s[..end]).expect("no NUL before the first")
+        })
+    };
+    let mut strings = Vec::with_capacity(c.words.len() + c.phonemes.len());
+    let words: Vec<TtsWord> = c
+        .words
+        .iter()
+        .map(|w| {
+            let text = c_string(&w.word);
+            let word = text.as_ptr();
+            strings.push(text);
+            TtsWord {
+                word,
+                start: w.start,
+                end: w.end,
+                estimated: i32::from(w.estimated),
+            }
+        })
+        .collect();
+    let phonemes: Vec<TtsPhoneme> = c
+        .phonemes
+        .iter()
+        .map(|p| {
+            let text = c_string(&p.phoneme);
+            let phoneme = text.as_ptr();
+            strings.push(text);
+            TtsPhoneme {
+                phoneme,
+                start: p.start,
+                end: p.end,
+                viseme: i32::from(p.viseme.id()),
+            }
+        })
+        .collect();
+    let chunk = TtsChunk {
         request_id: c.request_id,
         sentence_index: c.sentence_index as u64,
         text_start: c.text_span.start,
@@ -291,6 +433,25 @@ pub(crate) fn c_chunk(c: &Chunk) -> TtsChunk {
         synthesis_s: c.timings.synthesis.as_secs_f64(),
         since_request_s: c.timings.since_request.as_secs_f64(),
         ends_sentence: i32::from(c.ends_sentence),
+        word_count: words.len(),
+        words: ptr_or_null(&words),
+        phoneme_count: phonemes.len(),
+        phonemes: ptr_or_null(&phonemes),
+    };
+    ChunkView {
+        chunk,
+        _words: words,
+        _phonemes: phonemes,
+        _strings: strings,
+    }
+}
+
+/// The array's start, or NULL when it is empty.
+fn ptr_or_null<T>(v: &[T]) -> *const T {
+    if v.is_empty() {
+        std::ptr::null()
+    } else {
+        v.as_ptr()
     }
 }
 
@@ -353,7 +514,7 @@ unsafe fn synthesize(
         let c = c_chunk(chunk);
         // SAFETY: the caller's callback with the caller's user data; `c`
         // and the samples it points at live until the call returns.
-        match unsafe { callback(&c, user_data) } {
+        match unsafe { callback(&c.chunk, user_data) } {
             0 => Flow::Continue,
             _ => Flow::Stop,
         }

@@ -12,7 +12,7 @@ use ishowtts::Error;
 use crate::engine::{engine_ref, TtsEngine};
 use crate::error::{c_text_arg, guard, invalid, text_arg};
 use crate::error::{TTS_DONE, TTS_OK, TTS_STOPPED, TTS_TIMEOUT};
-use crate::request::{c_chunk, request_options, TtsChunk, TtsRequestParams};
+use crate::request::{c_chunk, request_options, ChunkView, TtsChunk, TtsRequestParams};
 
 /// A running request whose chunks are read with `tts_stream_next`. Read it
 /// from one thread at a time; `tts_stream_cancel` may come from any.
@@ -29,7 +29,7 @@ struct Reader {
     stream: Stream,
     /// The chunk last handed out and its C view (which points into it):
     /// both live until the next `tts_stream_next` or the free.
-    current: Option<(Chunk, TtsChunk)>,
+    current: Option<(Chunk, ChunkView)>,
 }
 
 /// # Safety
@@ -239,7 +239,7 @@ pub unsafe extern "C" fn tts_stream_next(
                 // SAFETY: out is non-NULL (checked above) and writable
                 // (tts.h); the view lives in the stream until the next
                 // call or the free.
-                unsafe { out.write(view as *const TtsChunk) };
+                unsafe { out.write(&view.chunk as *const TtsChunk) };
                 Ok(TTS_OK)
             }
             Polled::Pending => Ok(TTS_TIMEOUT),

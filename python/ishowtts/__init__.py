@@ -46,6 +46,7 @@ from ._ishowtts import (  # noqa: E402  (after the data path is set)
     Percentiles,
     RequestSummary,
     Stream,
+    VISEMES,
     VoiceInfo,
     __version__,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "TextTooLongError",
     "TtsError",
     "UnsupportedError",
+    "VISEMES",
     "VoiceInfo",
     "VoiceNotFoundError",
     "__version__",

@@ -17,10 +17,13 @@ __all__ = [
     "Percentiles",
     "RequestSummary",
     "Stream",
+    "VISEMES",
     "VoiceInfo",
     "_config_defaults",
     "__version__",
 ]
+
+VISEMES: list[str]
 
 _Path = str | os.PathLike[str]
 _Samples = NDArray[np.float32] | NDArray[np.int16]
@@ -59,6 +62,12 @@ class Chunk:
     def is_last(self) -> bool: ...
     @property
     def ends_sentence(self) -> bool: ...
+    @property
+    def words(self) -> list[tuple[str, float, float]]: ...
+    @property
+    def words_estimated(self) -> bool: ...
+    @property
+    def phonemes(self) -> list[tuple[str, float, float, int]]: ...
     @property
     def timings(self) -> ChunkTimings: ...
     @property
@@ -278,6 +287,9 @@ class Engine:
         silence_ms: float | None = None,
         crossfade_ms: float | None = None,
         short_first_chunk: bool = False,
+        first_chunk_max_chars: int | None = None,
+        word_timings: bool = True,
+        phoneme_timings: bool = False,
         use_cache: bool = True,
         language: str | None = None,
         instruct: str | None = None,
@@ -306,6 +318,9 @@ class Engine:
         silence_ms: float | None = None,
         crossfade_ms: float | None = None,
         short_first_chunk: bool = False,
+        first_chunk_max_chars: int | None = None,
+        word_timings: bool = True,
+        phoneme_timings: bool = False,
         use_cache: bool = True,
         language: str | None = None,
         instruct: str | None = None,
@@ -334,6 +349,9 @@ class Engine:
         silence_ms: float | None = None,
         crossfade_ms: float | None = None,
         short_first_chunk: bool = False,
+        first_chunk_max_chars: int | None = None,
+        word_timings: bool = True,
+        phoneme_timings: bool = False,
         use_cache: bool = True,
         language: str | None = None,
         instruct: str | None = None,
@@ -362,6 +380,9 @@ class Engine:
         silence_ms: float | None = None,
         crossfade_ms: float | None = None,
         short_first_chunk: bool = False,
+        first_chunk_max_chars: int | None = None,
+        word_timings: bool = True,
+        phoneme_timings: bool = False,
         use_cache: bool = True,
         language: str | None = None,
         instruct: str | None = None,
@@ -390,6 +411,9 @@ class Engine:
         silence_ms: float | None = None,
         crossfade_ms: float | None = None,
         short_first_chunk: bool = False,
+        first_chunk_max_chars: int | None = None,
+        word_timings: bool = True,
+        phoneme_timings: bool = False,
         use_cache: bool = True,
         language: str | None = None,
         instruct: str | None = None,
@@ -417,6 +441,9 @@ class Engine:
         silence_ms: float | None = None,
         crossfade_ms: float | None = None,
         short_first_chunk: bool = False,
+        first_chunk_max_chars: int | None = None,
+        word_timings: bool = True,
+        phoneme_timings: bool = False,
         use_cache: bool = True,
         language: str | None = None,
         instruct: str | None = None,
@@ -443,6 +470,9 @@ class Engine:
         silence_ms: float | None = None,
         crossfade_ms: float | None = None,
         short_first_chunk: bool = False,
+        first_chunk_max_chars: int | None = None,
+        word_timings: bool = True,
+        phoneme_timings: bool = False,
         use_cache: bool = True,
         language: str | None = None,
         instruct: str | None = None,

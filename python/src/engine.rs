@@ -377,7 +377,8 @@ impl Engine {
         text, *, voice=None, sample_rate=None, format="f32", speed=None, noise_scale=None,
         noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
         sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, use_cache=true, language=None, instruct=None,
+        short_first_chunk=false, first_chunk_max_chars=None, word_timings=true,
+        phoneme_timings=false, use_cache=true, language=None, instruct=None,
         temperature=None, top_k=None, top_p=None, repetition_penalty=None
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -400,6 +401,9 @@ impl Engine {
         silence_ms: Option<f64>,
         crossfade_ms: Option<f64>,
         short_first_chunk: bool,
+        first_chunk_max_chars: Option<i128>,
+        word_timings: bool,
+        phoneme_timings: bool,
         use_cache: bool,
         language: Option<String>,
         instruct: Option<String>,
@@ -424,6 +428,9 @@ impl Engine {
             silence_ms,
             crossfade_ms,
             short_first_chunk,
+            first_chunk_max_chars,
+            word_timings,
+            phoneme_timings,
             use_cache,
             language,
             instruct,
@@ -455,7 +462,8 @@ impl Engine {
         text, path, *, voice=None, sample_rate=None, format="i16", speed=None, noise_scale=None,
         noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
         sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, use_cache=true, language=None, instruct=None,
+        short_first_chunk=false, first_chunk_max_chars=None, word_timings=true,
+        phoneme_timings=false, use_cache=true, language=None, instruct=None,
         temperature=None, top_k=None, top_p=None, repetition_penalty=None
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -479,6 +487,9 @@ impl Engine {
         silence_ms: Option<f64>,
         crossfade_ms: Option<f64>,
         short_first_chunk: bool,
+        first_chunk_max_chars: Option<i128>,
+        word_timings: bool,
+        phoneme_timings: bool,
         use_cache: bool,
         language: Option<String>,
         instruct: Option<String>,
@@ -503,6 +514,9 @@ impl Engine {
             silence_ms,
             crossfade_ms,
             short_first_chunk,
+            first_chunk_max_chars,
+            word_timings,
+            phoneme_timings,
             use_cache,
             language,
             instruct,
@@ -543,7 +557,8 @@ impl Engine {
         text, callback, *, voice=None, sample_rate=None, format="f32", speed=None,
         noise_scale=None, noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
         sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, use_cache=true, language=None, instruct=None,
+        short_first_chunk=false, first_chunk_max_chars=None, word_timings=true,
+        phoneme_timings=false, use_cache=true, language=None, instruct=None,
         temperature=None, top_k=None, top_p=None, repetition_penalty=None
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -567,6 +582,9 @@ impl Engine {
         silence_ms: Option<f64>,
         crossfade_ms: Option<f64>,
         short_first_chunk: bool,
+        first_chunk_max_chars: Option<i128>,
+        word_timings: bool,
+        phoneme_timings: bool,
         use_cache: bool,
         language: Option<String>,
         instruct: Option<String>,
@@ -597,6 +615,9 @@ impl Engine {
             silence_ms,
             crossfade_ms,
             short_first_chunk,
+            first_chunk_max_chars,
+            word_timings,
+            phoneme_timings,
             use_cache,
             language,
             instruct,
@@ -625,7 +646,8 @@ impl Engine {
         *, voice=None, sample_rate=None, format="f32", speed=None, noise_scale=None,
         noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
         sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, use_cache=true, language=None, instruct=None,
+        short_first_chunk=false, first_chunk_max_chars=None, word_timings=true,
+        phoneme_timings=false, use_cache=true, language=None, instruct=None,
         temperature=None, top_k=None, top_p=None, repetition_penalty=None
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -647,6 +669,9 @@ impl Engine {
         silence_ms: Option<f64>,
         crossfade_ms: Option<f64>,
         short_first_chunk: bool,
+        first_chunk_max_chars: Option<i128>,
+        word_timings: bool,
+        phoneme_timings: bool,
         use_cache: bool,
         language: Option<String>,
         instruct: Option<String>,
@@ -671,6 +696,9 @@ impl Engine {
             silence_ms,
             crossfade_ms,
             short_first_chunk,
+            first_chunk_max_chars,
+            word_timings,
+            phoneme_timings,
             use_cache,
             language,
             instruct,
@@ -694,7 +722,8 @@ impl Engine {
         text, *, voice=None, sample_rate=None, format="f32", speed=None, noise_scale=None,
         noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
         sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, use_cache=true, language=None, instruct=None,
+        short_first_chunk=false, first_chunk_max_chars=None, word_timings=true,
+        phoneme_timings=false, use_cache=true, language=None, instruct=None,
         temperature=None, top_k=None, top_p=None, repetition_penalty=None
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -717,6 +746,9 @@ impl Engine {
         silence_ms: Option<f64>,
         crossfade_ms: Option<f64>,
         short_first_chunk: bool,
+        first_chunk_max_chars: Option<i128>,
+        word_timings: bool,
+        phoneme_timings: bool,
         use_cache: bool,
         language: Option<String>,
         instruct: Option<String>,
@@ -741,6 +773,9 @@ impl Engine {
             silence_ms,
             crossfade_ms,
             short_first_chunk,
+            first_chunk_max_chars,
+            word_timings,
+            phoneme_timings,
             use_cache,
             language,
             instruct,

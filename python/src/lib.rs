@@ -28,5 +28,11 @@ fn _ishowtts(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<info::CacheStats>()?;
     m.add_function(wrap_pyfunction!(engine::_config_defaults, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // Viseme names by id (`Chunk.phonemes`): the Oculus lip-sync set.
+    let visemes: Vec<&str> = ishowtts::timing::Viseme::ALL
+        .iter()
+        .map(|v| v.name())
+        .collect();
+    m.add("VISEMES", visemes)?;
     Ok(())
 }

@@ -33,6 +33,9 @@ pub struct RequestArgs<'a> {
     pub silence_ms: Option<f64>,
     pub crossfade_ms: Option<f64>,
     pub short_first_chunk: bool,
+    pub first_chunk_max_chars: Option<i128>,
+    pub word_timings: bool,
+    pub phoneme_timings: bool,
     pub use_cache: bool,
     pub language: Option<String>,
     pub instruct: Option<String>,
@@ -100,6 +103,14 @@ impl RequestArgs<'_> {
             (None, Some(ms)) => SentenceGap::Crossfade(millis("crossfade_ms", ms)?),
             (None, None) => SentenceGap::None,
         };
+        let first_chunk_max_chars = self
+            .first_chunk_max_chars
+            .map(|n| {
+                usize::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(|| {
+                    invalid_parameter("first_chunk_max_chars", n, "must be at least 1")
+                })
+            })
+            .transpose()?;
         Ok(RequestOptions {
             voice: self.voice,
             synthesis: SynthesisOptions {
@@ -125,6 +136,9 @@ impl RequestArgs<'_> {
             format,
             gap,
             short_first_chunk: self.short_first_chunk,
+            first_chunk_max_chars,
+            word_timings: self.word_timings,
+            phoneme_timings: self.phoneme_timings,
             use_cache: self.use_cache,
         })
     }

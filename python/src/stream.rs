@@ -233,6 +233,20 @@ pub struct Chunk {
     /// Whether this is the request's last chunk (it may be empty).
     #[pyo3(get)]
     is_last: bool,
+    /// The words of the sentence this chunk ends, as `(word, start_s,
+    /// end_s)`: seconds from the request's start (empty on other chunks,
+    /// and with `word_timings=False`).
+    #[pyo3(get)]
+    words: Vec<(String, f64, f64)>,
+    /// Whether `words` are estimated from the text (models without
+    /// durations) rather than measured.
+    #[pyo3(get)]
+    words_estimated: bool,
+    /// With `phoneme_timings=True` (Piper voices): the sentence's phonemes
+    /// as `(ipa, start_s, end_s, viseme)`, the viseme an id 0-14 of the
+    /// Oculus set (`VISEMES` names them).
+    #[pyo3(get)]
+    phonemes: Vec<(String, f64, f64, u8)>,
     /// Whether this is the last chunk of its sentence (always, for models
     /// that deliver whole sentences; a model that streams within
     /// sentences, such as Qwen3-TTS, sends several chunks per sentence
@@ -253,7 +267,22 @@ impl Chunk {
             char_span,
         } = ready;
         let t = chunk.timings;
+        let secs = |s: u64| s as f64 / f64::from(chunk.sample_rate.max(1));
+        let words_estimated = chunk.words.iter().any(|w| w.estimated);
+        let words = chunk
+            .words
+            .into_iter()
+            .map(|w| (w.word, secs(w.start), secs(w.end)))
+            .collect();
+        let phonemes = chunk
+            .phonemes
+            .into_iter()
+            .map(|p| (p.phoneme, secs(p.start), secs(p.end), p.viseme.id()))
+            .collect();
         Ok(Self {
+            words,
+            words_estimated,
+            phonemes,
             len: chunk.samples.len(),
             samples: samples_to_numpy(py, chunk.samples),
             sample_rate: chunk.sample_rate,

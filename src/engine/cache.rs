@@ -165,6 +165,8 @@ mod tests {
             ends_sentence: true,
             samples: Samples::F32(vec![0.0; n]),
             timings: ChunkTimings::default(),
+            words: Vec::new(),
+            phonemes: Vec::new(),
         };
         CachedAudio {
             chunks: vec![chunk],

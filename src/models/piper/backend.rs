@@ -159,8 +159,17 @@ impl Backend for PiperBackend {
                         let spoken = part.phonemes[w.phonemes.clone()]
                             .iter()
                             .rposition(|p| p.chars().any(|c| c.is_alphabetic() || is_mark(c)))?;
-                        let first = spans.get(w.phonemes.start)?;
-                        let last = spans.get(w.phonemes.start + spoken)?;
+                        // The " " between two words is voiced, heard as
+                        // the next word's onset (a forced alignment puts it
+                        // there); after punctuation it is part of a pause.
+                        let i = w.phonemes.start;
+                        let joined = i >= 2
+                            && part.phonemes[i - 1] == " "
+                            && part.phonemes[i - 2]
+                                .chars()
+                                .any(|c| c.is_alphabetic() || is_mark(c));
+                        let first = spans.get(if joined { i - 1 } else { i })?;
+                        let last = spans.get(i + spoken)?;
                         Some(TimedSpan {
                             text: job.text.get(w.text.clone())?.to_owned(),
                             samples: timed.samples(first.start..last.end),

@@ -713,6 +713,91 @@ static void test_f5(const tts_engine *e) {
   still_works(e);
 }
 
+/* Word and phoneme timings on the chunks that end a sentence: the words in
+ * order, each inside the request's audio; phonemes with viseme ids when
+ * asked for; none when word timings are off; an older params struct gets
+ * the default (words on). In quick mode only the default request (from
+ * the cache) runs, which still walks the word arrays under valgrind. */
+typedef struct {
+  int words, phonemes, ordered, visemes_ok, strings_ok;
+  uint64_t last_end, samples;
+  char first[32], last[32];
+} timing_info;
+
+static int on_timed_chunk(const tts_chunk *c, void *user) {
+  timing_info *t = (timing_info *)user;
+  if (c->word_count > 0 && (c->words == NULL || !c->ends_sentence)) t->ordered = 0;
+  for (size_t i = 0; i < c->word_count; i++) {
+    const tts_word *w = &c->words[i];
+    if (w->word == NULL || w->word[0] == 0 || w->estimated) t->strings_ok = 0;
+    if (w->start >= w->end || w->start < t->last_end) t->ordered = 0;
+    t->last_end = w->end;
+    if (t->words == 0) snprintf(t->first, sizeof t->first, "%s", w->word);
+    snprintf(t->last, sizeof t->last, "%s", w->word);
+    t->words++;
+  }
+  for (size_t i = 0; i < c->phoneme_count; i++) {
+    const tts_phoneme *p = &c->phonemes[i];
+    if (p->viseme < TTS_VISEME_SIL || p->viseme > TTS_VISEME_OU || p->start >= p->end ||
+        p->phoneme == NULL)
+      t->visemes_ok = 0;
+    t->phonemes++;
+  }
+  t->samples += c->sample_count;
+  return 0;
+}
+
+static timing_info timed_run(const tts_engine *e, const char *text, const tts_request_params *p) {
+  timing_info t;
+  memset(&t, 0, sizeof t);
+  t.ordered = t.visemes_ok = t.strings_ok = 1;
+  CHECK_CODE(tts_synthesize(e, text, p, on_timed_chunk, &t), TTS_OK);
+  return t;
+}
+
+static void test_timings(const tts_engine *e) {
+  tts_request_params p = tts_request_default_params();
+  CHECK(p.word_timings == 1 && p.phoneme_timings == 0 && p.first_chunk_max_chars == 0);
+  timing_info t = timed_run(e, WARM_TEXT, &p);
+  CHECK(t.words == 3 && t.ordered && t.strings_ok && t.phonemes == 0);
+  CHECK(strcmp(t.first, "Still") == 0 && strcmp(t.last, "fine") == 0);
+  CHECK(t.last_end <= t.samples);
+  if (quick) return;
+
+  const char *text = "Hello, world! The quick brown fox jumps over the lazy dog.";
+  p.phoneme_timings = 1;
+  p.use_cache = 0;
+  t = timed_run(e, text, &p);
+  CHECK(t.words == 11 && t.ordered && t.strings_ok && t.visemes_ok && t.phonemes > 30);
+  CHECK(strcmp(t.first, "Hello") == 0 && strcmp(t.last, "dog") == 0);
+
+  p.word_timings = 0;
+  p.phoneme_timings = 0;
+  t = timed_run(e, text, &p);
+  CHECK(t.words == 0 && t.phonemes == 0);
+
+  /* a caller built before the timing settings gets words (the default) */
+  tts_request_params old = tts_request_default_params();
+  old.use_cache = 0;
+  old.struct_size = offsetof(tts_request_params, first_chunk_max_chars);
+  old.struct_size = (old.struct_size + 7) / 8 * 8;
+  old.word_timings = 0; /* beyond its size: not read */
+  t = timed_run(e, text, &old);
+  CHECK(t.words == 11);
+
+  /* the short first chunk at a length of the caller's */
+  tts_request_params cut = tts_request_default_params();
+  cut.first_chunk_max_chars = 60;
+  int code;
+  run_info r = run(e,
+                   "When the first sentence runs on for a long while, its first clause is "
+                   "spoken on its own. The rest follows.",
+                   &cut, &code);
+  CHECK_CODE(code, TTS_OK);
+  CHECK(complete(&r) && r.chunks == 3);
+  still_works(e);
+}
+
 /* A live stream: text pushed in byte pieces (one cut inside a UTF-8
  * character) gives the samples of a one-shot request of the same text;
  * pushes after the end, bad bytes and pushes to a plain stream are refused
@@ -998,6 +1083,8 @@ int main(void) {
     STAGE("Qwen3-TTS voice");
     test_qwen3(e);
   }
+  STAGE("timings");
+  test_timings(e);
   STAGE("WAV files and metrics");
   test_wav_and_metrics(e);
   STAGE("bad input");

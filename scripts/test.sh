@@ -3,8 +3,8 @@
 # the Rust tests (unit, parity against the piper/onnxruntime fixtures,
 # engine scheduling, text front end, bad input), the C ABI from C and C++
 # (also under valgrind), the Python module (wheel built, installed in a fresh
-# virtualenv, stubs checked, pytest), and the ASR round trip against
-# piper-tts.
+# virtualenv, stubs checked, pytest), the ASR round trip against
+# piper-tts, and Piper's word timings against a forced alignment.
 # Everything runs in the release profile so each crate is built once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,3 +22,7 @@ echo "== Python module (wheel, stubtest, mypy, pytest)"
 ./scripts/test_python.sh
 echo "== ASR round trip (pytest)"
 .venv-test/bin/python -m pytest -q tests/python
+echo "== Word timings against a forced alignment (pocketsphinx)"
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps --locked |
+  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+./scripts/align_check.sh --bin "$TARGET_DIR/release/ishowtts"

@@ -487,7 +487,7 @@ typedef struct tts_request_params {
 
 // A word and when it is heard: samples of the chunk's `sample_rate`,
 // counted from the request's first sample (as `sample_offset` is).
-typedef struct TtsWord {
+typedef struct tts_word {
   // The word as spoken (after normalization), NUL-terminated UTF-8.
   const char *word;
   // First sample where it is heard.
@@ -497,10 +497,10 @@ typedef struct TtsWord {
   // Nonzero when estimated from the text (models without durations)
   // rather than measured.
   int32_t estimated;
-} TtsWord;
+} tts_word;
 
 // A phoneme, when it is heard and the mouth shape that goes with it.
-typedef struct TtsPhoneme {
+typedef struct tts_phoneme {
   // The phoneme in IPA with its stress and length marks, NUL-terminated
   // UTF-8.
   const char *phoneme;
@@ -510,7 +510,7 @@ typedef struct TtsPhoneme {
   uint64_t end;
   // Viseme id 0-14 of the Oculus set (`TTS_VISEME_SIL` … `TTS_VISEME_OU`).
   int32_t viseme;
-} TtsPhoneme;
+} tts_phoneme;
 
 // One chunk of audio (a sentence, or a piece of one for models that
 // stream within sentences) and where it belongs. The library
@@ -559,12 +559,12 @@ typedef struct tts_chunk {
   // times may reach past this chunk's samples (a cross-fade or the
   // resampler holds a few ms back; a model that streams within
   // sentences gives the words with the sentence's last piece).
-  const struct TtsWord *words;
+  const struct tts_word *words;
   // Number of entries in `phonemes`.
   size_t phoneme_count;
   // The sentence's phonemes with visemes, likewise (with
   // `phoneme_timings`, for Piper voices).
-  const struct TtsPhoneme *phonemes;
+  const struct tts_phoneme *phonemes;
 } tts_chunk;
 
 // Called once per chunk, in order, on the thread that called

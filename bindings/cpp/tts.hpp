@@ -10,6 +10,7 @@
 //   });
 //   tts::Stream s = engine.stream("Pulled instead.", params);
 //   while (const tts_chunk *c = s.next()) { ... }        // valid until the next call
+//   for (const tts_word &w : tts::words(*c)) { ... }     // w.word, w.start, w.end
 //
 // Failures throw tts::Error (code() is the TTS_ERR_* value, what() the
 // message). Thread rules are those of tts.h: an Engine may be shared by
@@ -52,6 +53,33 @@ inline tts_request_params request_params() { return tts_request_default_params()
 
 /// Default engine parameters (see tts_engine_params).
 inline tts_engine_params engine_params() { return tts_engine_default_params(); }
+
+/// A chunk's array (its words or phonemes) for range-for; valid as long
+/// as the chunk is.
+template <class T>
+class Items {
+ public:
+  Items(const T *items, size_t count) noexcept : b_(items), n_(items ? count : 0) {}
+  const T *begin() const noexcept { return b_; }
+  const T *end() const noexcept { return b_ + n_; }
+  size_t size() const noexcept { return n_; }
+  bool empty() const noexcept { return n_ == 0; }
+  const T &operator[](size_t i) const noexcept { return b_[i]; }
+
+ private:
+  const T *b_;
+  size_t n_;
+};
+
+/// The words of the sentence a chunk ends (tts_chunk.words):
+/// `for (const tts_word &w : tts::words(c))`.
+inline Items<tts_word> words(const tts_chunk &c) noexcept { return {c.words, c.word_count}; }
+
+/// Its phonemes with visemes (tts_chunk.phonemes; with
+/// params.phoneme_timings).
+inline Items<tts_phoneme> phonemes(const tts_chunk &c) noexcept {
+  return {c.phonemes, c.phoneme_count};
+}
 
 /// A running request (move-only). Freeing it cancels the request.
 class Stream {

@@ -45,6 +45,22 @@ int main() {
   });
   CHECK(done && chunks == 2);
 
+  // Words and phonemes as ranges.
+  std::string said;
+  size_t visemes = 0;
+  tts_request_params timed = p;
+  timed.phoneme_timings = 1;
+  engine.synthesize("Hello there, world.", timed, [&](const tts_chunk &c) {
+    for (const tts_word &w : tts::words(c)) {
+      CHECK(w.start < w.end);
+      said += std::string(said.empty() ? "" : " ") + w.word;
+    }
+    for (const tts_phoneme &ph : tts::phonemes(c)) visemes += ph.viseme <= TTS_VISEME_OU;
+    CHECK(tts::phonemes(c).size() == c.phoneme_count);
+    return true;
+  });
+  CHECK(said == "Hello there world" && visemes > 10);
+
   // Stop from the callback.
   chunks = 0;
   done = engine.synthesize("First part here. Second part there.", p, [&](const tts_chunk &) {

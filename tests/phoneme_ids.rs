@@ -139,3 +139,49 @@ fn a_megabyte_of_text_phonemizes_in_bounded_time() {
     assert_eq!(sentences.len(), text.len() / block.len());
     assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
 }
+
+/// espeak-ng's own word places: which phonemes read which word of the
+/// text, also where it reads a token as several words ("23"), several
+/// tokens as one ("on the"), or an emoji as its name.
+#[test]
+fn phonemized_words_point_into_the_text() {
+    let phonemizer = EspeakPhonemizer::new(None).unwrap();
+    let text = "Hello, world! Mr. Smith paid 23 dollars on the café 😀 road—fast.";
+    let sentences = phonemizer.phonemize_words("en-us", text, &[]).unwrap();
+    let words: Vec<(&str, String)> = sentences
+        .iter()
+        .flat_map(|s| {
+            s.words.iter().map(|w| {
+                (
+                    &text[w.text.clone()],
+                    s.phonemes[w.phonemes.clone()].concat(),
+                )
+            })
+        })
+        .collect();
+    let names: Vec<&str> = words.iter().map(|w| w.0).collect();
+    assert_eq!(
+        names,
+        [
+            "Hello", "world", "Mr", "Smith", "paid", "23", "dollars", "on the", "café", "😀",
+            "road", "fast"
+        ]
+    );
+    assert_eq!(words[0].1, "həlˈoʊ,");
+    assert_eq!(words[5].1, "twˈɛnti θɹˈiː");
+    // the phonemes are those of `phonemize`, words in order without overlap
+    let plain = phonemizer.phonemize("en-us", text).unwrap();
+    assert_eq!(
+        plain,
+        sentences
+            .iter()
+            .map(|s| s.phonemes.clone())
+            .collect::<Vec<_>>()
+    );
+    for s in &sentences {
+        for pair in s.words.windows(2) {
+            assert!(pair[0].phonemes.end <= pair[1].phonemes.start);
+            assert!(pair[0].text.end <= pair[1].text.start);
+        }
+    }
+}

@@ -277,6 +277,42 @@ mod tests {
 
     const MS10: Duration = Duration::from_millis(10);
 
+    #[test]
+    fn sentence_origins_follow_gaps_and_fades() {
+        let cases = [
+            (SentenceGap::None, [0, 100, 200]),
+            (SentenceGap::Silence(MS10), [0, 110, 220]),
+            (SentenceGap::Crossfade(MS10), [0, 90, 180]),
+        ];
+        for (gap, want) in cases {
+            // whole sentences, and the same in pieces of 30
+            for pieces in [false, true] {
+                let mut j = SentenceJoiner::new(gap, 1000).unwrap();
+                let mut origins = Vec::new();
+                let mut out = 0;
+                for k in 0..3 {
+                    let s = vec![0.5; 100];
+                    let parts: Vec<&[f32]> = if pieces {
+                        s.chunks(30).collect()
+                    } else {
+                        vec![&s[..]]
+                    };
+                    for (i, p) in parts.iter().enumerate() {
+                        let piece = Piece {
+                            starts_sentence: i == 0,
+                            ends_sentence: i + 1 == parts.len(),
+                            is_last: k == 2 && i + 1 == parts.len(),
+                        };
+                        out += j.push_piece(p, piece).len();
+                    }
+                    origins.push(j.sentence_origin());
+                }
+                assert_eq!(origins, want, "{gap:?} pieces {pieces}");
+                assert_eq!(out as u64, want[2] + 100);
+            }
+        }
+    }
+
     fn push_all(j: &mut SentenceJoiner, sentences: &[Vec<f32>]) -> Vec<f32> {
         let mut out = Vec::new();
         for (i, s) in sentences.iter().enumerate() {

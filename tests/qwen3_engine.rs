@@ -148,6 +148,28 @@ fn a_cloned_voice_streams_within_sentences_as_the_synthesizer_speaks() {
         .map(|c| &text[c.text_span.clone()])
         .collect();
     assert_eq!(sentences, ["Hello there.", "Nice to meet you today."]);
+    // a sentence's words come with its last piece, estimated (the model
+    // has no durations), spread over the whole sentence's audio
+    let mut sentence_start = 0u64;
+    for c in &chunks {
+        if !c.ends_sentence {
+            assert!(c.words.is_empty());
+            continue;
+        }
+        let words: Vec<&str> = c.words.iter().map(|w| w.word.as_str()).collect();
+        assert_eq!(
+            words,
+            text[c.text_span.clone()]
+                .trim_end_matches('.')
+                .split(' ')
+                .collect::<Vec<_>>()
+        );
+        assert!(c.words.iter().all(|w| w.estimated));
+        assert_eq!(c.words[0].start, sentence_start);
+        let end = c.sample_offset + c.samples.len() as u64;
+        assert!(c.words.last().unwrap().end <= end);
+        sentence_start = end;
+    }
     let (want, at_budget) = direct(&synth, &sentences, &Qwen3Voice::cloned(xvector), 11);
     let got: Vec<f32> = chunks.iter().flat_map(|c| c.samples.to_f32()).collect();
     assert_eq!(got.len(), want.len(), "the same frames");

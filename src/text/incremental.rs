@@ -14,10 +14,26 @@
 //! texts and push patterns). [`IncrementalSplitter::flush`] speaks what is
 //! held now (the text after it then starts a new sentence);
 //! [`IncrementalSplitter::finish`] ends the text.
+//!
+//! With [`SplitOptions::short_first`], the stream's first piece does not
+//! wait for its sentence to settle: once the first span, as the text so far
+//! splits, is longer than `first_max_chars` and its cut lies in the part of
+//! it no later text can change, that piece comes out at once (the rest of
+//! the sentence follows when it settles), so the first audio waits for
+//! about `first_max_chars` of text, not for the whole sentence and two
+//! more. Later text can end the first sentence only at the end of what has
+//! arrived; it can grow the sentence past `max_chars`, and the cut there
+//! (at its last clause mark) may leave a first span too short to cut; and
+//! whether a short opening ("Hi.") merges with the sentence after it
+//! depends on that sentence's final length. The piece waits until none of
+//! these can move it (`split::certain_first_piece`): after a short opening
+//! that means until the next sentence settles.
 
 use std::ops::Range;
 
-use super::split::{cut_first, is_cjk, sentence_spans, split_sentences, weight, SplitOptions};
+use super::split::{
+    certain_first_piece, cut_first, is_cjk, sentence_spans, split_sentences, weight, SplitOptions,
+};
 use crate::{Error, Result};
 
 /// Sentences held back until more text shows where they end.
@@ -45,11 +61,12 @@ pub struct IncrementalSplitter {
     base: usize,
     /// The start of a UTF-8 character cut by [`Self::push_bytes`].
     partial: Vec<u8>,
-    /// Bytes of `pending` already given out (pieces of a long sentence
-    /// whose rest is held).
+    /// Bytes of `pending` already given out: pieces of a long sentence
+    /// whose rest is held, or the short first piece given out before the
+    /// rest of the first sentence (then `started` is still false).
     emitted: usize,
-    /// Whether a sentence has been given out (a short first chunk is cut
-    /// from the first only).
+    /// Whether the first sentence has been given out in full (a short
+    /// first chunk is cut from the first only).
     started: bool,
     finished: bool,
 }
@@ -209,17 +226,25 @@ impl IncrementalSplitter {
         }
         let mut out = Vec::new();
         for span in spans[..settled].iter().filter(|s| s.end > self.emitted) {
-            debug_assert!(span.start >= self.emitted, "a settled span changed");
             let pieces = if !self.started && self.opts.short_first {
                 cut_first(&self.pending, span.clone(), &self.opts)
             } else {
                 vec![span.clone()]
             };
             self.started = true;
-            out.extend(pieces.into_iter().map(|s| StreamSentence {
-                text: self.pending[s.clone()].to_owned(),
-                span: self.base + s.start..self.base + s.end,
-            }));
+            // a short first piece given out early is skipped here
+            for piece in pieces.into_iter().filter(|p| p.end > self.emitted) {
+                debug_assert!(piece.start >= self.emitted, "a settled span changed");
+                out.push(self.sentence(piece));
+            }
+        }
+        if settled == 0 && held > 0 && !self.started && self.emitted == 0 {
+            // The first sentence is still arriving: its short first piece
+            // goes out as soon as no more text can move the cut.
+            if let Some(piece) = certain_first_piece(text, &self.opts) {
+                self.emitted = piece.end;
+                out.push(self.sentence(piece));
+            }
         }
         if let Some(last) = spans[..settled].last() {
             self.emitted = self.emitted.max(last.end);
@@ -248,6 +273,14 @@ impl IncrementalSplitter {
         self.drop_pending(restart);
         self.emitted = self.emitted.saturating_sub(restart);
         out
+    }
+
+    /// The sentence at `span` of `pending`.
+    fn sentence(&self, span: Range<usize>) -> StreamSentence {
+        StreamSentence {
+            text: self.pending[span.clone()].to_owned(),
+            span: self.base + span.start..self.base + span.end,
+        }
     }
 
     fn drop_pending(&mut self, n: usize) {
@@ -335,16 +368,87 @@ mod tests {
         s
     }
 
+    /// Words and clause marks of a long first sentence: a few periods that
+    /// do not end it (or, before a capital, may), clause marks ASCII and
+    /// CJK, the full-width `；` and an ellipsis that may end it, numbers
+    /// with commas, CJK runs that have no spaces to cut at, combining marks
+    /// and a joiner that a hard cut must not split off.
+    const CLAUSE_TOKENS: &[&str] = &[
+        "the",
+        "cat",
+        "sat",
+        "on",
+        "a",
+        "long",
+        "mat",
+        "and",
+        "it",
+        "was",
+        "very",
+        "x",
+        ",",
+        ",",
+        ";",
+        ":",
+        "—",
+        "–",
+        "，",
+        "、",
+        "；",
+        "…",
+        "1,000",
+        "3.14",
+        "10:30",
+        "e.g.",
+        "Dr.",
+        "etc.",
+        "p.m.",
+        "U.S.",
+        "well...",
+        "(aside)",
+        "你好",
+        "今天天气很好",
+        "我们走吧",
+        "Then",
+        "\u{301}\u{302}",
+        "a\u{200D}b",
+        "e\u{301}",
+    ];
+
+    /// A text whose first sentence is long (40 to 90 tokens), sometimes
+    /// after a short opening that may merge with it, followed by a random
+    /// text.
+    fn long_first_text(rng: &mut StdRng) -> String {
+        let mut s = String::new();
+        if rng.random_range(0..5) == 0 {
+            s.push_str(
+                ["Hi. ", "Ok! ", "Yes?  ", "你好。", "\"Quoted.\" "][rng.random_range(0..5)],
+            );
+        }
+        for _ in 0..rng.random_range(40..90) {
+            s.push_str(CLAUSE_TOKENS[rng.random_range(0..CLAUSE_TOKENS.len())]);
+            match rng.random_range(0..10) {
+                0 => {}
+                1 => s.push_str("  "),
+                _ => s.push(' '),
+            }
+        }
+        s.push_str([". ", "! ", "。", "\n", ""][rng.random_range(0..5)]);
+        s + &random_text(rng)
+    }
+
     /// Pushes `text` cut at random char boundaries (or bytes); returns the
-    /// sentences given out, finished.
+    /// sentences given out, finished, and how many bytes had been pushed
+    /// when the first came out.
     fn stream(
         text: &str,
         opts: &SplitOptions,
         rng: &mut StdRng,
         bytes: bool,
-    ) -> Vec<StreamSentence> {
+    ) -> (Vec<StreamSentence>, usize) {
         let mut sp = IncrementalSplitter::new(opts.clone());
         let mut out = Vec::new();
+        let mut first_at = None;
         let mut at = 0;
         while at < text.len() {
             let mut end = (at + rng.random_range(1..12)).min(text.len());
@@ -357,19 +461,94 @@ mod tests {
                 out.extend(sp.push(&text[at..end]).unwrap());
             }
             at = end;
+            if !out.is_empty() {
+                first_at.get_or_insert(at);
+            }
         }
         out.extend(sp.finish().unwrap());
-        out
+        (out, first_at.unwrap_or(text.len()))
+    }
+
+    /// Streams `text` both ways and checks the sentences against the
+    /// one-shot split; returns whether the first came out before the end
+    /// of the second span had been pushed (a short first piece given out
+    /// early), each way.
+    fn check(text: &str, opts: &SplitOptions, rng: &mut StdRng, case: usize) -> [bool; 2] {
+        let want = split_sentences(text, opts);
+        [false, true].map(|bytes| {
+            let (got, first_at) = stream(text, opts, rng, bytes);
+            let spans: Vec<Range<usize>> = got.iter().map(|s| s.span.clone()).collect();
+            assert_eq!(spans, want, "case {case} bytes {bytes} {opts:?}\n{text:?}");
+            for s in &got {
+                assert_eq!(s.text, text[s.span.clone()]);
+            }
+            want.get(1).is_some_and(|second| first_at < second.end)
+        })
+    }
+
+    fn seed() -> u64 {
+        std::env::var("ISHOWTTS_SPLIT_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(7)
+    }
+
+    /// Option sets with a short first chunk: its target shorter and longer
+    /// than `max_chars / 4` (below which a long sentence is never cut), and
+    /// close to `max_chars` (a cut at `max_chars` may leave a first span
+    /// too short to cut again).
+    fn short_first_options() -> Vec<SplitOptions> {
+        let opts = |first_max_chars, max_chars, min_chars| SplitOptions {
+            max_chars,
+            min_chars,
+            short_first: true,
+            first_max_chars,
+        };
+        vec![
+            opts(20, 300, 8),
+            opts(60, 300, 8),
+            opts(120, 300, 8),
+            opts(60, 80, 12),
+            opts(120, 150, 8),
+            opts(60, 100, 0),
+            opts(20, 40, 20),
+            opts(120, 100, 8),
+            opts(60, 70, 30),
+            opts(1, 300, 8),
+        ]
+    }
+
+    #[test]
+    fn long_first_sentences_give_the_one_shot_sentences() {
+        let mut rng = StdRng::seed_from_u64(seed());
+        let options = short_first_options();
+        let (mut cut, mut early) = (0, 0);
+        for case in 0..3000 {
+            let text = long_first_text(&mut rng);
+            let opts = &options[case % options.len()];
+            let whole = SplitOptions {
+                short_first: false,
+                ..opts.clone()
+            };
+            let was_cut =
+                split_sentences(&text, opts).first() != split_sentences(&text, &whole).first();
+            let came_early = check(&text, opts, &mut rng, case);
+            if was_cut {
+                cut += 2;
+                early += came_early.iter().filter(|&&e| e).count();
+            }
+        }
+        // Many first pieces come out before the rest of their span. The
+        // others cannot: a short opening may or may not merge with what
+        // follows until that settles, a cut at `max_chars` may yet move,
+        // or the span ends within a push of where its cut became certain.
+        assert!(3 * early > cut, "{early} of {cut} cut first spans early");
     }
 
     #[test]
     fn pushes_give_the_one_shot_sentences() {
-        let seed = std::env::var("ISHOWTTS_SPLIT_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(7);
-        let mut rng = StdRng::seed_from_u64(seed);
-        let options = [
+        let mut rng = StdRng::seed_from_u64(seed());
+        let mut options = vec![
             SplitOptions::default(),
             SplitOptions {
                 max_chars: 40,
@@ -387,19 +566,61 @@ mod tests {
                 ..Default::default()
             },
         ];
+        options.extend(short_first_options());
         for case in 0..3000 {
             let text = random_text(&mut rng);
-            let opts = &options[case % options.len()];
-            let want = split_sentences(&text, opts);
-            for bytes in [false, true] {
-                let got = stream(&text, opts, &mut rng, bytes);
-                let spans: Vec<Range<usize>> = got.iter().map(|s| s.span.clone()).collect();
-                assert_eq!(spans, want, "case {case} {opts:?}\n{text:?}");
-                for s in &got {
-                    assert_eq!(s.text, text[s.span.clone()]);
-                }
+            check(&text, &options[case % options.len()], &mut rng, case);
+        }
+    }
+
+    #[test]
+    fn a_long_first_sentence_gives_its_short_piece_early() {
+        let sentence = "When the first sentence of a long answer runs on, the splitter cuts \
+            it at a clause once it passes the limit, so the first audio starts soon; the rest \
+            of the sentence follows when its end is finally known.";
+        let text = format!("{sentence} The next one is short. So is this.");
+        let opts = SplitOptions {
+            short_first: true,
+            first_max_chars: 60,
+            ..Default::default()
+        };
+        // pushed as a model gives it out: each word with the space before it
+        let words: Vec<&str> = text.split(' ').collect();
+        assert_eq!(sentence.split(' ').count(), 40);
+        let mut sp = IncrementalSplitter::new(opts.clone());
+        let mut out = Vec::new();
+        let mut first = None;
+        let mut pushed = 0;
+        for (i, word) in words.iter().enumerate() {
+            let token = if i == 0 {
+                word.to_string()
+            } else {
+                format!(" {word}")
+            };
+            pushed += token.len();
+            out.extend(sp.push(&token).unwrap());
+            if !out.is_empty() && first.is_none() {
+                first = Some((i, pushed));
             }
         }
+        out.extend(sp.finish().unwrap());
+        let (push, at) = first.expect("a sentence came out");
+        assert_eq!(
+            out[0].text,
+            "When the first sentence of a long answer runs on,"
+        );
+        // "... the splitter" passes 60 chars; it is certain once the next
+        // word has begun (the word being typed is not looked at)
+        assert_eq!(
+            &text[..at],
+            "When the first sentence of a long answer runs on, the splitter cuts"
+        );
+        assert_eq!(push, 12);
+        assert!(at < sentence.len());
+        let want = split_sentences(&text, &opts);
+        let spans: Vec<Range<usize>> = out.iter().map(|s| s.span.clone()).collect();
+        assert_eq!(spans, want);
+        assert_eq!(out[1].text, &sentence[out[0].text.len() + 1..]);
     }
 
     #[test]

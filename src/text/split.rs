@@ -45,7 +45,11 @@ pub struct SplitOptions {
     pub min_chars: usize,
     /// Cut the first sentence short (at the first clause punctuation past a
     /// third of `first_max_chars`, else at a space) to cut the time to the
-    /// first audio.
+    /// first audio. Only a first span longer than `first_max_chars` is cut,
+    /// and only where the piece after the cut weighs at least `min_chars`.
+    /// Text split as it arrives gives this piece out as soon as it is
+    /// certain, before the rest of the sentence has arrived
+    /// ([`super::incremental`]).
     pub short_first: bool,
     /// Target length of the short first chunk, in chars. At least 1.
     pub first_max_chars: usize,
@@ -587,6 +591,101 @@ fn push_or_join_previous(text: &str, out: &mut Vec<Measured>, m: Measured, max: 
     }
 }
 
+/// The short first piece [`split_sentences`] cuts (with
+/// [`SplitOptions::short_first`]) from every text that begins with `text`,
+/// once `text` makes it certain: a stream's first piece can then come out
+/// before the rest of its first sentence has arrived
+/// ([`super::incremental`]).
+///
+/// `text` must end where no word is cut (after a char that is not
+/// alphanumeric, or a CJK one), since a sentence end is judged on the word
+/// after it. Then every sentence end in `text` stands, and only the last
+/// sentence may go on, so [`first_span_floor`] is known to lie in the
+/// first span; the cut is certain when [`cut_first`] makes it within that
+/// part (it looks at most `first_max_chars + 1` chars in, and the rest of
+/// the span only adds weight to the piece after the cut).
+pub(crate) fn certain_first_piece(text: &str, opts: &SplitOptions) -> Option<Range<usize>> {
+    if !opts.short_first {
+        return None;
+    }
+    let floor = first_span_floor(text, opts)?;
+    match cut_first(text, floor, opts).as_slice() {
+        [first, _] => Some(first.clone()),
+        _ => None,
+    }
+}
+
+/// The start of the first span [`split_sentences`] makes of any text that
+/// begins with `text` (ending as [`certain_first_piece`] asks): a part of
+/// it that no text after can take away.
+///
+/// The pieces [`cut_long`] makes are settled but the last, which may grow
+/// or be cut (see [`open_cut_floor`]). Merging only ever adds to the first
+/// span, so it holds the first piece, and the settled pieces a short one
+/// certainly joins; a short piece followed by the open one may join it or
+/// stay alone (the open piece may reach `max_chars`), so it ends there.
+fn first_span_floor(text: &str, opts: &SplitOptions) -> Option<Range<usize>> {
+    let max = opts.max_chars.max(1);
+    let mut pieces = Vec::new();
+    for sentence in Scanner::new(text).sentences() {
+        cut_long(text, sentence, max, &mut pieces);
+    }
+    let open = pieces.pop()?;
+    let Some(first) = pieces.first() else {
+        let end = open.start + open_cut_floor(&text[open.start..], max, max / 4);
+        return trimmed(text, open.start..end.min(open.end));
+    };
+    let min = opts.min_chars;
+    let mut span = Measured::new(text, first.clone(), min);
+    for next in &pieces[1..] {
+        if min == 0 || span.weight >= min {
+            break;
+        }
+        match span.join(&Measured::new(text, next.clone(), min), text, max) {
+            Some(joined) => span = joined,
+            None => break,
+        }
+    }
+    Some(span.span)
+}
+
+/// For the last piece of a sentence that may go on, `s` being the text from
+/// the piece's start to the end of what has arrived: a byte offset in `s`
+/// before which every char stays in the piece however the text goes on,
+/// when [`cut_point`] (`max`, `min`, last clause) may cut it later.
+///
+/// With more than `max` chars the cut is already decided. Otherwise a cut
+/// falls after the last clause mark if there is one (so after the last
+/// one seen, an ASCII mark at the very end counting only once the next char
+/// shows it is one), else at the last space past `min` chars (so at the
+/// last one seen, or later), else hard at `max` chars, moved back over
+/// combining marks, possibly into `s` (to its last place a hard cut may
+/// stop at).
+fn open_cut_floor(s: &str, max: usize, min: usize) -> usize {
+    if has_more_than(s, max) {
+        return cut_point(s, max, min, false).expect("more than max chars");
+    }
+    let min = min.max(1);
+    let mut clause = None;
+    let mut space = None;
+    let mut hard = None;
+    let mut before = None;
+    let mut iter = s.char_indices().enumerate().peekable();
+    while let Some((n, (pos, c))) = iter.next() {
+        let next = iter.peek().map(|&(_, (_, c))| c);
+        if n + 1 >= min && is_clause_mark(c, next) && (next.is_some() || !c.is_ascii()) {
+            clause = Some(pos + c.len_utf8());
+        } else if n >= min && c.is_whitespace() {
+            space = Some(pos);
+        }
+        if n > 0 && !joins_previous(c) && before != Some('\u{200D}') {
+            hard = Some(pos);
+        }
+        before = Some(c);
+    }
+    clause.or(space).or(hard).unwrap_or(s.len())
+}
+
 /// Cuts the first sentence at its first clause past a third of
 /// `first_max_chars` (else at a space) so its audio comes sooner. A cut
 /// that would leave a fragment under `min_chars` is not made.
@@ -660,6 +759,133 @@ mod tests {
         // Never right after a zero-width joiner nor right before one.
         let family = "ab\u{200D}c";
         assert_eq!(hard_cut(family, 5), 1);
+    }
+
+    /// Text that ends where [`certain_first_piece`] may look at it: after a
+    /// char that is not alphanumeric, or a CJK one.
+    fn ends_after_a_word(s: &str) -> bool {
+        s.chars()
+            .next_back()
+            .is_some_and(|c| !c.is_alphanumeric() || is_cjk(c))
+    }
+
+    #[test]
+    fn a_certain_first_piece_stays_whatever_follows() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+
+        // A hard cut at `max_chars` moves back over combining marks that
+        // have not arrived yet: the first piece may end before the "e",
+        // too short to be cut again.
+        let opts = SplitOptions {
+            max_chars: 20,
+            min_chars: 0,
+            short_first: true,
+            first_max_chars: 10,
+        };
+        let seen = "abc，今天天气e\u{301}\u{301}\u{301}\u{301}";
+        assert_eq!(certain_first_piece(seen, &opts), None);
+        let text = format!("{seen}{}。", "\u{301}".repeat(10));
+        assert_eq!(split_sentences(&text, &opts)[0], 0.."abc，今天天气".len());
+
+        // Random texts cut after a word, each with many continuations:
+        // where a first piece is certain, every one of them gives it.
+        const TOKENS: &[&str] = &[
+            "the",
+            "cat",
+            "sat",
+            "on",
+            "a",
+            "long",
+            "mat",
+            "x",
+            "Then",
+            "Hi.",
+            "etc.",
+            "Dr.",
+            "U.S.",
+            "3.14",
+            "1,000",
+            "10:30",
+            "e.g.",
+            "well...",
+            "…",
+            ",",
+            ",",
+            ";",
+            ":",
+            "—",
+            "，",
+            "、",
+            ".",
+            "!",
+            "?",
+            "\n",
+            "你好",
+            "今天天气很好",
+            "。",
+            "\u{301}",
+            "a\u{200D}",
+            "\"",
+            "(aside)",
+        ];
+        let seed = std::env::var("ISHOWTTS_SPLIT_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(7);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let words = |rng: &mut StdRng, n: usize| {
+            let mut s = String::new();
+            for _ in 0..n {
+                s.push_str(TOKENS[rng.random_range(0..TOKENS.len())]);
+                if rng.random_range(0..4) > 0 {
+                    s.push(' ');
+                }
+            }
+            s
+        };
+        let options = [
+            (20, 300, 8),
+            (60, 300, 8),
+            (10, 20, 0),
+            (20, 40, 12),
+            (60, 70, 30),
+        ];
+        let mut certain = 0;
+        for case in 0..2000 {
+            let (first_max_chars, max_chars, min_chars) = options[case % options.len()];
+            let opts = SplitOptions {
+                max_chars,
+                min_chars,
+                short_first: true,
+                first_max_chars,
+            };
+            let n = rng.random_range(1..40);
+            let mut seen = words(&mut rng, n);
+            while !ends_after_a_word(&seen) && !seen.is_empty() {
+                seen.pop();
+            }
+            let Some(piece) = certain_first_piece(&seen, &opts) else {
+                continue;
+            };
+            certain += 1;
+            for _ in 0..40 {
+                let more = match rng.random_range(0..6) {
+                    0 => String::new(),
+                    1 => "\u{301}".repeat(rng.random_range(1..400)),
+                    2 => "x".repeat(rng.random_range(1..400)),
+                    3 => ", a".repeat(rng.random_range(1..200)),
+                    n => {
+                        let n = rng.random_range(1..20 * n);
+                        words(&mut rng, n)
+                    }
+                };
+                let text = format!("{seen}{more}");
+                let first = split_sentences(&text, &opts).first().cloned();
+                assert_eq!(first, Some(piece.clone()), "case {case} {opts:?}\n{text:?}");
+            }
+        }
+        assert!(certain > 100, "{certain} certain");
     }
 
     #[test]

@@ -11,6 +11,28 @@ pub fn median(v: &[f64]) -> f64 {
     s[s.len() / 2]
 }
 
+/// The `p`-th percentile of `v` by nearest rank (`p` in `(0, 100]`): the
+/// smallest value with at least `p` % of the values at or below it.
+pub fn percentile(v: &[f64], p: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let rank = (p / 100.0 * s.len() as f64).ceil() as usize;
+    s[rank.clamp(1, s.len()) - 1]
+}
+
+/// CPU time of this process (all its threads, user + system), seconds;
+/// steadier than wall time on a machine with other work. Read from
+/// `/proc/self/stat` in clock ticks (100 a second on Linux).
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // fields after the command name, which may hold spaces: state is the
+    // 3rd field, utime the 14th, stime the 15th
+    let mut rest = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let utime: f64 = rest.next()?.parse().ok()?;
+    let stime: f64 = rest.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 /// `VmHWM` of this process, MiB.
 pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -293,3 +293,180 @@ fn bad_pushes_get_errors_and_the_stream_goes_on() {
         .unwrap();
     assert!(!audio.samples.is_empty());
 }
+
+fn engine_with(config: EngineConfig) -> Engine {
+    let engine = Engine::new(config).unwrap();
+    engine
+        .add_voice("double", VoiceSpec::new(Arc::new(TextDoubleLoader)))
+        .unwrap();
+    engine
+}
+
+/// Every way a host can misuse a live stream gets its error (or is a
+/// documented no-op), the stream still ends cleanly, and the engine goes on.
+#[test]
+fn misuse_of_a_live_stream() {
+    let engine = engine();
+    let opts = RequestOptions::default().use_cache(false);
+
+    // after finish: every text call refused; the audio still ends
+    let mut live = engine.open_stream(&opts).unwrap();
+    live.push_text("Done here.").unwrap();
+    live.finish().unwrap();
+    assert!(matches!(
+        live.push_bytes(b"late"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(live.flush(), Err(Error::InvalidArgument(_))));
+    let chunks: Vec<Chunk> = live.by_ref().map(|c| c.unwrap()).collect();
+    check_order(&chunks);
+    assert_eq!(live.audio().status(), StreamStatus::Finished);
+
+    // after cancel: push, push_bytes, flush and finish all say Cancelled
+    let mut live = engine.open_stream(&opts).unwrap();
+    live.push_text("Cancelled soon. It never ends").unwrap();
+    live.cancel();
+    live.cancel(); // again: nothing
+    assert!(matches!(live.push_text("more"), Err(Error::Cancelled)));
+    assert!(matches!(live.push_bytes(b"more"), Err(Error::Cancelled)));
+    assert!(matches!(live.flush(), Err(Error::Cancelled)));
+    assert!(matches!(live.finish(), Err(Error::Cancelled)));
+    assert!(live.by_ref().all(|c| c.is_ok()));
+    assert_eq!(live.audio().status(), StreamStatus::Cancelled);
+
+    // a character cut and never completed: finish says InvalidText, the
+    // text before it is spoken as the one-shot request of it, and the
+    // stream ends normally
+    let mut live = engine.open_stream(&opts).unwrap();
+    live.push_bytes(b"Good words here. Then caf").unwrap();
+    live.push_bytes(b"\xc3").unwrap();
+    // a byte that does not continue it: refused, the cut character waits
+    assert!(matches!(live.push_bytes(b"e"), Err(Error::InvalidText(_))));
+    assert!(matches!(live.push_text("e"), Err(Error::InvalidText(_))));
+    assert!(matches!(live.finish(), Err(Error::InvalidText(_))));
+    assert!(matches!(live.finish(), Err(Error::InvalidArgument(_))));
+    let got: Vec<Chunk> = live.by_ref().map(|c| c.unwrap()).collect();
+    check_order(&got);
+    assert_eq!(live.audio().status(), StreamStatus::Finished);
+    let want: Vec<Chunk> = engine
+        .stream("Good words here. Then caf", &opts)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    assert_eq!(sentences(&got), sentences(&want));
+    assert_eq!(audio(&got), audio(&want));
+    // only a lead byte: no sentence, one empty closing chunk
+    let mut live = engine.open_stream(&opts).unwrap();
+    live.push_bytes(b"\xe4").unwrap();
+    assert!(matches!(live.finish(), Err(Error::InvalidText(_))));
+    let chunks: Vec<Chunk> = live.map(|c| c.unwrap()).collect();
+    assert_eq!(chunks.len(), 1);
+    assert!(chunks[0].is_last && chunks[0].samples.is_empty());
+
+    // flush on an empty stream, twice, and after a flush: no-ops; the
+    // stream still ends with one empty chunk
+    let mut live = engine.open_stream(&opts).unwrap();
+    live.flush().unwrap();
+    live.flush().unwrap();
+    live.push_bytes(b"").unwrap();
+    live.flush().unwrap();
+    live.finish().unwrap();
+    let chunks: Vec<Chunk> = live.map(|c| c.unwrap()).collect();
+    assert_eq!(chunks.len(), 1);
+    assert!(chunks[0].is_last && chunks[0].samples.is_empty());
+
+    // dropped without finish, with sentences on their way and a chunk
+    // unread: the request ends (cancelled) and gives its slot back
+    let before = engine.metrics();
+    let mut live = engine.open_stream(&opts).unwrap();
+    live.push_text(&"A sentence to drop. ".repeat(50)).unwrap();
+    let first = live.audio().poll_chunk(None).unwrap();
+    assert!(matches!(first, ishowtts::engine::Polled::Chunk(_)));
+    drop(live);
+    // either half dropped alone
+    let (input, audio) = engine.open_stream(&opts).unwrap().split();
+    drop(audio);
+    let mut input = input;
+    assert!(matches!(
+        input.push_text("Nobody reads."),
+        Err(Error::Cancelled)
+    ));
+    drop(input);
+    let (mut input, audio) = engine.open_stream(&opts).unwrap().split();
+    input
+        .push_text("Spoken though dropped. The second one is here too.")
+        .unwrap();
+    drop(input); // finishes the text
+    let chunks: Vec<Chunk> = audio.map(|c| c.unwrap()).collect();
+    check_order(&chunks);
+    assert_eq!(sentences(&chunks).len(), 2);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let m = engine.metrics();
+        if m.queue_depth == 0 && m.cancelled >= before.cancelled + 2 {
+            assert_eq!(m.completed, before.completed + 1);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{m:?}");
+        thread::sleep(Duration::from_millis(5));
+    }
+    let audio = engine.synthesize("Still fine.", &opts).unwrap();
+    assert!(!audio.samples.is_empty());
+}
+
+/// Ten megabytes pushed at once are taken in bounded time, a cancel then
+/// ends the stream at once, and over the engine's text limit a push is
+/// refused whole. Short fragments that merge ("Hi. Go.") once made a push
+/// quadratic in its sentences (about 13 minutes for 10 MB of them).
+#[test]
+fn ten_megabytes_at_once() {
+    let engine = engine();
+    let mut big = String::new();
+    for unit in ["Hi. Go. ", "Dr. Smith paid 3.5 dollars at the caf\u{e9}. "] {
+        big = unit.repeat((10 << 20) / unit.len());
+        let mut live = engine.open_stream(&RequestOptions::default()).unwrap();
+        let t = std::time::Instant::now();
+        live.push_text(&big).unwrap();
+        let pushed = t.elapsed();
+        live.cancel();
+        let t = std::time::Instant::now();
+        let mut read = 0;
+        for c in live.by_ref() {
+            c.unwrap();
+            read += 1;
+        }
+        assert_eq!(live.audio().status(), StreamStatus::Cancelled);
+        let ended = t.elapsed();
+        eprintln!(
+            "10 MB of {unit:?}: pushed in {pushed:?}, ended after {read} chunks in {ended:?}"
+        );
+        assert!(pushed < Duration::from_secs(30), "{pushed:?}");
+        assert!(ended < Duration::from_secs(5), "{ended:?}");
+    }
+
+    // the same in bytes, cut inside a character at the end
+    let mut live = engine.open_stream(&RequestOptions::default()).unwrap();
+    let bytes = big.as_bytes();
+    let cut = bytes.len() - 3; // inside the "é" of the last "café"
+    assert!(!big.is_char_boundary(cut));
+    live.push_bytes(&bytes[..cut]).unwrap();
+    live.push_bytes(&bytes[cut..]).unwrap();
+    live.cancel();
+    assert!(live.by_ref().all(|c| c.is_ok()));
+
+    // over the limit: refused whole (nothing taken), the stream goes on
+    let engine = engine_with(EngineConfig {
+        max_text_bytes: 1 << 20,
+        ..EngineConfig::default()
+    });
+    let mut live = engine.open_stream(&RequestOptions::default()).unwrap();
+    assert!(matches!(
+        live.push_bytes(&bytes[..2 << 20]),
+        Err(Error::TextTooLong { .. })
+    ));
+    live.push_text("Small after big.").unwrap();
+    live.finish().unwrap();
+    let chunks: Vec<Chunk> = live.map(|c| c.unwrap()).collect();
+    check_order(&chunks);
+    assert_eq!(sentences(&chunks), vec![(0, 0..16)]);
+}

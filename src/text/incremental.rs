@@ -215,9 +215,8 @@ impl IncrementalSplitter {
             while settled > 0 && settled < spans.len() {
                 let at = spans[settled].start;
                 let light = pieces
-                    .iter()
-                    .find(|p| p.start == at)
-                    .is_none_or(|p| weight(&text[p.clone()], min) < min);
+                    .binary_search_by_key(&at, |p| p.start)
+                    .map_or(true, |i| weight(&text[pieces[i].clone()], min) < min);
                 if !light {
                     break;
                 }
@@ -258,11 +257,12 @@ impl IncrementalSplitter {
             return out;
         };
         // the latest sentence start at or before the first held span that
-        // is also a span's start (no span reaches across it)
+        // is also a span's start (no span reaches across it); spans are in
+        // order, so a binary search keeps a push of n sentences O(n log n)
         let mut restart = sentence_spans(text)
             .iter()
             .map(|s| s.start)
-            .filter(|&b| b <= first_held && spans.iter().any(|s| s.start == b))
+            .filter(|&b| b <= first_held && spans.binary_search_by_key(&b, |s| s.start).is_ok())
             .max()
             .unwrap_or(0);
         if first_held - restart > LONG_SENTENCE * opts.max_chars.max(1) {

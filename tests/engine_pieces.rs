@@ -22,7 +22,8 @@ use ishowtts::{Error, Result};
 use rand::Rng;
 
 mod common;
-use common::check_chunk_metadata;
+
+use common::{check_chunk_metadata, collect};
 
 /// What the test double does and records.
 #[derive(Default)]
@@ -193,14 +194,6 @@ fn engine(max_batch: usize, script: &Arc<Script>, pieces: bool) -> Arc<Engine> {
 
 fn seeded(seed: u64) -> RequestOptions {
     RequestOptions::default().use_cache(false).seed(seed)
-}
-
-fn collect(engine: &Engine, text: &str, opts: &RequestOptions) -> Vec<Chunk> {
-    engine
-        .stream(text, opts)
-        .unwrap()
-        .map(|c| c.unwrap())
-        .collect()
 }
 
 fn audio(chunks: &[Chunk]) -> Vec<f32> {

@@ -4,32 +4,18 @@
 
 mod common;
 
+use common::{collect, piper_engine as engine};
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ishowtts::audio::format::{SampleFormat, Samples};
-use ishowtts::engine::{Chunk, Engine, EngineConfig, RequestOptions, VoiceSpec};
-use ishowtts::{ErrorCode, PiperVoice, Result, SynthesisParams};
-
-fn engine() -> Engine {
-    let engine = Engine::new(EngineConfig::default()).unwrap();
-    engine
-        .add_voice("joe", VoiceSpec::piper(common::voice_path()).unwrap())
-        .unwrap();
-    engine
-}
+use ishowtts::engine::{Chunk, Engine, RequestOptions, VoiceSpec};
+use ishowtts::{ErrorCode, PiperVoice, SynthesisParams};
 
 fn f32s(chunks: &[Chunk]) -> Vec<f32> {
     chunks.iter().flat_map(|c| c.samples.to_f32()).collect()
-}
-
-fn collect(engine: &Engine, text: &str, opts: &RequestOptions) -> Vec<Chunk> {
-    engine
-        .stream(text, opts)
-        .unwrap()
-        .collect::<Result<Vec<_>>>()
-        .unwrap()
 }
 
 #[test]

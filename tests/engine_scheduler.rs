@@ -2,6 +2,8 @@
 //! double of a model (so timing and failures are under the test's control;
 //! the real Piper backend is covered by `engine_piper.rs`).
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -11,11 +13,13 @@ use ishowtts::audio::format::{SampleFormat, Samples};
 use ishowtts::audio::join::SentenceGap;
 use ishowtts::candle::Device;
 use ishowtts::engine::{
-    Backend, CacheLimits, Chunk, Engine, EngineConfig, Flow, ModelLoader, Polled, Reference,
+    Backend, CacheLimits, Engine, EngineConfig, Flow, ModelLoader, Polled, Reference,
     RequestOptions, SentenceJob, StreamStatus, SynthesisOptions, VoicePrompt, VoiceSpec,
 };
 use ishowtts::text::language::Language;
 use ishowtts::{Error, ErrorCode, Result};
+
+use common::collect;
 
 /// What the test double does and records.
 #[derive(Default)]
@@ -199,14 +203,6 @@ fn parse_served(t: &str) -> Option<(String, usize)> {
     let (tag, rest) = rest.split_once(' ')?;
     let word = rest.strip_prefix("says sentence ")?.trim_end_matches('.');
     Some((tag.to_owned(), WORDS.iter().position(|w| *w == word)?))
-}
-
-fn collect(engine: &Engine, text: &str, opts: &RequestOptions) -> Vec<Chunk> {
-    engine
-        .stream(text, opts)
-        .unwrap()
-        .collect::<Result<Vec<_>>>()
-        .unwrap()
 }
 
 #[test]

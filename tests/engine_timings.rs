@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{collect, piper_engine as engine};
+
 use std::time::Duration;
 
 use ishowtts::audio::join::SentenceGap;
@@ -18,22 +20,6 @@ use ishowtts::candle::Device;
 use std::sync::Arc;
 
 const TEXT: &str = "Hello, world! The quick brown fox jumps over the lazy dog. It's done.";
-
-fn engine() -> Engine {
-    let engine = Engine::new(EngineConfig::default()).unwrap();
-    engine
-        .add_voice("joe", VoiceSpec::piper(common::voice_path()).unwrap())
-        .unwrap();
-    engine
-}
-
-fn collect(engine: &Engine, text: &str, opts: &RequestOptions) -> Vec<Chunk> {
-    engine
-        .stream(text, opts)
-        .unwrap()
-        .collect::<Result<Vec<_>>>()
-        .unwrap()
-}
 
 fn words(chunks: &[Chunk]) -> Vec<WordTiming> {
     chunks.iter().flat_map(|c| c.words.clone()).collect()

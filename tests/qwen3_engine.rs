@@ -22,7 +22,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 mod common;
-use common::{check_chunk_metadata, rel_err, tone_wav};
+
+use common::{check_chunk_metadata, collect, rel_err, tone_wav};
 
 /// A tiny checkpoint of type `kind` (`base`, `custom_voice`,
 /// `voice_design`) in a fresh folder named for `test`.
@@ -53,14 +54,6 @@ fn reference(seconds: f32) -> Reference {
 
 fn engine() -> Engine {
     Engine::new(EngineConfig::default()).unwrap()
-}
-
-fn collect(engine: &Engine, text: &str, opts: &RequestOptions) -> Vec<Chunk> {
-    engine
-        .stream(text, opts)
-        .unwrap()
-        .map(|c| c.unwrap())
-        .collect()
 }
 
 /// Each sentence spoken by the synthesizer directly, with the seeds the

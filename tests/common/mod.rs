@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Tensor};
+use ishowtts::engine::{Chunk, Engine, EngineConfig, RequestOptions, VoiceSpec};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -23,6 +24,24 @@ pub fn voice_path() -> PathBuf {
         p.display()
     );
     p
+}
+
+/// An engine with the default voice registered as "joe".
+pub fn piper_engine() -> Engine {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    engine
+        .add_voice("joe", VoiceSpec::piper(voice_path()).unwrap())
+        .unwrap();
+    engine
+}
+
+/// Every chunk of a request, in order (panics on an error).
+pub fn collect(engine: &Engine, text: &str, opts: &RequestOptions) -> Vec<Chunk> {
+    engine
+        .stream(text, opts)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect()
 }
 
 /// A fixture file under tests/fixtures/piper.

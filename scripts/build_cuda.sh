@@ -105,7 +105,8 @@ fi
 # 3. The build.
 say "nvcc $("$CUDA_ROOT/bin/nvcc" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'), sm_$CUDA_COMPUTE_CAP, into $CARGO_TARGET_DIR"
 EXAMPLES=(bench_f5 gpu_parity bench_throughput bench_qwen3)
-cargo build --release --locked --features cuda "${EXAMPLES[@]/#/--example=}" --bin ishowtts
+cargo build --release --locked -p ishowtts --features cuda "${EXAMPLES[@]/#/--example=}"
+cargo build --release --locked -p ishowtts-cli --features cuda --bin ishowtts
 for bin in "$CARGO_TARGET_DIR/release/examples/bench_f5" "$CARGO_TARGET_DIR/release/ishowtts"; do
     say "$bin ($(du -h "$bin" | cut -f1)); needs at run time:"
     # what the loader must find on the GPU machine (libcuda.so.1: the driver)

@@ -13,9 +13,9 @@ cd "$(dirname "$0")/.."
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --release --locked --all-targets -p ishowtts -p ishowtts-capi -p ishowtts-python -- -D warnings
+cargo clippy --release --locked --all-targets -p ishowtts -p ishowtts-capi -p ishowtts-python -p ishowtts-cli -p ishowtts-server -- -D warnings
 echo "== cargo test"
-cargo test --release --locked -p ishowtts -p ishowtts-capi
+cargo test --release --locked -p ishowtts -p ishowtts-capi -p ishowtts-cli -p ishowtts-server
 echo "== C ABI (C, C++, valgrind)"
 ./scripts/test_capi.sh
 echo "== Python module (wheel, stubtest, mypy, pytest)"

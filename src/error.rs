@@ -191,6 +191,35 @@ pub enum ErrorCode {
     Internal = 99,
 }
 
+impl ErrorCode {
+    /// The code's stable snake_case name (`"voice_not_found"`), as services
+    /// put it in their JSON errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::Ok => "ok",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::InvalidText => "invalid_text",
+            ErrorCode::EmptyText => "empty_text",
+            ErrorCode::NothingToSpeak => "nothing_to_speak",
+            ErrorCode::TextTooLong => "text_too_long",
+            ErrorCode::InvalidParameter => "invalid_parameter",
+            ErrorCode::VoiceNotFound => "voice_not_found",
+            ErrorCode::SpeakerOutOfRange => "speaker_out_of_range",
+            ErrorCode::Io => "io",
+            ErrorCode::ModelFormat => "model_format",
+            ErrorCode::Phonemizer => "phonemizer",
+            ErrorCode::Model => "model",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Cancelled => "cancelled",
+            ErrorCode::CallbackFailed => "callback_failed",
+            ErrorCode::EngineClosed => "engine_closed",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::ReferenceAudio => "reference_audio",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
 impl Error {
     /// The stable code of this error (a failed model load reports the
     /// code of its cause).

@@ -4,12 +4,21 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Tensor};
+use ishowtts::candle::{DType, Tensor};
 use ishowtts::engine::{Chunk, Engine, EngineConfig, RequestOptions, VoiceSpec};
 
-/// The repository root.
+/// The repository root (these helpers also serve the tests of the
+/// workspace's other crates, one folder down).
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if manifest.join("Cargo.lock").exists() {
+        manifest
+    } else {
+        manifest
+            .parent()
+            .expect("a workspace member's parent")
+            .to_path_buf()
+    }
 }
 
 /// The default voice installed by scripts/setup.sh.

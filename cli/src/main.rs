@@ -16,6 +16,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod serve;
+
 use clap::{Args, Parser, Subcommand};
 use ishowtts::audio::format::SampleFormat;
 use ishowtts::audio::join::SentenceGap;
@@ -47,6 +49,9 @@ enum Command {
     Say(Box<SayArgs>),
     /// Print a voice's configuration and network hyper-parameters.
     Info(InfoArgs),
+    /// Run the speech service: OpenAI-compatible HTTP, a web page, live
+    /// text over WebSocket, Wyoming, Prometheus metrics.
+    Serve(Box<serve::ServeArgs>),
 }
 
 #[derive(Args)]
@@ -254,8 +259,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ISHOWTTS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("ISHOWTTS_LOG").unwrap_or_else(|_| {
+                // the service logs its requests; the other commands only
+                // what goes wrong
+                let serving = std::env::args().nth(1).as_deref() == Some("serve");
+                tracing_subscriber::EnvFilter::new(if serving { "info" } else { "warn" })
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -263,6 +272,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Say(args) => say(*args),
         Command::Info(args) => info(args),
+        Command::Serve(args) => serve::serve(*args).map_err(Error::InvalidArgument),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The `ishowtts` CLI end to end: text in, a valid WAV out, clear errors.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::io::Write;

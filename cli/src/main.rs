@@ -257,17 +257,21 @@ fn parse_device(s: &str) -> Result<DeviceSpec, String> {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ISHOWTTS_LOG").unwrap_or_else(|_| {
-                // the service logs its requests; the other commands only
-                // what goes wrong
-                let serving = std::env::args().nth(1).as_deref() == Some("serve");
-                tracing_subscriber::EnvFilter::new(if serving { "info" } else { "warn" })
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ISHOWTTS_LOG").unwrap_or_else(|_| {
+        // the service logs its requests; the other commands only what
+        // goes wrong
+        let serving = std::env::args().nth(1).as_deref() == Some("serve");
+        tracing_subscriber::EnvFilter::new(if serving { "info" } else { "warn" })
+    });
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // one JSON object per line for log collectors (ISHOWTTS_LOG_FORMAT=json)
+    if std::env::var("ISHOWTTS_LOG_FORMAT").as_deref() == Ok("json") {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Say(args) => say(*args),

@@ -14,6 +14,7 @@
 //! become bytes. The engine owns scheduling, caching and the models.
 
 pub mod config;
+pub mod encode;
 pub mod error;
 pub mod live;
 pub mod metrics;

@@ -15,11 +15,11 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use futures_util::stream::{self, Stream as FutStream, StreamExt};
 use ishowtts::audio::format::SampleFormat;
-use ishowtts::audio::wav::{samples_to_le_bytes, streaming_wav_header};
 use ishowtts::engine::{Chunk, RequestOptions, SynthesisOptions};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::encode::{AudioFormat, Encoder};
 use crate::error::ApiError;
 use crate::synth::ChunkReceiver;
 use crate::AppState;
@@ -36,7 +36,7 @@ pub struct SpeechRequest {
     pub input: Option<String>,
     /// A voice name; OpenAI's voice names mean the default voice.
     pub voice: Option<String>,
-    /// `wav` (default) or `pcm` (16-bit little-endian mono).
+    /// `wav` (default), `pcm` (16-bit little-endian mono) or `mp3`.
     pub response_format: Option<String>,
     /// Speaking rate, 0.25 to 4.0.
     pub speed: Option<f32>,
@@ -71,39 +71,6 @@ pub struct SpeechRequest {
     /// `false`: one body with exact WAV sizes, sent when all is
     /// synthesized (for clients that cannot read a streamed WAV header).
     pub stream: Option<bool>,
-}
-
-/// The audio encodings served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AudioFormat {
-    /// RIFF WAV, 16-bit PCM.
-    Wav,
-    /// Raw 16-bit little-endian mono.
-    Pcm,
-}
-
-/// Formats the API names that are not served (with the ones that are).
-const SERVED_FORMATS: &str = "wav, pcm";
-
-impl AudioFormat {
-    fn parse(s: Option<&str>) -> Result<Self, ApiError> {
-        match s.unwrap_or("wav") {
-            "wav" => Ok(Self::Wav),
-            "pcm" => Ok(Self::Pcm),
-            other => Err(ApiError::field(
-                "unsupported_format",
-                "response_format",
-                format!("response_format {other:?} is not served; use one of: {SERVED_FORMATS}"),
-            )),
-        }
-    }
-
-    fn content_type(self) -> &'static str {
-        match self {
-            Self::Wav => "audio/wav",
-            Self::Pcm => "audio/pcm",
-        }
-    }
 }
 
 /// The JSON body, with axum's rejections turned into our errors.
@@ -265,11 +232,12 @@ pub async fn speech(
         }
     };
     let rate = first.sample_rate;
+    let encoder = Encoder::new(plan.format, rate)?;
     let tracker = Tracker::new(state.clone(), arrived, rate);
     if plan.buffered {
-        return buffered(plan.format, first, chunks, tracker).await;
+        return buffered(plan.format, encoder, first, chunks, tracker).await;
     }
-    let audio = audio_bytes(plan.format, first, chunks, tracker);
+    let audio = audio_bytes(encoder, first, chunks, tracker);
     let (body, content_type) = if plan.sse {
         (Body::from_stream(sse_events(audio)), "text/event-stream")
     } else {
@@ -331,26 +299,19 @@ impl Tracker {
     }
 }
 
-/// The encoded audio as it is made: the WAV header first (sizes unknown),
-/// then each chunk's PCM. A failure after the first bytes ends the body
-/// early (the status line is gone); it is logged.
+/// The encoded audio as it is made, chunk by chunk (a WAV header first).
+/// A failure after the first bytes ends the body early (the status line
+/// is gone); it is logged.
 fn audio_bytes(
-    format: AudioFormat,
+    encoder: Encoder,
     first: Chunk,
     chunks: ChunkReceiver,
     tracker: Tracker,
 ) -> impl FutStream<Item = Bytes> + Send {
-    let header = match format {
-        AudioFormat::Wav => Some(Bytes::from(streaming_wav_header(
-            first.sample_rate,
-            SampleFormat::I16,
-        ))),
-        AudioFormat::Pcm => None,
-    };
-    let head = stream::iter(header);
     let body = stream::unfold(
-        (Some(first), chunks, tracker),
-        |(pending, mut chunks, mut tracker)| async move {
+        Some((Some(first), chunks, tracker, encoder)),
+        |state| async move {
+            let (pending, mut chunks, mut tracker, mut encoder) = state?;
             let chunk = match pending {
                 Some(c) => c,
                 None => match chunks.next().await {
@@ -361,17 +322,17 @@ fn audio_bytes(
                     }
                     None => {
                         tracker.finished();
-                        return None;
+                        // what the encoder still holds, then the end
+                        return Some((Bytes::from(encoder.finish()), None));
                     }
                 },
             };
             tracker.sent(chunk.samples.len());
-            let bytes = Bytes::from(samples_to_le_bytes(&chunk.samples));
-            Some((bytes, (None, chunks, tracker)))
+            let bytes = Bytes::from(encoder.push(&chunk.samples));
+            Some((bytes, Some((None, chunks, tracker, encoder))))
         },
     );
-    head.chain(body)
-        .filter(|b| std::future::ready(!b.is_empty()))
+    body.filter(|b| std::future::ready(!b.is_empty()))
 }
 
 /// The audio as Server-Sent Events: one `speech.audio.delta` per piece,
@@ -393,32 +354,30 @@ fn sse_events(
     }))
 }
 
-/// The whole audio in one body with exact sizes (`"stream": false`).
+/// The whole audio in one body, sent when all is made, with exact WAV
+/// sizes (`"stream": false`).
 async fn buffered(
     format: AudioFormat,
+    mut encoder: Encoder,
     first: Chunk,
     mut chunks: ChunkReceiver,
     mut tracker: Tracker,
 ) -> Result<Response, ApiError> {
-    let mut pcm = samples_to_le_bytes(&first.samples);
     tracker.sent(first.samples.len());
+    let mut body = encoder.push(&first.samples);
     while let Some(c) = chunks.next().await {
         let c = c?;
         tracker.sent(c.samples.len());
-        pcm.extend_from_slice(&samples_to_le_bytes(&c.samples));
+        body.extend(encoder.push(&c.samples));
     }
+    body.extend(encoder.finish());
     tracker.finished();
-    let body = match format {
-        AudioFormat::Wav => {
-            let mut wav = streaming_wav_header(first.sample_rate, SampleFormat::I16);
-            let data = u32::try_from(pcm.len()).unwrap_or(u32::MAX);
-            wav[4..8].copy_from_slice(&data.saturating_add(36).to_le_bytes());
-            wav[40..44].copy_from_slice(&data.to_le_bytes());
-            wav.extend_from_slice(&pcm);
-            wav
-        }
-        AudioFormat::Pcm => pcm,
-    };
+    if format == AudioFormat::Wav {
+        // the streamed header's unknown sizes, now known
+        let data = u32::try_from(body.len() - 44).unwrap_or(u32::MAX);
+        body[4..8].copy_from_slice(&data.saturating_add(36).to_le_bytes());
+        body[40..44].copy_from_slice(&data.to_le_bytes());
+    }
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type()),

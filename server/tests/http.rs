@@ -91,6 +91,18 @@ async fn speech_streams_wav_pcm_and_sse() {
     );
     assert_eq!(&wav[44..], &pcm[..], "buffered WAV = streamed PCM");
 
+    // MP3, streamed: MPEG frames, about 64 kbit/s
+    let r = speech(&s, json!({"input": text, "response_format": "mp3"})).await;
+    assert_eq!(r.headers()["content-type"], "audio/mpeg");
+    let mp3 = r.bytes().await.unwrap();
+    assert!(
+        mp3[0] == 0xFF && mp3[1] & 0xE0 == 0xE0,
+        "starts with a frame sync"
+    );
+    let seconds = samples.len() as f64 / 22050.0;
+    let kbps = mp3.len() as f64 * 8.0 / 1000.0 / seconds;
+    assert!((40.0..90.0).contains(&kbps), "{kbps} kbit/s");
+
     // SSE: deltas of base64 PCM, then done
     let mut sse = body.clone();
     sse["stream_format"] = json!("sse");
@@ -209,10 +221,16 @@ async fn bad_requests_get_their_status_and_code() {
             "tts-1",
         ),
         (
-            json!({"input": "Hi.", "response_format": "mp3"}),
+            json!({"input": "Hi.", "response_format": "opus"}),
             400,
             "unsupported_format",
-            "wav, pcm",
+            "wav, pcm, mp3",
+        ),
+        (
+            json!({"input": "Hi.", "response_format": "mp3", "sample_rate": 20000}),
+            400,
+            "invalid_parameter",
+            "22050",
         ),
         (
             json!({"input": "Hi.", "stream_format": "chunks"}),
@@ -246,7 +264,9 @@ async fn bad_requests_get_their_status_and_code() {
         ),
     ];
     for (body, status, code, in_message) in cases {
-        let (st, got, msg) = error_of(speech(&s, body.clone()).await).await;
+        let r = speech(&s, body.clone()).await;
+        assert_eq!(r.status().as_u16(), status, "{body:.80}");
+        let (st, got, msg) = error_of(r).await;
         assert_eq!((st, got.as_str()), (status, code), "{body:.80}: {msg}");
         assert!(
             msg.contains(in_message),
@@ -420,7 +440,11 @@ async fn full_queue_is_429_and_a_gone_client_cancels() {
     let cancelled = s.metric("ishowtts_requests_cancelled_total", "").await;
     drop(body);
     s.wait_idle().await;
-    assert!(s.metric("ishowtts_requests_cancelled_total", "").await > cancelled);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.metric("ishowtts_requests_cancelled_total", "").await <= cancelled {
+        assert!(Instant::now() < deadline, "the request was not cancelled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let r = speech(&s, json!({"input": "My turn now."})).await;
     assert_eq!(r.status(), 200);
     r.bytes().await.unwrap();

@@ -46,6 +46,14 @@ def test_whole_wav(client: openai.OpenAI, tmp_path: Path) -> None:
     assert pcm_rms(pcm) > 300
 
 
+def test_mp3(client: openai.OpenAI) -> None:
+    audio = client.audio.speech.create(
+        model="tts-1", voice="alloy", input="Compressed speech, for a browser.", response_format="mp3",
+    ).content
+    assert audio[0] == 0xFF and audio[1] & 0xE0 == 0xE0, "an MPEG frame first"
+    assert len(audio) > 8000
+
+
 def test_streamed_pcm_starts_early(client: openai.OpenAI) -> None:
     text = "Short first. " + "Then a long sentence that keeps the model busy for a good while longer. " * 5
     start = time.monotonic()
@@ -91,8 +99,8 @@ def test_errors_are_client_exceptions(client: openai.OpenAI) -> None:
         client.audio.speech.create(model="tts-1", voice="nobody", input="Hi.")
     assert e.value.code == "voice_not_found" and "default" in e.value.message
     with pytest.raises(openai.BadRequestError) as e2:
-        client.audio.speech.create(model="tts-1", voice="alloy", input="Hi.", response_format="mp3")
-    assert e2.value.code == "unsupported_format" and "wav" in e2.value.message
+        client.audio.speech.create(model="tts-1", voice="alloy", input="Hi.", response_format="opus")
+    assert e2.value.code == "unsupported_format" and "mp3" in e2.value.message
     with pytest.raises(openai.BadRequestError) as e3:
         client.audio.speech.create(model="tts-1", voice="alloy", input="")
     assert e3.value.code == "empty_input"

@@ -20,8 +20,10 @@ pub fn root() -> PathBuf {
 /// The settings tests start from: the default voice, a voices folder of
 /// the test's own, short timeouts.
 pub fn config(name: &str) -> ServeConfig {
-    let mut c = ServeConfig::default();
-    c.port = 0;
+    let mut c = ServeConfig {
+        port: 0,
+        ..ServeConfig::default()
+    };
     c.engine.default_voice = Some(
         std::env::var_os("ISHOWTTS_VOICE")
             .map(PathBuf::from)

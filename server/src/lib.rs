@@ -23,6 +23,7 @@ pub mod speech;
 mod synth;
 pub mod voices;
 pub mod web;
+pub mod wyoming;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -260,16 +261,56 @@ pub async fn serve(
 /// `on_listening` gets the bound address (port 0 picks one).
 pub async fn run(config: ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Result<(), String> {
     let addr = format!("{}:{}", config.host, config.port);
-    let wyoming = config.wyoming.clone();
+    // A bad Wyoming address fails before the models load.
+    let wyoming_addr = config
+        .wyoming
+        .as_deref()
+        .map(wyoming::parse_uri)
+        .transpose()?;
     let state = tokio::task::block_in_place(|| AppState::new(config))?;
     let listener = TcpListener::bind(&addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let wyoming_listener = match &wyoming_addr {
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .map_err(|e| format!("cannot listen on tcp://{a} (Wyoming): {e}"))?,
+        ),
+        None => None,
+    };
     on_listening(listener.local_addr().map_err(|e| e.to_string())?);
-    let _ = wyoming; // the Wyoming listener starts here when configured
-    serve(listener, state, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    // One signal stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stop = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let wyoming_task = match wyoming_listener {
+        Some(l) => {
+            let a = l.local_addr().map_err(|e| e.to_string())?;
+            // After the HTTP line, which scripts wait for.
+            println!("ishowtts serve: Wyoming on tcp://{a}");
+            tracing::info!(addr = %a, "Wyoming listening");
+            Some(tokio::spawn(wyoming::serve_wyoming(
+                l,
+                state.clone(),
+                until_stop(),
+            )))
+        }
+        None => None,
+    };
+    let served = serve(listener, state, until_stop()).await;
+    if let Some(task) = wyoming_task {
+        let _ = task.await;
+    }
+    served.map_err(|e| e.to_string())
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM (a container stop).

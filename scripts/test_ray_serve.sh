@@ -79,8 +79,6 @@ say "installing $(basename "$wheel")"
   --force-reinstall --no-deps "$wheel"
 
 # 3. the suite ---------------------------------------------------------------------
-# Ray reports usage to a remote service unless told not to.
-export RAY_USAGE_STATS_ENABLED=0
 say "pytest examples/ray_serve"
 timeout -s INT -k 30 "$TIMEOUT_S" "$VENV/bin/python" -m pytest -q -p no:cacheprovider \
   examples/ray_serve/test_ray_serve.py "$@"

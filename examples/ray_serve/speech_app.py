@@ -3,7 +3,8 @@
 and removes with the number of requests waiting.
 
     cd examples/ray_serve
-    serve run speech_app:build_app max_replicas=4      # or: serve run serve_config.yaml
+    serve run --working-dir . speech_app:build_app max_replicas=4
+    serve run --working-dir . serve_config.yaml          # the same, from a file
 
 Each replica holds one `ishowtts.Engine`; Ray Serve's proxy spreads requests
 over the replicas and its autoscaler sizes the deployment from the requests
@@ -27,27 +28,40 @@ from pydantic import BaseModel, ConfigDict
 from ray import serve
 from ray.serve import Application
 from ray.serve.config import AutoscalingConfig, BackpressureConfig
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from speech_protocol import (
+    CONTENT_TYPES,
     ApiError,
     SpeechRequest,
-    check_model,
-    engine_voice,
     pcm16,
+    resolve_voice,
     served_models,
     sse_delta,
     sse_done,
     sse_error,
-    wav_stream_header,
+    voice_json,
+    wav_header,
 )
 
 logger = logging.getLogger("ray.serve")
 
 REPLICA_HEADER = "x-ishowtts-replica"
-MEDIA_TYPES = {"wav": "audio/wav", "pcm": "audio/pcm"}
 
 api = FastAPI(title="ishowtts", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@api.exception_handler(StarletteHTTPException)
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """Routing errors in our JSON shape, not FastAPI's `{"detail": ...}`."""
+    if exc.status_code == 404:
+        err = ApiError(
+            404, "not_found", "no such endpoint; see /v1/audio/speech, /v1/models, /v1/voices"
+        )
+    else:
+        err = ApiError(exc.status_code, "http_error", str(exc.detail))
+    return JSONResponse(err.body(), status_code=err.status, headers=exc.headers)
 
 
 @serve.deployment
@@ -109,7 +123,7 @@ class SpeechServer:
         first use, so one short sentence proves they can)."""
         engine = self._get_engine()
         if not self._ready:
-            engine.synthesize("Ready.", use_cache=False)
+            engine.synthesize("Ready.")
             self._ready = True
         return engine
 
@@ -140,11 +154,14 @@ class SpeechServer:
     @api.get("/readyz")
     async def readyz(self) -> Response:
         try:
-            await asyncio.to_thread(self._ensure_ready)
+            engine = await asyncio.to_thread(self._ensure_ready)
         except Exception as exc:  # noqa: BLE001 (reported, not raised)
             err = ApiError.from_engine(exc)
-            return self._error(ApiError(503, err.code, f"not ready: {err.message}"))
-        return PlainTextResponse("ready", headers=self._headers())
+            body = {"status": "not_ready", "code": err.code, "reason": str(exc)}
+            return JSONResponse(body, status_code=503, headers=self._headers())
+        m = engine.metrics()
+        body = {"status": "ready", "models_loaded": m.models_loaded, "queue_depth": m.queue_depth}
+        return JSONResponse(body, headers=self._headers())
 
     @api.get("/v1/models")
     async def models(self) -> Response:
@@ -152,8 +169,10 @@ class SpeechServer:
             engine = await asyncio.to_thread(self._get_engine)
         except Exception as exc:  # noqa: BLE001
             return self._error(ApiError.from_engine(exc))
-        names = served_models([v.model for v in engine.voices()])
-        data = [{"id": n, "object": "model", "owned_by": "ishowtts"} for n in names]
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "ishowtts"}
+            for name in served_models([v.model for v in engine.voices()])
+        ]
         return JSONResponse({"object": "list", "data": data}, headers=self._headers())
 
     @api.get("/v1/voices")
@@ -162,51 +181,39 @@ class SpeechServer:
             engine = await asyncio.to_thread(self._get_engine)
         except Exception as exc:  # noqa: BLE001
             return self._error(ApiError.from_engine(exc))
-        voices = [
-            {
-                "id": v.name,
-                "name": v.name,
-                "model": v.model,
-                "sample_rate": v.sample_rate,
-                "language": v.language,
-                "num_speakers": v.num_speakers,
-                "cloned": v.cloned,
-                "is_default": v.is_default,
-                "version": v.version,
-            }
-            for v in engine.voices()
-        ]
-        return JSONResponse({"voices": voices}, headers=self._headers())
+        voices = [voice_json(v) for v in engine.voices()]
+        return JSONResponse({"object": "list", "voices": voices}, headers=self._headers())
 
     @api.post("/v1/audio/speech")
     async def speech(self, request: Request) -> Response:
         stream: Optional[ishowtts.Stream] = None
         try:
-            req = SpeechRequest.parse(await request.body(), self._max_input_chars)
+            req = SpeechRequest.parse(
+                await request.body(), request.headers.get("content-type"), self._max_input_chars
+            )
             engine = await asyncio.to_thread(self._get_engine)
-            known = engine.voices()
-            check_model(req.model, [v.model for v in known])
-            voice = engine_voice(req.voice, [v.name for v in known])
-            stream = engine.stream(req.input, voice=voice, **req.engine_kwargs())
+            voice = resolve_voice(req.model, req.voice, engine.voices())
+            stream = engine.stream(req.input, voice=voice, format="i16", **req.engine_options)
             # The status line waits for the first sentence, so errors the
-            # engine finds in the request (a bad sample_rate, nothing to
-            # speak) are still answered with their status and code.
+            # engine finds in the request (a bad sample_rate, a voice that
+            # does not load) are still answered with their status and code.
             first = await self._next_chunk(stream)
             if first is None:
-                raise ApiError(500, "internal", "the engine made no audio")
+                raise ApiError(500, "internal", "the request ended without audio")
+            rate = first.sample_rate
+            headers = self._headers({"Cache-Control": "no-cache", "x-sample-rate": str(rate)})
+            if req.buffered:
+                body = await self._whole(stream, first, req.response_format)
+                return Response(body, media_type=CONTENT_TYPES[req.response_format], headers=headers)
         except ApiError as err:
             return self._error(self._cancelled(stream, err))
         except ishowtts.TtsError as exc:
             return self._error(self._cancelled(stream, ApiError.from_engine(exc)))
 
-        if req.stream_format == "sse":
-            body = self._sse(stream, first, len(req.input))
-            headers = self._headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-            return StreamingResponse(body, media_type="text/event-stream", headers=headers)
-        body = self._audio(stream, first, req.response_format)
-        return StreamingResponse(
-            body, media_type=MEDIA_TYPES[req.response_format], headers=self._headers()
-        )
+        audio = self._audio(stream, first, req.response_format)
+        if req.sse:
+            return StreamingResponse(self._sse(audio), media_type="text/event-stream", headers=headers)
+        return StreamingResponse(audio, media_type=CONTENT_TYPES[req.response_format], headers=headers)
 
     @staticmethod
     def _cancelled(stream: Optional[ishowtts.Stream], err: ApiError) -> ApiError:
@@ -217,40 +224,48 @@ class SpeechServer:
     async def _audio(
         self, stream: ishowtts.Stream, first: ishowtts.Chunk, response_format: str
     ) -> AsyncIterator[bytes]:
-        """A chunked body: the WAV header (for wav) with the first sentence,
-        then each sentence's PCM16 as soon as it is made. An engine error past
-        the first sentence can only cut the body short, which the client
-        sees as a broken transfer."""
+        """The encoded audio as it is made: the WAV header (for wav) with the
+        first chunk, then each chunk's PCM16. An engine failure past the
+        first chunk can only end the body early: a plain audio body is cut
+        short, which the client sees as a broken transfer."""
         try:
-            head = wav_stream_header(first.sample_rate) if response_format == "wav" else b""
+            head = wav_header(first.sample_rate) if response_format == "wav" else b""
             yield head + pcm16(first.samples)
             while (chunk := await self._next_chunk(stream)) is not None:
                 yield pcm16(chunk.samples)
         except ishowtts.TtsError as exc:
-            logger.error("ishowtts stream %d failed: %s", stream.request_id, exc)
+            logger.warning("speech request failed after its first audio: %s", exc)
             raise
         finally:
             stream.cancel()
 
-    async def _sse(
-        self, stream: ishowtts.Stream, first: ishowtts.Chunk, input_chars: int
-    ) -> AsyncIterator[bytes]:
-        """Server-sent events: one `speech.audio.delta` (base64 PCM16) per
-        chunk, then `speech.audio.done`, or an `error` event when the engine
-        fails midway."""
-        samples = 0
+    async def _sse(self, audio: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """Server-sent events: one `speech.audio.delta` per piece of the
+        encoded audio, then `speech.audio.done`, or an `error` event when
+        the engine fails midway."""
+        try:
+            async for piece in audio:
+                yield sse_delta(piece)
+        except ishowtts.TtsError as exc:
+            yield sse_error(ApiError.from_engine(exc))
+            return
+        yield sse_done()
+
+    async def _whole(
+        self, stream: ishowtts.Stream, first: ishowtts.Chunk, response_format: str
+    ) -> bytes:
+        """All the audio in one body (`"stream": false`), a WAV with its
+        exact sizes."""
+        pcm = bytearray()
         try:
             chunk: Optional[ishowtts.Chunk] = first
             while chunk is not None:
-                samples += len(chunk)
-                yield sse_delta(pcm16(chunk.samples))
+                pcm += pcm16(chunk.samples)
                 chunk = await self._next_chunk(stream)
-            yield sse_done(input_chars, samples, first.sample_rate)
-        except ishowtts.TtsError as exc:
-            logger.error("ishowtts stream %d failed: %s", stream.request_id, exc)
-            yield sse_error(ApiError.from_engine(exc))
         finally:
             stream.cancel()
+        head = wav_header(first.sample_rate, len(pcm)) if response_format == "wav" else b""
+        return head + bytes(pcm)
 
 
 class AppArgs(BaseModel):

@@ -1,10 +1,11 @@
 """The OpenAI-compatible speech protocol of `ishowtts serve`, in Python.
 
-Everything here is independent of Ray: parsing and checking a
-`POST /v1/audio/speech` body, the JSON errors (`{"error": {message, type,
+Everything here is independent of Ray: checking a `POST /v1/audio/speech`
+body, choosing the voice, the JSON errors (`{"error": {message, type,
 code, param}}`) with the same codes and statuses as the Rust server
-(server/src/error.rs), and the byte formats of the answers (a streaming WAV
-header, PCM16, server-sent events). speech_app.py puts it behind Ray Serve.
+(server/src: speech.rs, voices.rs, error.rs), and the bytes of the answers
+(a streaming WAV header, PCM16, server-sent events). speech_app.py puts it
+behind Ray Serve.
 """
 
 from __future__ import annotations
@@ -16,15 +17,19 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-#: Model names a request may give besides the voices' own model names
-#: ("piper", ...): ours, and OpenAI's so that clients configured for OpenAI
-#: work unchanged.
-MODEL_ALIASES = ("ishowtts", "tts-1", "tts-1-hd")
-#: OpenAI's voice names: they speak with the default voice.
-OPENAI_VOICES = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
-#: Formats we encode; OpenAI's compressed ones are refused by name.
+#: Model names OpenAI clients send: any of them means "the voice decides".
+#: A request may also name a model family (`piper`, `f5`, `qwen3`), which
+#: its voice must then belong to.
+OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "ishowtts")
+#: OpenAI's voice names: the default voice answers to them (unless a
+#: registered voice has the name).
+OPENAI_VOICES = (
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse",
+)
+#: What this service encodes. The Rust server also encodes MP3; the wheel
+#: has no MP3 encoder, so here it is refused like opus, aac and flac.
 SERVED_FORMATS = ("wav", "pcm")
-STREAM_FORMATS = ("audio", "sse")
+CONTENT_TYPES = {"wav": "audio/wav", "pcm": "audio/pcm"}
 DEFAULT_MAX_INPUT_CHARS = 4096
 SPEED_RANGE = (0.25, 4.0)
 
@@ -127,8 +132,44 @@ class ApiError(Exception):
         return cls(ENGINE_CODE_STATUS.get(code, 400), ENGINE_CODE_NAMES[code], str(exc))
 
 
-def invalid_field(param: str, message: str) -> ApiError:
-    return ApiError(400, "invalid_field", message, param=param)
+def field_error(code: str, param: str, message: str) -> ApiError:
+    """A 400 about one request field."""
+    return ApiError(400, code, message, param=param)
+
+
+def quoted(s: str) -> str:
+    return json.dumps(s, ensure_ascii=False)
+
+
+U32 = (0, 2**32 - 1)
+U64 = (0, 2**64 - 1)
+I64 = (-(2**63), 2**63 - 1)
+
+#: The body's fields besides `input`: (JSON type, integer bounds, the
+#: engine keyword it becomes, or None when the endpoint itself uses it).
+#: The types and bounds are those of the Rust server's request struct; the
+#: values' ranges are the engine's (it answers `invalid_parameter`).
+FIELDS: dict[str, tuple[type, Optional[tuple[int, int]], Optional[str]]] = {
+    "model": (str, None, None),
+    "voice": (str, None, None),
+    "response_format": (str, None, None),
+    "stream_format": (str, None, None),
+    "stream": (bool, None, None),
+    "speed": (float, None, "speed"),
+    "instructions": (str, None, "instruct"),
+    "sample_rate": (int, U32, "sample_rate"),
+    "language": (str, None, "language"),
+    "seed": (int, U64, "seed"),
+    "speaker": (int, I64, "speaker"),
+    "noise_scale": (float, None, "noise_scale"),
+    "noise_w": (float, None, "noise_w"),
+    "nfe_step": (int, U32, "nfe_step"),
+    "cfg_strength": (float, None, "cfg_strength"),
+    "sway_sampling_coef": (float, None, "sway_sampling_coef"),
+    "temperature": (float, None, "temperature"),
+    "top_k": (int, U32, "top_k"),
+    "top_p": (float, None, "top_p"),
+}
 
 
 @dataclass
@@ -136,79 +177,86 @@ class SpeechRequest:
     """A checked `POST /v1/audio/speech` body."""
 
     input: str
-    model: str = "ishowtts"
-    voice: str = "default"
+    model: Optional[str] = None
+    voice: Optional[str] = None
     response_format: str = "wav"
-    speed: float = 1.0
-    stream_format: str = "audio"
-    #: Our own fields, given to the engine only when the request has them.
+    sse: bool = False
+    #: `"stream": false`: one body with exact WAV sizes, sent when all is
+    #: made (for clients that cannot read a streamed WAV header).
+    buffered: bool = False
+    #: Keywords for `Engine.stream`, only those the request gave.
     engine_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, raw: bytes, max_input_chars: int = DEFAULT_MAX_INPUT_CHARS) -> SpeechRequest:
-        """Checks a request body; raises ApiError (400) on the first problem.
-        Fields we do not know are ignored, as OpenAI adds some over time."""
-        body = _json_object(raw)
-        text = _get(body, "input", str)
+    def parse(
+        cls,
+        raw: bytes,
+        content_type: Optional[str],
+        max_input_chars: int = DEFAULT_MAX_INPUT_CHARS,
+    ) -> SpeechRequest:
+        """Checks a request body in the Rust server's order (the body, the
+        fields' types, then input, formats and speed); raises ApiError.
+        Fields we do not know are ignored: clients send their own."""
+        body = json_body(raw, content_type)
+        values = {name: _typed(body, name, kind, bounds) for name, (kind, bounds, _) in FIELDS.items()}
+        text = _typed(body, "input", str, None)
         if text is None:
-            raise invalid_field("input", "'input' is required: the text to speak")
+            raise field_error("invalid_field", "input", "input is required: the text to speak")
         if not text.strip():
-            raise ApiError(400, "empty_input", "'input' has nothing to speak", param="input")
+            raise field_error("empty_input", "input", "input is empty: give the text to speak")
         if len(text) > max_input_chars:
-            raise ApiError(
-                400,
+            raise field_error(
                 "input_too_long",
-                f"'input' has {len(text)} characters; at most {max_input_chars} are accepted",
-                param="input",
+                "input",
+                f"input has {len(text)} characters; the limit is {max_input_chars}",
             )
-        req = cls(input=text)
-        req.model = _get(body, "model", str, req.model)
-        req.voice = _voice_name(body)
-        req.response_format = _get(body, "response_format", str, req.response_format)
-        if req.response_format not in SERVED_FORMATS:
-            raise ApiError(
-                400,
+        response_format = values["response_format"] or "wav"
+        if response_format not in SERVED_FORMATS:
+            raise field_error(
                 "unsupported_format",
-                f"response_format '{req.response_format}' is not served; "
-                f"served formats: {', '.join(SERVED_FORMATS)}",
-                param="response_format",
+                "response_format",
+                f"response_format {quoted(response_format)} is not served; "
+                f"use one of: {', '.join(SERVED_FORMATS)}",
             )
-        req.speed = _get(body, "speed", float, req.speed)
-        low, high = SPEED_RANGE
-        if not low <= req.speed <= high:
-            raise invalid_field("speed", f"'speed' must be from {low} to {high}, not {req.speed}")
-        req.stream_format = _get(body, "stream_format", str, req.stream_format)
-        if req.stream_format not in STREAM_FORMATS:
-            raise invalid_field(
+        stream_format = values["stream_format"] or "audio"
+        if stream_format not in ("audio", "sse"):
+            raise field_error(
+                "invalid_field",
                 "stream_format",
-                f"'stream_format' must be one of {', '.join(STREAM_FORMATS)}, "
-                f"not '{req.stream_format}'",
+                f'stream_format {quoted(stream_format)}: use "audio" or "sse"',
             )
-        # Our own fields: their types here, their ranges in the engine (which
-        # answers with invalid_parameter). The integer bounds only keep a value
-        # within what the engine's integer types hold.
-        for name, kind, bound in (
-            ("sample_rate", int, 2**32 - 1),
-            ("seed", int, 2**64 - 1),
-            ("nfe_step", int, 2**32 - 1),
-            ("language", str, None),
-            ("cfg_strength", float, None),
-            ("sway_sampling_coef", float, None),
-        ):
-            value = _get(body, name, kind)
-            if value is None:
-                continue
-            if bound is not None and not 0 <= value <= bound:
-                raise invalid_field(name, f"'{name}' is out of range: {value}")
-            req.engine_options[name] = value
-        return req
-
-    def engine_kwargs(self) -> dict[str, Any]:
-        """Keywords for `Engine.stream` besides the text and the voice."""
-        return {"speed": self.speed, "format": "i16", **self.engine_options}
+        speed = values["speed"]
+        low, high = SPEED_RANGE
+        if speed is not None and not low <= speed <= high:
+            raise field_error(
+                "invalid_field", "speed", f"speed must be between {low} and {high}, not {speed}"
+            )
+        return cls(
+            input=text,
+            model=values["model"],
+            voice=values["voice"],
+            response_format=response_format,
+            sse=stream_format == "sse",
+            buffered=values["stream"] is False,
+            engine_options={
+                keyword: values[name]
+                for name, (_, _, keyword) in FIELDS.items()
+                if keyword is not None and values[name] is not None
+            },
+        )
 
 
-def _json_object(raw: bytes) -> dict[str, Any]:
+def json_body(raw: bytes, content_type: Optional[str]) -> dict[str, Any]:
+    """The body as a JSON object: 415 `invalid_content_type` unless it is
+    declared as JSON, 400 `invalid_json` unless it is an object."""
+    mime = (content_type or "").split(";")[0].strip().lower()
+    if not (mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))):
+        raise ApiError(
+            415,
+            "invalid_content_type",
+            "send the body as JSON with Content-Type: application/json",
+        )
+
     def no_constant(name: str) -> Any:
         # json accepts NaN and Infinity, which are not JSON.
         raise ValueError(f"{name} is not JSON")
@@ -218,82 +266,121 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+        raise ApiError(400, "invalid_json", "the body is not valid JSON: not an object")
     return body
 
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number"}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
-def _get(body: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:
-    """`body[name]` if it has the type `kind` (an int is a number; a bool is
-    neither); `default` when absent or null."""
+def _typed(
+    body: dict[str, Any], name: str, kind: type, bounds: Optional[tuple[int, int]]
+) -> Any:
+    """`body[name]` if it is of JSON type `kind` (an integer is a number; a
+    bool is only a bool) and within `bounds`; None when absent or null."""
     value = body.get(name)
     if value is None:
-        return default
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        ok, value = True, float(value)
-    if not ok or (kind is float and not math.isfinite(value)):
-        raise invalid_field(name, f"'{name}' must be {_TYPE_NAMES[kind]}")
+        return None
+    is_bool = isinstance(value, bool)
+    if kind is bool:
+        ok = is_bool
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not is_bool and math.isfinite(value)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, kind) and not is_bool
+    if not ok:
+        raise field_error("invalid_field", name, f"{name} must be {_TYPE_NAMES[kind]}")
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise field_error("invalid_field", name, f"{name} is out of range: {value}")
     return value
 
 
-def _voice_name(body: dict[str, Any]) -> str:
-    # Newer OpenAI clients may send a custom voice as {"id": "..."}.
-    voice = body.get("voice")
-    if isinstance(voice, dict) and isinstance(voice.get("id"), str):
-        return str(voice["id"])
-    return str(_get(body, "voice", str, "default"))
-
-
-def check_model(model: str, voice_models: list[str]) -> None:
-    """404 `model_not_found` unless `model` is served."""
-    served = served_models(voice_models)
-    if model not in served:
-        raise ApiError(
-            404,
-            "model_not_found",
-            f"model '{model}' is not served; models: {', '.join(served)}",
-            param="model",
-        )
+def model_family(model: str) -> str:
+    """A voice's model family (`piper`) from the engine's model key
+    (`piper:/path/to/voice.onnx`)."""
+    return model.split(":", 1)[0]
 
 
 def served_models(voice_models: list[str]) -> list[str]:
-    """Our aliases, then each voice model's name once."""
-    extra = sorted({m for m in voice_models if m not in MODEL_ALIASES})
-    return [*MODEL_ALIASES, *extra]
+    """Every model id a request may name: OpenAI's, then the families."""
+    return [*OPENAI_MODELS, *sorted({model_family(m) for m in voice_models})]
 
 
-def engine_voice(name: str, known: list[str]) -> Optional[str]:
-    """The engine's voice name for a request's `voice` (None: the engine's
-    default voice); 404 `voice_not_found` for a name it does not know."""
-    if name == "default" or name in OPENAI_VOICES:
-        return None
-    if name in known:
-        return name
-    raise ApiError(
-        404,
-        "voice_not_found",
-        f"voice '{name}' not found; voices: {', '.join(sorted(set(known) | {'default'}))} "
-        f"(OpenAI's {', '.join(OPENAI_VOICES)} speak with the default voice)",
-        param="voice",
-    )
+def resolve_voice(model: Optional[str], voice: Optional[str], voices: list[Any]) -> str:
+    """The registered voice a request speaks with, given the engine's
+    `VoiceInfo`s: `voice` (absent, empty, "default" or an OpenAI name: the
+    default voice), checked against `model` when that names a family."""
+    default = next((v for v in voices if v.is_default), None)
+    if voice in (None, "", "default"):
+        chosen = default
+    else:
+        chosen = next((v for v in voices if v.name == voice), None)
+        if chosen is None and voice in OPENAI_VOICES:
+            chosen = default
+    if chosen is None:
+        raise ApiError(
+            404,
+            "voice_not_found",
+            f"no voice {quoted(voice or 'default')}; known voices: "
+            f"{', '.join(v.name for v in voices)}",
+            param="voice",
+        )
+    families = {model_family(v.model) for v in voices}
+    if model in (None, "") or model in OPENAI_MODELS:
+        pass
+    elif model in families:
+        family = model_family(chosen.model)
+        if family != model:
+            raise field_error(
+                "model_voice_mismatch",
+                "model",
+                f"voice {quoted(chosen.name)} is a {family} voice, not {model}",
+            )
+    else:
+        raise ApiError(
+            404,
+            "model_not_found",
+            f"no model {quoted(model)}; known models: "
+            f"{', '.join(served_models([v.model for v in voices]))}",
+            param="model",
+        )
+    return str(chosen.name)
 
 
-def wav_stream_header(sample_rate: int) -> bytes:
-    """A 16-bit mono PCM WAV header whose RIFF and data sizes are 0xFFFFFFFF
-    (unknown): the length is not known until the last sentence is made, and
-    players read such a file to its end."""
-    unknown = 0xFFFFFFFF
+def voice_json(v: Any) -> dict[str, Any]:
+    """A `GET /v1/voices` entry for an engine `VoiceInfo`."""
+    return {
+        "id": v.name,
+        "name": v.name,
+        "object": "voice",
+        "model": model_family(v.model),
+        "language": v.language,
+        "sample_rate": v.sample_rate,
+        "speakers": v.num_speakers,
+        "cloned": v.cloned,
+        "default": v.is_default,
+        # Voices come from the deployment's arguments; none are uploaded.
+        "removable": False,
+    }
+
+
+UNKNOWN_SIZE = 0xFFFFFFFF
+
+
+def wav_header(sample_rate: int, data_bytes: int = UNKNOWN_SIZE) -> bytes:
+    """A 16-bit mono PCM WAV header. Streamed, the sizes are 0xFFFFFFFF
+    (unknown): the length is not known until the last sentence is made,
+    and players read such a file to its end."""
+    riff = UNKNOWN_SIZE if data_bytes == UNKNOWN_SIZE else min(data_bytes + 36, UNKNOWN_SIZE)
     return (
         b"RIFF"
-        + struct.pack("<I", unknown)
+        + struct.pack("<I", riff)
         + b"WAVE"
         + b"fmt "
         + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16)
         + b"data"
-        + struct.pack("<I", unknown)
+        + struct.pack("<I", min(data_bytes, UNKNOWN_SIZE))
     )
 
 
@@ -306,24 +393,22 @@ def sse_event(payload: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
 
-def sse_delta(pcm: bytes) -> bytes:
-    return sse_event({"type": "speech.audio.delta", "audio": base64.b64encode(pcm).decode()})
+def sse_delta(audio: bytes) -> bytes:
+    """One piece of the encoded audio (WAV's first piece has its header)."""
+    return sse_event({"type": "speech.audio.delta", "audio": base64.b64encode(audio).decode()})
 
 
-def sse_done(input_chars: int, samples: int, sample_rate: int) -> bytes:
-    seconds = samples / sample_rate if sample_rate else 0.0
+def sse_done() -> bytes:
+    # OpenAI's usage counts tokens; a TTS engine has none to count.
     return sse_event(
         {
             "type": "speech.audio.done",
-            "usage": {
-                "input_characters": input_chars,
-                "output_samples": samples,
-                "audio_seconds": round(seconds, 3),
-            },
+            "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0},
         }
     )
 
 
 def sse_error(err: ApiError) -> bytes:
-    """An error after the stream began, when a status can no longer be sent."""
+    """A failure after the stream began, when no status can be sent any
+    more: an `error` event instead of `speech.audio.done`."""
     return sse_event({"type": "error", **err.body()})

@@ -31,11 +31,11 @@ ROOT = HERE.parents[1]
 TEST_BUDGET_S = 170
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 # Everything stays on the loopback. Ray reports usage to a remote service
-# unless told not to. And on Linux it takes "127.0.0.1" as a node address
-# to replace by the machine's reachable one, binding its servers there and
-# on all interfaces; its single-machine mode (meant for macOS and Windows,
-# where it is the default) keeps the node, and so every server, on 127.0.0.1.
-# Both are read when ray is imported.
+# unless told not to. And on Linux it replaces a node address of 127.0.0.1
+# by the machine's reachable one and binds its servers there or on all
+# interfaces; its single-machine mode (the default on macOS and Windows)
+# keeps the node, and so its servers, on 127.0.0.1. Set before ray is
+# imported, which reads them.
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
@@ -46,7 +46,8 @@ RATE = 22050  # en_US-joe-medium's sample rate
 # Ray's own modules warn about their use of pydantic; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-#: Every replica id seen in an `x-ishowtts-replica` header.
+REPLICA_HEADER = "x-ishowtts-replica"
+#: Every replica id seen in that header.
 REPLICAS_SEEN: set[str] = set()
 
 
@@ -145,9 +146,6 @@ def speech(url: str, **body: Any) -> httpx.Response:
     return r
 
 
-REPLICA_HEADER = "x-ishowtts-replica"
-
-
 def parse_wav(data: bytes) -> tuple[int, np.ndarray]:
     """(sample rate, int16 samples) of a 16-bit mono PCM WAV, whose sizes may
     be the streaming placeholder 0xFFFFFFFF."""
@@ -186,22 +184,28 @@ def openai_client(url: str) -> openai.OpenAI:
 def test_service_routes(base_url: str) -> None:
     r = httpx.get(f"{base_url}/healthz", timeout=HTTP_TIMEOUT)
     assert (r.status_code, r.text) == (200, "ok")
-    assert httpx.get(f"{base_url}/readyz", timeout=HTTP_TIMEOUT).status_code == 200
+    r = httpx.get(f"{base_url}/readyz", timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200 and r.json()["status"] == "ready", r.text
 
     models = httpx.get(f"{base_url}/v1/models", timeout=HTTP_TIMEOUT).json()
     assert models["object"] == "list"
     ids = [m["id"] for m in models["data"]]
-    assert {"ishowtts", "tts-1", "tts-1-hd"} <= set(ids)
+    assert ids == ["tts-1", "tts-1-hd", "gpt-4o-mini-tts", "ishowtts", "piper"]
     assert all(m["object"] == "model" and m["owned_by"] == "ishowtts" for m in models["data"])
 
     voices = httpx.get(f"{base_url}/v1/voices", timeout=HTTP_TIMEOUT).json()["voices"]
     by_name = {v["id"]: v for v in voices}
-    assert {"default", "joe"} <= set(by_name)
+    assert set(by_name) == {"default", "joe"}
     default = by_name["default"]
-    assert default["is_default"] and default["model"] in ids
-    # The voice's model name is itself a served model.
-    r = speech(base_url, model=default["model"], voice="joe", input="Hi there.")
+    assert default["default"] and not by_name["joe"]["default"]
+    assert (default["model"], default["sample_rate"], default["speakers"]) == ("piper", RATE, 1)
+    # A model family names the voice's model.
+    r = speech(base_url, model="piper", voice="joe", input="Hi there.")
     assert r.status_code == 200, r.text
+    assert r.headers["x-sample-rate"] == str(RATE)
+
+    r = httpx.get(f"{base_url}/v1/nothing", timeout=HTTP_TIMEOUT)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text
 
 
 def test_wav(base_url: str) -> None:
@@ -210,6 +214,15 @@ def test_wav(base_url: str) -> None:
     assert r.headers["content-type"] == "audio/wav"
     rate, samples = parse_wav(r.content)
     assert rate == RATE
+    assert_speech(samples, rate, min_s=1.5)
+
+
+def test_whole_wav_has_exact_sizes(base_url: str) -> None:
+    r = speech(base_url, input=TWO_SENTENCES, stream=False)
+    assert r.status_code == 200, r.text
+    riff, data = struct.unpack("<I", r.content[4:8])[0], struct.unpack("<I", r.content[40:44])[0]
+    assert (riff, data) == (len(r.content) - 8, len(r.content) - 44)
+    rate, samples = parse_wav(r.content)
     assert_speech(samples, rate, min_s=1.5)
 
 
@@ -262,12 +275,9 @@ def test_sse_through_openai_client(base_url: str) -> None:
     deltas = [e for e in events if e["type"] == "speech.audio.delta"]
     assert len(deltas) >= 2, [e["type"] for e in events]  # one per sentence at least
     assert events[-1]["type"] == "speech.audio.done" and events[:-1] == deltas
+    assert set(events[-1]["usage"]) == {"input_tokens", "output_tokens", "total_tokens"}
     audio = b"".join(base64.b64decode(e["audio"]) for e in deltas)
-    samples = np.frombuffer(audio, dtype="<i2")
-    assert_speech(samples, RATE, min_s=1.5)
-    usage = events[-1]["usage"]
-    assert usage["input_characters"] == len(TWO_SENTENCES)
-    assert usage["output_samples"] == samples.size
+    assert_speech(np.frombuffer(audio, dtype="<i2"), RATE, min_s=1.5)
 
 
 @pytest.mark.parametrize(
@@ -275,8 +285,9 @@ def test_sse_through_openai_client(base_url: str) -> None:
     [
         ({"model": "tts-1", "input": "  ", "voice": "alloy"}, 400, "empty_input", "input", ""),
         ({"model": "tts-1", "voice": "alloy"}, 400, "invalid_field", "input", ""),
-        ({"input": "x" * 401}, 400, "input_too_long", "input", "at most 400"),
-        ({"input": "Hi.", "voice": "nobody"}, 404, "voice_not_found", "voice", "joe"),
+        ({"input": "x" * 401}, 400, "input_too_long", "input", "limit is 400"),
+        ({"input": "Hi.", "voice": "nobody"}, 404, "voice_not_found", "voice", "default, joe"),
+        ({"input": "Hi.", "voice": 7}, 400, "invalid_field", "voice", ""),
         ({"input": "Hi.", "model": "gpt-9"}, 404, "model_not_found", "model", "tts-1"),
         ({"input": "Hi.", "response_format": "mp3"}, 400, "unsupported_format",
          "response_format", "wav, pcm"),
@@ -299,15 +310,20 @@ def test_bad_requests(
 
 
 def test_malformed_json(base_url: str) -> None:
-    for raw in (b'{"input": "Hi."', b"[1, 2]", b'{"input": NaN}'):
-        r = httpx.post(
+    def post(raw: bytes, content_type: str = "application/json") -> httpx.Response:
+        return httpx.post(
             f"{base_url}/v1/audio/speech",
             content=raw,
-            headers={"content-type": "application/json"},
+            headers={"content-type": content_type},
             timeout=HTTP_TIMEOUT,
         )
+
+    for raw in (b'{"input": "Hi."', b"[1, 2]", b'{"input": NaN}'):
+        r = post(raw)
         assert r.status_code == 400, (raw, r.text)
         assert r.json()["error"]["code"] == "invalid_json"
+    r = post(b'{"input": "Hi."}', "text/plain")
+    assert r.status_code == 415 and r.json()["error"]["code"] == "invalid_content_type"
 
 
 def test_both_replicas_serve(base_url: str) -> None:
@@ -324,6 +340,23 @@ def test_both_replicas_serve(base_url: str) -> None:
             responses = list(pool.map(one, range(4 * round_, 4 * round_ + 4)))
             assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
     assert len(REPLICAS_SEEN) == 2, REPLICAS_SEEN
+
+
+def test_request_fields_map_to_engine_keywords() -> None:
+    """Without Ray: what a body becomes, and the type checks the server
+    makes before the engine sees a value."""
+    from speech_protocol import ApiError, SpeechRequest
+
+    def parse(**body: Any) -> SpeechRequest:
+        return SpeechRequest.parse(json.dumps(body).encode(), "application/json; charset=utf-8")
+
+    req = parse(input="Hi.", instructions="Calm.", seed=3, speed=2, stream=False, top_p=0.5)
+    assert req.buffered and not req.sse and req.response_format == "wav"
+    assert req.engine_options == {"instruct": "Calm.", "seed": 3, "speed": 2.0, "top_p": 0.5}
+    for bad in ({"seed": -1}, {"speed": True}, {"stream": 0}, {"top_k": 1.5}, {"nfe_step": 2**32}):
+        with pytest.raises(ApiError) as err:
+            parse(input="Hi.", **bad)
+        assert (err.value.code, err.value.param) == ("invalid_field", next(iter(bad)))
 
 
 def test_config_file_is_a_valid_serve_config() -> None:

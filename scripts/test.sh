@@ -3,7 +3,7 @@
 # the Rust tests (unit, parity against the piper/onnxruntime fixtures,
 # engine scheduling, text front end, bad input), the C ABI from C and C++
 # (also under valgrind), the Python module (wheel built, installed in a fresh
-# virtualenv, stubs checked, pytest), the ASR round trip against
+# virtualenv, stubs checked, pytest), the Ray Serve example, the ASR round trip against
 # piper-tts, and Piper's word timings against a forced alignment.
 # Everything runs in the release profile so each crate is built once.
 set -euo pipefail
@@ -20,6 +20,8 @@ echo "== C ABI (C, C++, valgrind)"
 ./scripts/test_capi.sh
 echo "== Python module (wheel, stubtest, mypy, pytest)"
 ./scripts/test_python.sh
+echo "== Ray Serve example (two replicas on a loopback-only local Ray)"
+./scripts/test_ray_serve.sh
 echo "== Python end to end (ASR round trip; the service through the openai and wyoming clients and a headless browser)"
 .venv-test/bin/python -m pytest -q tests/python
 echo "== Word timings against a forced alignment (pocketsphinx)"

@@ -83,7 +83,7 @@ def pct(xs: list[float], p: float) -> float:
     return xs[k]
 
 
-async def run(target: str, url: str, clients: int, seconds: float, warmup: int) -> dict:
+async def run(target: str, label: str, url: str, clients: int, seconds: float, warmup: int) -> dict:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as http:
         for i in range(warmup):  # model load, allocator warm
@@ -96,7 +96,7 @@ async def run(target: str, url: str, clients: int, seconds: float, warmup: int) 
         wall = time.monotonic() - start
     ok = len(out["ttfb"])
     return {
-        "target": target,
+        "target": label,
         "clients": clients,
         "seconds": round(wall, 1),
         "requests_ok": ok,
@@ -116,13 +116,15 @@ async def run(target: str, url: str, clients: int, seconds: float, warmup: int) 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--target", choices=["ishowtts", "piper"], required=True)
+    ap.add_argument("--label", help="name of this run in the result (default: the target)")
     ap.add_argument("--url", required=True)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--json", help="append the result as one JSON line to this file")
     args = ap.parse_args()
-    result = asyncio.run(run(args.target, args.url, args.clients, args.seconds, args.warmup))
+    label = args.label or args.target
+    result = asyncio.run(run(args.target, label, args.url, args.clients, args.seconds, args.warmup))
     print(json.dumps(result))
     if args.json:
         with open(args.json, "a") as f:

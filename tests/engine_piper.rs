@@ -46,6 +46,41 @@ fn engine_output_equals_the_voice_path() {
 }
 
 #[test]
+fn two_workers_speak_as_one_does() {
+    // Each worker loads its own copy of the voice; a request's audio must
+    // not depend on which copy spoke which sentence.
+    let texts: [&'static str; 3] = [
+        "First message here. It has two sentences.",
+        "Second one, a single sentence.",
+        "Third: short. Then longer, with a clause or two. End.",
+    ];
+    let one = engine();
+    let want: Vec<Vec<f32>> = texts
+        .iter()
+        .map(|t| f32s(&collect(&one, t, &RequestOptions::default().seed(7))))
+        .collect();
+    let two = Arc::new(
+        Engine::new(ishowtts::engine::EngineConfig {
+            workers: 2,
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    two.add_voice("joe", VoiceSpec::piper(common::voice_path()).unwrap())
+        .unwrap();
+    let threads: Vec<_> = texts
+        .into_iter()
+        .map(|t| {
+            let two = two.clone();
+            std::thread::spawn(move || f32s(&collect(&two, t, &RequestOptions::default().seed(7))))
+        })
+        .collect();
+    for (t, want) in threads.into_iter().zip(&want) {
+        assert_eq!(&t.join().unwrap(), want);
+    }
+}
+
+#[test]
 fn a_paragraph_streams_sentence_by_sentence() {
     let engine = engine();
     let text = "Dr. Smith arrived at 3 p.m. on Tuesday. It cost $4.50, he said. Was it worth it?";

@@ -38,6 +38,9 @@ struct Script {
     served: Mutex<Vec<String>>,
     /// Set while a sentence is inside the model.
     in_model: AtomicBool,
+    /// Sentences inside a model now (any worker's copy), and the most seen.
+    inside: AtomicUsize,
+    most_inside: AtomicUsize,
 }
 
 /// A test double of a model: speaks a tone whose length follows the text,
@@ -115,6 +118,9 @@ impl Backend for TestDoubleModel {
         }
         s.served.lock().unwrap().push(job.text.to_owned());
         s.in_model.store(true, Ordering::SeqCst);
+        let now = s.inside.fetch_add(1, Ordering::SeqCst) + 1;
+        s.most_inside.fetch_max(now, Ordering::SeqCst);
+        let _leave = LeaveModel(&s.inside);
         let steps = s.steps.max(1);
         for _ in 0..steps {
             if job.cancelled() {
@@ -134,6 +140,15 @@ impl Backend for TestDoubleModel {
                     .sin()
             })
             .collect())
+    }
+}
+
+/// Counts a sentence out of the model however `synthesize` returns.
+struct LeaveModel<'a>(&'a AtomicUsize);
+
+impl Drop for LeaveModel<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -385,6 +400,70 @@ fn concurrent_first_requests_load_the_model_once() {
     assert_eq!(s.loads.load(Ordering::SeqCst), 1);
     let m = engine.metrics();
     assert_eq!((m.model_loads, m.models_loaded), (1, 1));
+}
+
+#[test]
+fn several_workers_serve_streams_at_once_each_in_order() {
+    let s = script(30);
+    let engine = Arc::new(engine_with(
+        EngineConfig {
+            workers: 2,
+            ..no_cache()
+        },
+        &s,
+    ));
+    let threads: Vec<_> = ["A", "B", "C", "D"]
+        .into_iter()
+        .map(|tag| {
+            let engine = engine.clone();
+            thread::spawn(move || {
+                let t = text(tag, 4);
+                let chunks = collect(&engine, &t, &Default::default());
+                (t, chunks)
+            })
+        })
+        .collect();
+    for t in threads {
+        let (t, chunks) = t.join().unwrap();
+        assert_eq!(chunks.len(), 4);
+        let mut offset = 0;
+        for (i, c) in chunks.iter().enumerate() {
+            assert_eq!((c.sentence_index, c.sample_offset), (i, offset));
+            assert_eq!(
+                &t[c.text_span.clone()],
+                format!("Request {} says sentence {}.", &t[8..9], WORDS[i])
+            );
+            offset += c.samples.len() as u64;
+        }
+        assert!(chunks[3].is_last);
+    }
+    // two copies of the model, both working at once
+    assert_eq!(s.loads.load(Ordering::SeqCst), 2);
+    assert_eq!(s.most_inside.load(Ordering::SeqCst), 2);
+    let m = engine.metrics();
+    assert_eq!((m.model_loads, m.models_loaded, m.completed), (2, 2, 4));
+    // a removed voice's model leaves both workers
+    engine.remove_voice("double").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while engine.metrics().models_loaded > 0 {
+        assert!(Instant::now() < deadline, "a worker kept the model");
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(engine.metrics().model_unloads, 2);
+}
+
+#[test]
+fn worker_counts_out_of_range_are_refused() {
+    for workers in [0, ishowtts::engine::MAX_WORKERS + 1] {
+        let Err(err) = Engine::new(EngineConfig {
+            workers,
+            ..Default::default()
+        }) else {
+            panic!("{workers} workers accepted");
+        };
+        assert_eq!(err.code(), ErrorCode::InvalidParameter, "{workers}: {err}");
+        assert!(err.to_string().contains("workers"), "{err}");
+    }
 }
 
 #[test]

@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Device: cpu or cuda:N.
     #[arg(long, value_name = "DEVICE")]
     device: Option<String>,
+    /// Worker threads, each with its own copy of the models it serves
+    /// (default 1; 2 or more for Piper on a CPU under concurrent load).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
 }
 
 /// The config file with the flags on top.
@@ -77,6 +81,9 @@ fn config(args: ServeArgs) -> Result<ServeConfig, String> {
     }
     if let Some(d) = args.device {
         c.engine.device = d;
+    }
+    if let Some(n) = args.workers {
+        c.engine.workers = n;
     }
     Ok(c)
 }

@@ -241,6 +241,7 @@ class Engine:
         normalize_text: bool = True,
         max_batch: int = 1,
         batch_window: float = 0.0,
+        workers: int = 1,
     ) -> Engine: ...
     def add_voice(self, name: str, path: _Path, *, speaker: int | None = None) -> int: ...
     def add_f5_voice(

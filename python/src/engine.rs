@@ -177,7 +177,7 @@ impl Engine {
     #[pyo3(signature = (
         voice=None, *, device="cpu", cache_entries=1024, cache_bytes=67108864,
         prompt_cache_entries=16, idle_unload=None, queue_limit=64, max_text_bytes=16777216,
-        normalize_text=true, max_batch=1, batch_window=0.0
+        normalize_text=true, max_batch=1, batch_window=0.0, workers=1
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -193,6 +193,7 @@ impl Engine {
         normalize_text: bool,
         max_batch: i128,
         batch_window: f64,
+        workers: i128,
     ) -> PyResult<Self> {
         let config = EngineConfig {
             device: options::device(device)?,
@@ -207,6 +208,7 @@ impl Engine {
             normalize_text,
             max_batch: options::size("max_batch", max_batch)?,
             batch_window: options::non_negative_seconds("batch_window", batch_window)?,
+            workers: options::size("workers", workers)?,
             ..EngineConfig::default()
         };
         let spec = match voice {
@@ -853,5 +855,6 @@ pub fn _config_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("normalize_text", c.normalize_text)?;
     d.set_item("max_batch", c.max_batch)?;
     d.set_item("batch_window", c.batch_window.as_secs_f64())?;
+    d.set_item("workers", c.workers)?;
     Ok(d)
 }

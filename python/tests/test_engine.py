@@ -26,6 +26,18 @@ def test_voices(engine: ishowtts.Engine, voice: Path) -> None:
     assert "default" in repr(default)
 
 
+def test_two_workers_speak_as_one_does(engine: ishowtts.Engine, voice: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ["First of three. It has two sentences.", "Second, one sentence.", "Third. Short."]
+    want = [engine.synthesize(t, seed=5, use_cache=False) for t in texts]
+    with ishowtts.Engine(voice, workers=2) as two, ThreadPoolExecutor(3) as pool:
+        got = list(pool.map(lambda t: two.synthesize(t, seed=5, use_cache=False), texts))
+        assert two.metrics().models_loaded == 2  # each worker its own copy
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
 def test_add_replace_default_and_remove_voices(engine: ishowtts.Engine, voice: Path) -> None:
     v1 = engine.add_voice("joe", voice)
     v2 = engine.add_voice("joe", str(voice), speaker=0)

@@ -71,6 +71,9 @@ pub struct EngineSection {
     pub queue_limit: usize,
     /// Streams one batched model step serves (step-wise models).
     pub max_batch: usize,
+    /// Worker threads, each with its own copy of the models it serves
+    /// (2 suits Piper on a CPU under concurrent load).
+    pub workers: usize,
 }
 
 impl Default for EngineSection {
@@ -84,6 +87,7 @@ impl Default for EngineSection {
             output_cache_entries: d.output_cache.max_entries,
             queue_limit: d.queue_limit,
             max_batch: d.max_batch,
+            workers: d.workers,
         }
     }
 }
@@ -219,6 +223,7 @@ impl ServeConfig {
                 .then(|| Duration::from_secs(self.engine.idle_unload_secs)),
             queue_limit: self.engine.queue_limit,
             max_batch: self.engine.max_batch,
+            workers: self.engine.workers,
             ..EngineConfig::default()
         })
     }

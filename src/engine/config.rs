@@ -61,8 +61,8 @@ impl CacheLimits {
 }
 
 /// Engine settings. `EngineConfig::default()` is a CPU engine with a 64 MiB
-/// output cache, no idle unload, a queue of 64 requests and no batching
-/// across streams.
+/// output cache, no idle unload, a queue of 64 requests, no batching
+/// across streams and one worker thread.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineConfig {
     /// Device the worker runs the models on.
@@ -93,10 +93,19 @@ pub struct EngineConfig {
     /// of a new batch that is not full (zero: start at once). Streams that
     /// arrive later join a running batch at its next step either way.
     pub batch_window: Duration,
+    /// Worker threads (`1..=`[`MAX_WORKERS`]), each serving one sentence
+    /// at a time from the shared queue with its own copy of the models it
+    /// serves. 1 by default. More pay where one model call leaves cores
+    /// idle: Piper on a CPU (its text encoder and flow run on one core)
+    /// under several concurrent streams; the memory of the models grows
+    /// with the count. On a GPU keep 1 and batch instead.
+    pub workers: usize,
 }
 
 /// The largest `max_batch` accepted.
 pub const MAX_BATCH: usize = 256;
+/// The most worker threads accepted.
+pub const MAX_WORKERS: usize = 64;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -114,6 +123,7 @@ impl Default for EngineConfig {
             normalize_text: true,
             max_batch: 1,
             batch_window: Duration::ZERO,
+            workers: 1,
         }
     }
 }
@@ -140,6 +150,13 @@ impl EngineConfig {
                 name: "max_batch",
                 value: self.max_batch.to_string(),
                 reason: "must be between 1 and 256",
+            });
+        }
+        if !(1..=MAX_WORKERS).contains(&self.workers) {
+            return Err(Error::InvalidParameter {
+                name: "workers",
+                value: self.workers.to_string(),
+                reason: "must be between 1 and 64",
             });
         }
         if self.batch_window > Duration::from_secs(10) {

@@ -64,7 +64,7 @@ pub struct MetricsSnapshot {
     pub model_load_failures: u64,
     /// Models unloaded (idle timeout or voice removal).
     pub model_unloads: u64,
-    /// Models loaded now.
+    /// Models loaded now (with several workers, each worker's copy counts).
     pub models_loaded: usize,
     /// Batched model steps taken (models run step by step).
     pub batch_steps: u64,
@@ -339,20 +339,22 @@ impl Metrics {
             m.audio_seconds += audio_seconds;
         });
     }
-    pub fn model_loaded(&self, ok: bool, loaded_now: usize) {
+    /// A worker loaded a model (or failed to). Each worker's copy counts.
+    pub fn model_loaded(&self, ok: bool) {
         self.with(|m| {
             if ok {
                 m.model_loads += 1;
+                m.models_loaded += 1;
             } else {
                 m.model_load_failures += 1;
             }
-            m.models_loaded = loaded_now;
         });
     }
-    pub fn models_unloaded(&self, n: usize, loaded_now: usize) {
+    /// A worker dropped `n` of its models.
+    pub fn models_unloaded(&self, n: usize) {
         self.with(|m| {
             m.model_unloads += n as u64;
-            m.models_loaded = loaded_now;
+            m.models_loaded = m.models_loaded.saturating_sub(n);
         });
     }
     pub fn batch_step(&self, size: usize) {

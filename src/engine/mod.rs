@@ -45,7 +45,7 @@ use rand::SeedableRng;
 
 pub use backend::{Backend, ModelLoader, Reference, SentenceInProgress, SentenceJob, VoicePrompt};
 pub use cache::CacheStats;
-pub use config::{CacheLimits, DeviceSpec, EngineConfig, MAX_BATCH};
+pub use config::{CacheLimits, DeviceSpec, EngineConfig, MAX_BATCH, MAX_WORKERS};
 pub use live::{TextInput, TextStream};
 pub use metrics::{MetricsSnapshot, Percentiles};
 pub use request::{
@@ -68,14 +68,14 @@ use scheduler::{InFlightSlot, Job, LiveText, PlannedSentence, Queue, Shared};
 use voice::Registry;
 
 /// The text-to-speech engine. `Send + Sync`: share it by `Arc` and call it
-/// from any thread. Dropping it stops the worker; requests still running
+/// from any thread. Dropping it stops the workers; requests still running
 /// end with [`Error::EngineClosed`].
 pub struct Engine {
     shared: Arc<Shared>,
     registry: RwLock<Registry>,
     config: EngineConfig,
     next_id: AtomicU64,
-    worker: Mutex<Option<JoinHandle<()>>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -113,19 +113,25 @@ impl Engine {
             max_batch: config.max_batch,
             batch_window: config.batch_window,
             device,
+            workers: config.workers,
         });
-        let worker_shared = shared.clone();
-        let worker = std::thread::Builder::new()
-            .name("ishowtts-worker".into())
-            .spawn(move || scheduler::run(worker_shared))
-            .map_err(|e| Error::Internal(format!("cannot start the worker thread: {e}")))?;
-        Ok(Self {
-            shared,
+        let engine = Self {
+            shared: shared.clone(),
             registry: RwLock::new(Registry::default()),
             config,
             next_id: AtomicU64::new(1),
-            worker: Mutex::new(Some(worker)),
-        })
+            workers: Mutex::new(Vec::new()),
+        };
+        for index in 0..engine.config.workers {
+            let worker_shared = shared.clone();
+            let worker = std::thread::Builder::new()
+                .name(format!("ishowtts-worker-{index}"))
+                .spawn(move || scheduler::run(worker_shared, index))
+                .map_err(|e| Error::Internal(format!("cannot start a worker thread: {e}")))?;
+            // on an error here, dropping the engine stops the ones started
+            engine.lock_workers().push(worker);
+        }
+        Ok(engine)
     }
 
     /// An engine whose default voice is the installed default Piper voice,
@@ -144,6 +150,10 @@ impl Engine {
 
     fn registry_read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
         self.registry.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_workers(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn registry_write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
@@ -175,7 +185,7 @@ impl Engine {
     fn retire_if_unused(&self, reg: &Registry, model: &str) {
         if !reg.uses_model(model) {
             let mut q = self.shared.lock_queue();
-            q.retired_models.push(model.to_owned());
+            q.retire(model, self.shared.workers);
             self.shared.wake.notify_all();
         }
     }
@@ -621,8 +631,7 @@ impl Drop for Engine {
             q.closed = true;
             self.shared.wake.notify_all();
         }
-        let worker = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(w) = worker {
+        for w in std::mem::take(&mut *self.lock_workers()) {
             let _ = w.join();
         }
     }

@@ -1,5 +1,9 @@
-//! The worker: one thread per device that owns the loaded models and
-//! serves the queued requests one sentence at a time, round-robin.
+//! The workers: threads that own the loaded models and serve the queued
+//! requests one sentence at a time, round-robin. One by default; with
+//! `workers` above one each loads its own copy of the models it serves and
+//! they take sentences from the one queue, so more cores work at once on
+//! models whose calls leave some idle (Piper on a CPU). A request is held
+//! by one worker at a time, so its chunks still come in order.
 //!
 //! Callers only ever lock the queue for a push; all model work happens on
 //! the worker. After each sentence the request goes to the back of the
@@ -155,6 +159,8 @@ pub(crate) struct Parked {
     /// The load of the model it belongs to (a reloaded model does not
     /// continue another load's sentence).
     load: u64,
+    /// The worker whose model holds the sentence: only it takes the job.
+    worker: usize,
 }
 
 /// One accepted request's place under `queue_limit`. The worker takes a
@@ -183,12 +189,36 @@ impl Drop for InFlightSlot {
 #[derive(Default)]
 pub(crate) struct Queue {
     pub jobs: VecDeque<Job>,
-    /// Models no voice refers to any more: drop when idle.
-    pub retired_models: Vec<String>,
+    /// Models no voice refers to any more: each worker drops its copy
+    /// when idle.
+    pub retired_models: Vec<Retired>,
+    /// Models retired so far (numbers the entries of `retired_models`).
+    pub retirements: u64,
     pub closed: bool,
 }
 
-/// State shared by the engine handle, its streams and the worker.
+/// A model to unload, until every worker has.
+pub(crate) struct Retired {
+    pub model: String,
+    /// Its number in [`Queue::retirements`].
+    pub number: u64,
+    /// Workers that have not yet dropped it.
+    pub pending: usize,
+}
+
+impl Queue {
+    /// Asks every worker to drop `model` when idle.
+    pub fn retire(&mut self, model: &str, workers: usize) {
+        self.retirements += 1;
+        self.retired_models.push(Retired {
+            model: model.to_owned(),
+            number: self.retirements,
+            pending: workers,
+        });
+    }
+}
+
+/// State shared by the engine handle, its streams and the workers.
 pub(crate) struct Shared {
     pub queue: Mutex<Queue>,
     /// Requests accepted and not yet ended (see [`InFlightSlot`]).
@@ -201,6 +231,8 @@ pub(crate) struct Shared {
     pub max_batch: usize,
     pub batch_window: Duration,
     pub device: Device,
+    /// Worker threads serving the queue.
+    pub workers: usize,
 }
 
 impl Shared {
@@ -227,6 +259,10 @@ impl Shared {
 /// batch in progress.
 struct Worker {
     shared: Arc<Shared>,
+    /// Which of the workers (0-based).
+    index: usize,
+    /// The last retirement this worker has acted on.
+    retirements_seen: u64,
     models: HashMap<String, Box<dyn Backend>>,
     prompts: Option<LruCache<[u8; 32], VoicePrompt>>,
     prompt_stats: super::cache::CacheStats,
@@ -254,11 +290,13 @@ struct Member {
     model_time: Duration,
 }
 
-/// Runs the worker until the engine closes.
-pub(crate) fn run(shared: Arc<Shared>) {
+/// Runs worker `index` until the engine closes.
+pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     let prompts = NonZeroUsize::new(shared.prompt_cache_entries).map(LruCache::new);
     let mut worker = Worker {
         shared,
+        index,
+        retirements_seen: 0,
         models: HashMap::new(),
         prompts,
         prompt_stats: Default::default(),
@@ -356,10 +394,13 @@ fn sentence_job<'a>(job: &'a mut Job, prompt: Option<&'a VoicePrompt>) -> Senten
     }
 }
 
-/// Whether a queued request can make progress now: cancelled (to be
-/// ended) or its reader keeping up.
-fn runnable(j: &Job) -> bool {
-    j.cancel.is_cancelled() || (j.unread.load(Ordering::SeqCst) < MAX_UNREAD_CHUNKS && j.has_work())
+/// Whether worker `worker` can make progress with a queued request now:
+/// cancelled (to be ended) or its reader keeping up, and no sentence of it
+/// part-way in another worker's model.
+fn runnable(j: &Job, worker: usize) -> bool {
+    let mine = j.parked.as_ref().is_none_or(|p| p.worker == worker);
+    mine && (j.cancel.is_cancelled()
+        || (j.unread.load(Ordering::SeqCst) < MAX_UNREAD_CHUNKS && j.has_work()))
 }
 
 pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -386,7 +427,7 @@ impl Worker {
         let i = q
             .jobs
             .iter()
-            .position(|j| runnable(j) && pick(j, &batch_model))?;
+            .position(|j| runnable(j, self.index) && pick(j, &batch_model))?;
         q.jobs.remove(i)
     }
 
@@ -402,11 +443,18 @@ impl Worker {
                 }
                 return None;
             }
-            if let Some(i) = q.jobs.iter().position(runnable) {
+            if let Some(i) = q.jobs.iter().position(|j| runnable(j, self.index)) {
                 return q.jobs.remove(i);
             }
-            if q.jobs.is_empty() && !q.retired_models.is_empty() {
-                let retired = std::mem::take(&mut q.retired_models);
+            if q.jobs.is_empty() && q.retirements > self.retirements_seen {
+                let seen = self.retirements_seen;
+                let mut retired = Vec::new();
+                for r in q.retired_models.iter_mut().filter(|r| r.number > seen) {
+                    retired.push(r.model.clone());
+                    r.pending -= 1;
+                }
+                q.retired_models.retain(|r| r.pending > 0);
+                self.retirements_seen = q.retirements;
                 self.unload(|k| retired.iter().any(|r| r == k));
             }
             match self.shared.idle_unload {
@@ -434,7 +482,7 @@ impl Worker {
         self.models.retain(|k, _| !which(k));
         let n = before - self.models.len();
         if n > 0 {
-            self.shared.metrics.models_unloaded(n, self.models.len());
+            self.shared.metrics.models_unloaded(n);
         }
     }
 
@@ -597,7 +645,7 @@ impl Worker {
                     && !q
                         .jobs
                         .iter()
-                        .any(|j| runnable(j) && j.voice.model_key() == model)
+                        .any(|j| runnable(j, self.index) && j.voice.model_key() == model)
                 {
                     let _ = self.shared.wake.wait_timeout(q, deadline - now);
                 }
@@ -687,6 +735,7 @@ impl Worker {
                 sentence,
                 queue_wait,
                 load,
+                worker: self.index,
             });
             self.shared.lock_queue().jobs.push_back(job);
         }
@@ -874,12 +923,12 @@ impl Worker {
                 self.models.insert(model.to_owned(), backend);
                 self.loads += 1;
                 self.load_of.insert(model.to_owned(), self.loads);
-                self.shared.metrics.model_loaded(true, self.models.len());
+                self.shared.metrics.model_loaded(true);
                 tracing::info!(model, elapsed = ?t.elapsed(), "model loaded");
                 Ok(())
             }
             Err(e) => {
-                self.shared.metrics.model_loaded(false, self.models.len());
+                self.shared.metrics.model_loaded(false);
                 tracing::warn!(model, "model load failed: {e}");
                 Err(Error::ModelLoad {
                     model: model.to_owned(),
@@ -897,8 +946,11 @@ impl Worker {
         };
         let waiting: Vec<Job> = {
             let mut q = self.shared.lock_queue();
-            let (wait, keep): (Vec<Job>, Vec<Job>) =
-                q.jobs.drain(..).partition(|j| j.voice.model_key() == model);
+            let (wait, keep): (Vec<Job>, Vec<Job>) = q.jobs.drain(..).partition(|j| {
+                // (a sentence part-way in another worker's copy goes on)
+                j.voice.model_key() == model
+                    && j.parked.as_ref().is_none_or(|p| p.worker == self.index)
+            });
             q.jobs = keep.into();
             wait
         };

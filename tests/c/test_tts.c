@@ -182,7 +182,7 @@ static void test_basics(void) {
   tts_engine_params ep = tts_engine_default_params();
   CHECK(ep.struct_size == sizeof ep && ep.voice_path == NULL && ep.device == TTS_DEVICE_CPU);
   CHECK(ep.queue_limit > 0 && ep.max_text_bytes > 0 && ep.cache_max_entries > 0);
-  CHECK(ep.max_batch == 1 && ep.batch_window_ms == 0);
+  CHECK(ep.max_batch == 1 && ep.batch_window_ms == 0 && ep.workers == 1);
   CHECK(TTS_SPEAKER_DEFAULT == -1);
 
   uint8_t header[TTS_WAV_HEADER_SIZE];
@@ -1301,8 +1301,9 @@ static void test_qwen3(const tts_engine *e) {
   still_works(e);
 }
 
-/* The batch settings: checked, and a caller built before them (its struct
- * ends at max_text_bytes) gets the defaults. */
+/* The batch and worker settings: checked, and a caller built before them
+ * (its struct ends at max_text_bytes, or before workers) gets the
+ * defaults. */
 static void test_batch_params(void) {
   tts_engine *e = NULL;
   tts_engine_params ep = tts_engine_default_params();
@@ -1315,6 +1316,20 @@ static void test_batch_params(void) {
   ep.batch_window_ms = 60000;
   CHECK_CODE(tts_engine_new(&ep, &e), TTS_ERR_INVALID_PARAMETER);
   CHECK(e == NULL);
+  ep = tts_engine_default_params();
+  ep.workers = 0;
+  CHECK_CODE(tts_engine_new(&ep, &e), TTS_ERR_INVALID_PARAMETER);
+  CHECK(e == NULL && strstr(tts_last_error(), "workers") != NULL);
+  ep.workers = 65;
+  CHECK_CODE(tts_engine_new(&ep, &e), TTS_ERR_INVALID_PARAMETER);
+  ep.workers = 0; /* a caller built before workers: one worker */
+  ep.struct_size = offsetof(tts_engine_params, workers);
+  CHECK_CODE(tts_engine_new(&ep, &e), TTS_OK);
+  if (e) {
+    still_works(e);
+    tts_engine_free(e);
+    e = NULL;
+  }
 
   ep = tts_engine_default_params();
   ep.max_batch = 0; /* beyond the old layout: not read */

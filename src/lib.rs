@@ -17,6 +17,7 @@
 //! ```
 
 pub mod audio;
+pub mod backend;
 pub mod engine;
 pub mod error;
 pub mod models;

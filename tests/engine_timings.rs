@@ -10,7 +10,7 @@ use common::{collect, piper_engine as engine};
 use std::time::Duration;
 
 use ishowtts::audio::join::SentenceGap;
-use ishowtts::engine::backend::{Backend, ModelLoader, SentenceJob};
+use ishowtts::backend::{Backend, ModelLoader, SentenceJob};
 use ishowtts::engine::{Chunk, Engine, EngineConfig, RequestOptions, SynthesisOptions, VoiceSpec};
 use ishowtts::text::Language;
 use ishowtts::timing::{Viseme, WordTiming};

@@ -1,6 +1,6 @@
 //! Audio output: sample formats, joining sentences, resampling, WAV.
 //!
-//! - [`format`]: f32 / i16 samples;
+//! - [`format`](mod@format): f32 / i16 samples;
 //! - [`join`]: silence or cross-fade between sentences;
 //! - [`resample`]: streaming rate conversion;
 //! - [`stft`]: short-time Fourier transform and its inverse;

@@ -23,7 +23,7 @@
 //! dropping that many leading output samples leaves no fractional offset:
 //! input sample `n` lands on output time `n * to / from`. With an odd
 //! block the delay would be half an input sample off, so the block size is
-//! chosen even (see [`block_units`]).
+//! chosen even (see `block_units`).
 
 use audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Indexing, Resampler, WindowFunction};

@@ -20,11 +20,12 @@
 //! ```
 //!
 //! Pieces: [`config`] (how an engine is built), [`voice`] (voice specs and
-//! the registry), [`backend`] (the model trait), [`request`] (options,
-//! chunks, streams), [`scheduler`](mod@scheduler) (the worker),
-//! [`cache`] (output cache), [`metrics`].
+//! the registry), [`backend`] (the model trait, a module of its own that
+//! the models use too), [`request`] (options, chunks, streams), `scheduler`
+//! (the workers), [`cache`] (output cache), [`metrics`].
 
-pub mod backend;
+/// The model trait, at its own place (`crate::backend`), under its old name.
+pub use crate::backend;
 pub mod cache;
 pub mod config;
 pub mod live;

@@ -79,7 +79,11 @@ impl VoiceSpec {
         checkpoint: &str,
         voice: crate::models::qwen3_tts::Qwen3VoiceConfig,
     ) -> Result<Self> {
-        crate::models::qwen3_tts::backend::voice_spec(checkpoint, voice)
+        let v = crate::models::qwen3_tts::backend::resolve_voice(checkpoint, voice)?;
+        let mut spec = Self::new(Arc::new(v.loader)).with_options(v.options);
+        spec.speaker = v.speaker;
+        spec.reference = v.reference;
+        Ok(spec)
     }
 
     /// The default Piper voice (see [`crate::paths::default_voice`]).

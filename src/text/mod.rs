@@ -1,5 +1,5 @@
 //! Text handling ahead of the model: sentence splitting ([`split`]),
-//! normalization of numbers and symbols ([`normalize`]), the language that
+//! normalization of numbers and symbols ([`normalize`](mod@normalize)), the language that
 //! picks the rules ([`language`]), and cutting long input for the
 //! phonemizer ([`blocks`]).
 

@@ -25,10 +25,10 @@ use super::config::{F5Config, Variant};
 use super::mel::MelSpectrogram;
 use super::reference::ReferenceAudio;
 use super::tokenizer::{self, Tokenizer};
-use crate::engine::backend::{
+use crate::backend::SynthesisOptions;
+use crate::backend::{
     Backend, ModelLoader, Reference, SentenceInProgress, SentenceJob, VoicePrompt,
 };
-use crate::engine::request::SynthesisOptions;
 use crate::models::vocos::model::CONFIG_FILE as VOCOS_CONFIG;
 use crate::models::vocos::Vocos;
 use crate::text::language::Language;

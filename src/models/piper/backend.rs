@@ -8,8 +8,8 @@ use candle_core::Device;
 
 use super::config::VoiceConfig;
 use super::voice::{config_path_for, PiperVoice, SynthesisParams};
-use crate::engine::backend::{Backend, ModelLoader, SentenceJob};
-use crate::engine::request::SynthesisOptions;
+use crate::backend::SynthesisOptions;
+use crate::backend::{Backend, ModelLoader, SentenceJob};
 use crate::phonemize::phoneme_id_spans;
 use crate::text::language::Language;
 use crate::timing::visemes::{is_leading_mark, is_mark};

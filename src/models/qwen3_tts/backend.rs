@@ -42,11 +42,10 @@ use super::sampling::SamplingParams;
 use super::speech::{ChunkPlan, SentenceSpeech};
 use super::synthesizer::{reference_wav, Qwen3Synthesizer, Qwen3Voice, VoicePrefix};
 use super::SAMPLE_RATE;
-use crate::engine::backend::{
+use crate::backend::SynthesisOptions;
+use crate::backend::{
     Backend, ModelLoader, Reference, SentenceInProgress, SentenceJob, VoicePrompt,
 };
-use crate::engine::request::SynthesisOptions;
-use crate::engine::voice::VoiceSpec;
 use crate::text::language::Language;
 use crate::{Error, Result};
 
@@ -262,7 +261,7 @@ impl ModelLoader for Qwen3Loader {
 }
 
 /// Who speaks in a Qwen3-TTS voice, and how; what the checkpoint's type
-/// needs is checked by [`voice_spec`].
+/// needs is checked by [`resolve_voice`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Qwen3VoiceConfig {
     /// A built-in speaker's name (CustomVoice checkpoints; required there).
@@ -279,10 +278,23 @@ pub struct Qwen3VoiceConfig {
     pub instruct: Option<String>,
 }
 
-/// The engine voice of `checkpoint` (a folder, or a repository id in the
-/// Hugging Face cache) described by `voice`; see
-/// [`VoiceSpec::qwen3`](crate::engine::VoiceSpec::qwen3).
-pub fn voice_spec(checkpoint: &str, voice: Qwen3VoiceConfig) -> Result<VoiceSpec> {
+/// A Qwen3-TTS voice, checked and resolved: what an engine voice of it
+/// holds.
+pub struct ResolvedVoice {
+    /// The model's loader (weights load on first use).
+    pub loader: Qwen3Loader,
+    /// The voice's default settings (language, instruction).
+    pub options: SynthesisOptions,
+    /// The built-in speaker's index (CustomVoice checkpoints).
+    pub speaker: Option<i64>,
+    /// The recording to clone (Base checkpoints).
+    pub reference: Option<Reference>,
+}
+
+/// Checks and resolves the voice of `checkpoint` (a folder, or a
+/// repository id in the Hugging Face cache) described by `voice`; the
+/// engine turns it into a voice (`VoiceSpec::qwen3`).
+pub fn resolve_voice(checkpoint: &str, voice: Qwen3VoiceConfig) -> Result<ResolvedVoice> {
     let loader = Qwen3Loader::new(checkpoint)?;
     let language = voice.language.as_deref().unwrap_or("auto");
     let loader = loader.with_text_language(Qwen3Loader::text_language_of(language));
@@ -322,10 +334,12 @@ pub fn voice_spec(checkpoint: &str, voice: Qwen3VoiceConfig) -> Result<VoiceSpec
             speaker = Some(loader.speaker_index(name)?);
         }
     }
-    let mut spec = VoiceSpec::new(Arc::new(loader)).with_options(options);
-    spec.speaker = speaker;
-    spec.reference = voice.reference;
-    Ok(spec)
+    Ok(ResolvedVoice {
+        loader,
+        options,
+        speaker,
+        reference: voice.reference,
+    })
 }
 
 /// A Base checkpoint's voice without a recording to clone.

@@ -1,4 +1,7 @@
-//! The contract between the engine and a model.
+//! The contract between the engine and a model: the model trait, what a
+//! model is handed for a sentence, and the per-request settings it reads.
+//! Models (`models/`) implement it and the engine (`engine/`) drives it;
+//! neither reaches into the other.
 //!
 //! A [`ModelLoader`] describes a model without loading it (cheap, checked
 //! when a voice is registered); the engine's worker calls
@@ -29,10 +32,15 @@ use std::sync::Arc;
 use candle_core::Device;
 use rand::rngs::StdRng;
 
-use super::request::{CancelHandle, SynthesisOptions};
 use crate::text::language::Language;
 use crate::timing::{SentenceTiming, TimingRequest};
 use crate::Result;
+
+mod cancel;
+mod options;
+
+pub use cancel::CancelHandle;
+pub use options::SynthesisOptions;
 
 /// A model's processed form of a reference voice (resampled and normalized
 /// audio features, transcript tokens, …), opaque to the engine.

@@ -54,7 +54,7 @@ impl Engine {
         &self,
         py: Python<'_>,
         text: &Bound<'_, PyString>,
-        args: RequestArgs<'_>,
+        args: RequestArgs,
         keep_text: bool,
         mut on_chunk: impl FnMut(Python<'_>, Box<crate::stream::Ready>) -> PyResult<bool>,
     ) -> PyResult<(Reader, CoreSummary)> {
@@ -89,7 +89,7 @@ impl Engine {
         &self,
         py: Python<'_>,
         text: &Bound<'_, PyString>,
-        args: RequestArgs<'_>,
+        args: RequestArgs,
         keep_text: bool,
     ) -> PyResult<(Reader, Instant)> {
         let start = Instant::now();
@@ -375,72 +375,14 @@ impl Engine {
     /// Speaks `text`; returns all its audio as one 1-D numpy array
     /// (float32, or int16 with `format="i16"`) at `sample_rate` (the
     /// voice's own rate when `None`).
-    #[pyo3(signature = (
-        text, *, voice=None, sample_rate=None, format="f32", speed=None, noise_scale=None,
-        noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
-        sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, first_chunk_max_chars=None, word_timings=true,
-        phoneme_timings=false, use_cache=true, language=None, instruct=None,
-        temperature=None, top_k=None, top_p=None, repetition_penalty=None
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (text, **options))]
     fn synthesize(
         &self,
         py: Python<'_>,
         text: &Bound<'_, PyString>,
-        voice: Option<String>,
-        sample_rate: Option<i128>,
-        format: &str,
-        speed: Option<f64>,
-        noise_scale: Option<f64>,
-        noise_w: Option<f64>,
-        speaker: Option<i128>,
-        seed: Option<i128>,
-        nfe_step: Option<i128>,
-        cfg_strength: Option<f64>,
-        sway_sampling_coef: Option<f64>,
-        fix_duration: Option<f64>,
-        silence_ms: Option<f64>,
-        crossfade_ms: Option<f64>,
-        short_first_chunk: bool,
-        first_chunk_max_chars: Option<i128>,
-        word_timings: bool,
-        phoneme_timings: bool,
-        use_cache: bool,
-        language: Option<String>,
-        instruct: Option<String>,
-        temperature: Option<f64>,
-        top_k: Option<i128>,
-        top_p: Option<f64>,
-        repetition_penalty: Option<f64>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
-        let args = RequestArgs {
-            voice,
-            sample_rate,
-            format,
-            speed,
-            noise_scale,
-            noise_w,
-            speaker,
-            seed,
-            nfe_step,
-            cfg_strength,
-            sway_sampling_coef,
-            fix_duration,
-            silence_ms,
-            crossfade_ms,
-            short_first_chunk,
-            first_chunk_max_chars,
-            word_timings,
-            phoneme_timings,
-            use_cache,
-            language,
-            instruct,
-            temperature,
-            top_k,
-            top_p,
-            repetition_penalty,
-        };
+        let args = RequestArgs::from_kwargs("synthesize", "f32", options)?;
         let mut samples: Option<Samples> = None;
         let (reader, _) = self.run(py, text, args, false, |_, ready| {
             let chunk = ready.into_samples();
@@ -460,73 +402,15 @@ impl Engine {
     /// Speaks `text` into the WAV file `path`, one sentence at a time as it
     /// is made: 16-bit PCM (`format="i16"`, the default here) or 32-bit
     /// float (`format="f32"`).
-    #[pyo3(signature = (
-        text, path, *, voice=None, sample_rate=None, format="i16", speed=None, noise_scale=None,
-        noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
-        sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, first_chunk_max_chars=None, word_timings=true,
-        phoneme_timings=false, use_cache=true, language=None, instruct=None,
-        temperature=None, top_k=None, top_p=None, repetition_penalty=None
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (text, path, **options))]
     fn synthesize_to_wav(
         &self,
         py: Python<'_>,
         text: &Bound<'_, PyString>,
         path: PathBuf,
-        voice: Option<String>,
-        sample_rate: Option<i128>,
-        format: &str,
-        speed: Option<f64>,
-        noise_scale: Option<f64>,
-        noise_w: Option<f64>,
-        speaker: Option<i128>,
-        seed: Option<i128>,
-        nfe_step: Option<i128>,
-        cfg_strength: Option<f64>,
-        sway_sampling_coef: Option<f64>,
-        fix_duration: Option<f64>,
-        silence_ms: Option<f64>,
-        crossfade_ms: Option<f64>,
-        short_first_chunk: bool,
-        first_chunk_max_chars: Option<i128>,
-        word_timings: bool,
-        phoneme_timings: bool,
-        use_cache: bool,
-        language: Option<String>,
-        instruct: Option<String>,
-        temperature: Option<f64>,
-        top_k: Option<i128>,
-        top_p: Option<f64>,
-        repetition_penalty: Option<f64>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<RequestSummary> {
-        let args = RequestArgs {
-            voice,
-            sample_rate,
-            format,
-            speed,
-            noise_scale,
-            noise_w,
-            speaker,
-            seed,
-            nfe_step,
-            cfg_strength,
-            sway_sampling_coef,
-            fix_duration,
-            silence_ms,
-            crossfade_ms,
-            short_first_chunk,
-            first_chunk_max_chars,
-            word_timings,
-            phoneme_timings,
-            use_cache,
-            language,
-            instruct,
-            temperature,
-            top_k,
-            top_p,
-            repetition_penalty,
-        };
+        let args = RequestArgs::from_kwargs("synthesize_to_wav", "i16", options)?;
         let mut writer: Option<WavFileWriter> = None;
         let (_, summary) = self.run(py, text, args, false, |py, ready| {
             let rate = ready.sample_rate();
@@ -555,45 +439,13 @@ impl Engine {
     /// goes on. A callback that raises cancels the request, and the call
     /// raises `CallbackError` from that exception (`KeyboardInterrupt` and
     /// other non-`Exception`s pass through as they are).
-    #[pyo3(signature = (
-        text, callback, *, voice=None, sample_rate=None, format="f32", speed=None,
-        noise_scale=None, noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
-        sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, first_chunk_max_chars=None, word_timings=true,
-        phoneme_timings=false, use_cache=true, language=None, instruct=None,
-        temperature=None, top_k=None, top_p=None, repetition_penalty=None
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (text, callback, **options))]
     fn synthesize_with(
         &self,
         py: Python<'_>,
         text: &Bound<'_, PyString>,
         callback: &Bound<'_, PyAny>,
-        voice: Option<String>,
-        sample_rate: Option<i128>,
-        format: &str,
-        speed: Option<f64>,
-        noise_scale: Option<f64>,
-        noise_w: Option<f64>,
-        speaker: Option<i128>,
-        seed: Option<i128>,
-        nfe_step: Option<i128>,
-        cfg_strength: Option<f64>,
-        sway_sampling_coef: Option<f64>,
-        fix_duration: Option<f64>,
-        silence_ms: Option<f64>,
-        crossfade_ms: Option<f64>,
-        short_first_chunk: bool,
-        first_chunk_max_chars: Option<i128>,
-        word_timings: bool,
-        phoneme_timings: bool,
-        use_cache: bool,
-        language: Option<String>,
-        instruct: Option<String>,
-        temperature: Option<f64>,
-        top_k: Option<i128>,
-        top_p: Option<f64>,
-        repetition_penalty: Option<f64>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<RequestSummary> {
         if !callback.is_callable() {
             return Err(pyo3::exceptions::PyTypeError::new_err(format!(
@@ -601,33 +453,7 @@ impl Engine {
                 callback.get_type().name()?
             )));
         }
-        let args = RequestArgs {
-            voice,
-            sample_rate,
-            format,
-            speed,
-            noise_scale,
-            noise_w,
-            speaker,
-            seed,
-            nfe_step,
-            cfg_strength,
-            sway_sampling_coef,
-            fix_duration,
-            silence_ms,
-            crossfade_ms,
-            short_first_chunk,
-            first_chunk_max_chars,
-            word_timings,
-            phoneme_timings,
-            use_cache,
-            language,
-            instruct,
-            temperature,
-            top_k,
-            top_p,
-            repetition_penalty,
-        };
+        let args = RequestArgs::from_kwargs("synthesize_with", "f32", options)?;
         let (_, summary) = self.run(py, text, args, true, |py, ready| {
             let chunk = Py::new(py, Chunk::new(py, *ready)?)?;
             match callback.call1((chunk,)) {
@@ -644,71 +470,9 @@ impl Engine {
     /// for the audio. Each sentence is spoken once settled, and the chunks
     /// are those of a one-shot request of the whole text. Leaving a `with`
     /// block on it cancels what is left; not cached.
-    #[pyo3(signature = (
-        *, voice=None, sample_rate=None, format="f32", speed=None, noise_scale=None,
-        noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
-        sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, first_chunk_max_chars=None, word_timings=true,
-        phoneme_timings=false, use_cache=true, language=None, instruct=None,
-        temperature=None, top_k=None, top_p=None, repetition_penalty=None
-    ))]
-    #[allow(clippy::too_many_arguments)]
-    fn open_stream(
-        &self,
-        py: Python<'_>,
-        voice: Option<String>,
-        sample_rate: Option<i128>,
-        format: &str,
-        speed: Option<f64>,
-        noise_scale: Option<f64>,
-        noise_w: Option<f64>,
-        speaker: Option<i128>,
-        seed: Option<i128>,
-        nfe_step: Option<i128>,
-        cfg_strength: Option<f64>,
-        sway_sampling_coef: Option<f64>,
-        fix_duration: Option<f64>,
-        silence_ms: Option<f64>,
-        crossfade_ms: Option<f64>,
-        short_first_chunk: bool,
-        first_chunk_max_chars: Option<i128>,
-        word_timings: bool,
-        phoneme_timings: bool,
-        use_cache: bool,
-        language: Option<String>,
-        instruct: Option<String>,
-        temperature: Option<f64>,
-        top_k: Option<i128>,
-        top_p: Option<f64>,
-        repetition_penalty: Option<f64>,
-    ) -> PyResult<Stream> {
-        let args = RequestArgs {
-            voice,
-            sample_rate,
-            format,
-            speed,
-            noise_scale,
-            noise_w,
-            speaker,
-            seed,
-            nfe_step,
-            cfg_strength,
-            sway_sampling_coef,
-            fix_duration,
-            silence_ms,
-            crossfade_ms,
-            short_first_chunk,
-            first_chunk_max_chars,
-            word_timings,
-            phoneme_timings,
-            use_cache,
-            language,
-            instruct,
-            temperature,
-            top_k,
-            top_p,
-            repetition_penalty,
-        };
+    #[pyo3(signature = (**options))]
+    fn open_stream(&self, py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Stream> {
+        let args = RequestArgs::from_kwargs("open_stream", "f32", options)?;
         let engine = self.engine()?;
         let options = args.into_options()?;
         let live = py.detach(|| engine.open_stream(&options)).py()?;
@@ -720,72 +484,14 @@ impl Engine {
     /// Starts a request and returns its stream: iterate it (`for` or
     /// `async for`) for the chunks in order; leaving a `with` block on it,
     /// or dropping it, cancels what is left.
-    #[pyo3(signature = (
-        text, *, voice=None, sample_rate=None, format="f32", speed=None, noise_scale=None,
-        noise_w=None, speaker=None, seed=None, nfe_step=None, cfg_strength=None,
-        sway_sampling_coef=None, fix_duration=None, silence_ms=None, crossfade_ms=None,
-        short_first_chunk=false, first_chunk_max_chars=None, word_timings=true,
-        phoneme_timings=false, use_cache=true, language=None, instruct=None,
-        temperature=None, top_k=None, top_p=None, repetition_penalty=None
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (text, **options))]
     fn stream(
         &self,
         py: Python<'_>,
         text: &Bound<'_, PyString>,
-        voice: Option<String>,
-        sample_rate: Option<i128>,
-        format: &str,
-        speed: Option<f64>,
-        noise_scale: Option<f64>,
-        noise_w: Option<f64>,
-        speaker: Option<i128>,
-        seed: Option<i128>,
-        nfe_step: Option<i128>,
-        cfg_strength: Option<f64>,
-        sway_sampling_coef: Option<f64>,
-        fix_duration: Option<f64>,
-        silence_ms: Option<f64>,
-        crossfade_ms: Option<f64>,
-        short_first_chunk: bool,
-        first_chunk_max_chars: Option<i128>,
-        word_timings: bool,
-        phoneme_timings: bool,
-        use_cache: bool,
-        language: Option<String>,
-        instruct: Option<String>,
-        temperature: Option<f64>,
-        top_k: Option<i128>,
-        top_p: Option<f64>,
-        repetition_penalty: Option<f64>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Stream> {
-        let args = RequestArgs {
-            voice,
-            sample_rate,
-            format,
-            speed,
-            noise_scale,
-            noise_w,
-            speaker,
-            seed,
-            nfe_step,
-            cfg_strength,
-            sway_sampling_coef,
-            fix_duration,
-            silence_ms,
-            crossfade_ms,
-            short_first_chunk,
-            first_chunk_max_chars,
-            word_timings,
-            phoneme_timings,
-            use_cache,
-            language,
-            instruct,
-            temperature,
-            top_k,
-            top_p,
-            repetition_penalty,
-        };
+        let args = RequestArgs::from_kwargs("stream", "f32", options)?;
         let (reader, _) = self.start(py, text, args, true)?;
         Ok(Stream::new(reader))
     }

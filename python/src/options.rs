@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use ishowtts::audio::format::SampleFormat;
 use ishowtts::audio::join::SentenceGap;
@@ -16,11 +18,13 @@ use ishowtts::engine::{DeviceSpec, RequestOptions, SynthesisOptions};
 use crate::errors::invalid_parameter;
 
 /// The request keywords shared by `synthesize`, `synthesize_to_wav`,
-/// `synthesize_with` and `stream`.
-pub struct RequestArgs<'a> {
+/// `synthesize_with`, `stream` and `open_stream`, taken as `**options`
+/// once here (the stub, `_ishowtts.pyi`, spells them out for users and
+/// type checkers).
+pub struct RequestArgs {
     pub voice: Option<String>,
     pub sample_rate: Option<i128>,
-    pub format: &'a str,
+    pub format: String,
     pub speed: Option<f64>,
     pub noise_scale: Option<f64>,
     pub noise_w: Option<f64>,
@@ -45,12 +49,89 @@ pub struct RequestArgs<'a> {
     pub repetition_penalty: Option<f64>,
 }
 
-impl RequestArgs<'_> {
+impl RequestArgs {
+    /// The keywords of a call to `method` over their defaults (`format`
+    /// differs: `"i16"` for WAV files, else `"f32"`). An unknown keyword is
+    /// a `TypeError`, as for any Python function.
+    pub fn from_kwargs(
+        method: &str,
+        format: &str,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let mut a = RequestArgs {
+            voice: None,
+            sample_rate: None,
+            format: format.to_owned(),
+            speed: None,
+            noise_scale: None,
+            noise_w: None,
+            speaker: None,
+            seed: None,
+            nfe_step: None,
+            cfg_strength: None,
+            sway_sampling_coef: None,
+            fix_duration: None,
+            silence_ms: None,
+            crossfade_ms: None,
+            short_first_chunk: false,
+            first_chunk_max_chars: None,
+            word_timings: true,
+            phoneme_timings: false,
+            use_cache: true,
+            language: None,
+            instruct: None,
+            temperature: None,
+            top_k: None,
+            top_p: None,
+            repetition_penalty: None,
+        };
+        let Some(kwargs) = kwargs else {
+            return Ok(a);
+        };
+        for (key, value) in kwargs.iter() {
+            let key: String = key.extract()?;
+            let v = Keyword(&key, &value);
+            match key.as_str() {
+                "voice" => a.voice = v.get()?,
+                "sample_rate" => a.sample_rate = v.get()?,
+                "format" => a.format = v.get()?,
+                "speed" => a.speed = v.get()?,
+                "noise_scale" => a.noise_scale = v.get()?,
+                "noise_w" => a.noise_w = v.get()?,
+                "speaker" => a.speaker = v.get()?,
+                "seed" => a.seed = v.get()?,
+                "nfe_step" => a.nfe_step = v.get()?,
+                "cfg_strength" => a.cfg_strength = v.get()?,
+                "sway_sampling_coef" => a.sway_sampling_coef = v.get()?,
+                "fix_duration" => a.fix_duration = v.get()?,
+                "silence_ms" => a.silence_ms = v.get()?,
+                "crossfade_ms" => a.crossfade_ms = v.get()?,
+                "short_first_chunk" => a.short_first_chunk = v.get()?,
+                "first_chunk_max_chars" => a.first_chunk_max_chars = v.get()?,
+                "word_timings" => a.word_timings = v.get()?,
+                "phoneme_timings" => a.phoneme_timings = v.get()?,
+                "use_cache" => a.use_cache = v.get()?,
+                "language" => a.language = v.get()?,
+                "instruct" => a.instruct = v.get()?,
+                "temperature" => a.temperature = v.get()?,
+                "top_k" => a.top_k = v.get()?,
+                "top_p" => a.top_p = v.get()?,
+                "repetition_penalty" => a.repetition_penalty = v.get()?,
+                _ => {
+                    return Err(PyTypeError::new_err(format!(
+                        "{method}() got an unexpected keyword argument '{key}'"
+                    )))
+                }
+            }
+        }
+        Ok(a)
+    }
+
     /// The engine's options; ranges the engine checks itself (speed, noise,
     /// flow-matching settings, supported rates, gap lengths, speaker ids of
     /// the voice) are left to it so that every binding reports them alike.
     pub fn into_options(self) -> PyResult<RequestOptions> {
-        let format = sample_format(self.format)?;
+        let format = sample_format(&self.format)?;
         let sample_rate = self
             .sample_rate
             .map(|r| {
@@ -140,6 +221,19 @@ impl RequestArgs<'_> {
             word_timings: self.word_timings,
             phoneme_timings: self.phoneme_timings,
             use_cache: self.use_cache,
+        })
+    }
+}
+
+/// One keyword argument, converted as pyo3 converts declared ones (a wrong
+/// type is a `TypeError` naming the argument).
+struct Keyword<'a, 'py>(&'a str, &'a Bound<'py, PyAny>);
+
+impl<'py> Keyword<'_, 'py> {
+    fn get<T: for<'a> FromPyObject<'a, 'py, Error = PyErr>>(&self) -> PyResult<T> {
+        self.1.extract::<T>().map_err(|e| {
+            let py = self.1.py();
+            PyTypeError::new_err(format!("argument '{}': {}", self.0, e.value(py)))
         })
     }
 }

@@ -9,6 +9,7 @@ import threading
 import time
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -144,6 +145,39 @@ def test_raising_callback_cancels_and_raises_callback_error(engine: ishowtts.Eng
     while engine.metrics().cancelled == cancelled and time.monotonic() < deadline:
         time.sleep(0.01)
     assert engine.metrics().cancelled == cancelled + 1
+    assert_speaks(engine)
+
+
+def test_request_keywords_are_checked_like_declared_ones(engine: ishowtts.Engine) -> None:
+    # The request keywords are taken as **options (one list for all entry
+    # points): a misspelt or mistyped one still fails as Python's would.
+    def synthesize(kw: dict[str, Any]) -> object:
+        return engine.synthesize("Hi.", **kw)
+
+    def to_wav(kw: dict[str, Any]) -> object:
+        return engine.synthesize_to_wav("Hi.", "/nonexistent/x.wav", **kw)
+
+    def with_callback(kw: dict[str, Any]) -> object:
+        return engine.synthesize_with("Hi.", lambda c: None, **kw)
+
+    def stream(kw: dict[str, Any]) -> object:
+        return engine.stream("Hi.", **kw)
+
+    def open_stream(kw: dict[str, Any]) -> object:
+        return engine.open_stream(**kw)
+
+    for call in [synthesize, to_wav, with_callback, stream, open_stream]:
+        with pytest.raises(TypeError, match="unexpected keyword argument 'sped'"):
+            call({"sped": 1.0})
+        with pytest.raises(TypeError, match="argument 'speed'"):
+            call({"speed": "fast"})
+        with pytest.raises(TypeError, match="argument 'use_cache'"):
+            call({"use_cache": 1})
+    a = engine.synthesize("Hi.", seed=3, speed=1.2, format="i16", use_cache=False)
+    same: dict[str, Any] = {"seed": 3, "speed": 1.2, "format": "i16", "use_cache": False}
+    b = engine.synthesize("Hi.", **same)
+    assert a.dtype.name == "int16"
+    np.testing.assert_array_equal(a, b)
     assert_speaks(engine)
 
 

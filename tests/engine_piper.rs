@@ -81,6 +81,31 @@ fn two_workers_speak_as_one_does() {
 }
 
 #[test]
+fn a_loaded_voice_keeps_speaking_when_its_file_is_moved_away() {
+    // A voice given by a path that is not canonical (".."): its model's
+    // identity is fixed at registration, so moving the file away after
+    // the model loaded neither makes the model unknown to the worker nor
+    // sends it looking for the file again (found by the soak run).
+    let dir = std::env::temp_dir().join(format!("ishowtts-moved-voice-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let model = dir.join("voice.onnx");
+    std::fs::copy(common::voice_path(), &model).unwrap();
+    let mut json = common::voice_path().into_os_string();
+    json.push(".json");
+    std::fs::copy(&json, dir.join("voice.onnx.json")).unwrap();
+    let engine = Engine::new(Default::default()).unwrap();
+    let spec = VoiceSpec::piper(dir.join("sub/../voice.onnx")).unwrap();
+    engine.add_voice("moved", spec).unwrap();
+    let opts = RequestOptions::default().seed(3).use_cache(false);
+    let before = f32s(&collect(&engine, "One. Two.", &opts));
+    std::fs::rename(&model, dir.join("away.onnx")).unwrap();
+    let after = f32s(&collect(&engine, "One. Two.", &opts));
+    assert_eq!(before, after);
+    assert_eq!(engine.metrics().model_loads, 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_paragraph_streams_sentence_by_sentence() {
     let engine = engine();
     let text = "Dr. Smith arrived at 3 p.m. on Tuesday. It cost $4.50, he said. Was it worth it?";

@@ -69,7 +69,8 @@ impl fmt::Debug for Reference {
 /// only small config files when created.
 pub trait ModelLoader: Send + Sync + fmt::Debug {
     /// Identity of the model: voices whose loaders return the same key share
-    /// one loaded model.
+    /// one loaded model. Fixed when the loader is made (the engine reads it
+    /// once, when a voice is registered).
     fn key(&self) -> String;
 
     /// Language of the text the model reads (picks the normalization).

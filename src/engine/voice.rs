@@ -191,11 +191,15 @@ pub(crate) struct VoiceEntry {
     /// Content hash of (model, reference audio, transcript): the prompt
     /// cache key.
     pub prompt_key: Option<[u8; 32]>,
+    /// The loader's key, taken once at registration: the worker looks its
+    /// model up by it many times a sentence, and it must not change under a
+    /// request (a file moved away must not make a loaded model unknown).
+    model_key: String,
 }
 
 impl VoiceEntry {
     pub fn model_key(&self) -> String {
-        self.spec.loader.key()
+        self.model_key.clone()
     }
 }
 
@@ -224,9 +228,10 @@ impl Registry {
             *v += 1;
             *v
         };
+        let model_key = spec.loader.key();
         let prompt_key = spec.reference.as_ref().map(|r| {
             let mut h = Sha256::new();
-            h.update(spec.loader.key().as_bytes());
+            h.update(model_key.as_bytes());
             h.update([0]);
             h.update(&r.audio[..]);
             h.update([0]);
@@ -238,6 +243,7 @@ impl Registry {
             version,
             spec,
             prompt_key,
+            model_key,
         };
         self.voices.insert(name.to_owned(), Arc::new(entry));
         if self.default.is_none() {

@@ -40,8 +40,13 @@ impl PiperLoader {
             )));
         }
         let parsed = VoiceConfig::load(config)?;
+        // The absolute path, resolved now: the key must not change if the
+        // file is later moved or the working directory changes.
+        let model = model
+            .canonicalize()
+            .map_err(|e| Error::VoiceNotFound(format!("model file {}: {e}", model.display())))?;
         Ok(Self {
-            model: model.to_owned(),
+            model,
             config_path: config.to_owned(),
             config: Arc::new(parsed),
         })
@@ -77,11 +82,7 @@ impl PiperLoader {
 
 impl ModelLoader for PiperLoader {
     fn key(&self) -> String {
-        let path = self
-            .model
-            .canonicalize()
-            .unwrap_or_else(|_| self.model.clone());
-        format!("piper:{}", path.display())
+        format!("piper:{}", self.model.display())
     }
 
     fn language(&self) -> Language {

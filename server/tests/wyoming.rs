@@ -8,47 +8,15 @@ mod common;
 
 use std::time::Duration;
 
-use ishowtts_server::AppState;
 use serde_json::{json, Map, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-/// `serve_wyoming` on a free loopback port.
-struct Server {
-    addr: std::net::SocketAddr,
-    state: AppState,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
+use common::Server;
 
+/// The Wyoming side of a test server.
 impl Server {
-    async fn start(name: &str) -> Self {
-        let config = common::config(name);
-        let state = tokio::task::spawn_blocking(move || AppState::new(config))
-            .await
-            .unwrap()
-            .expect("service state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(ishowtts_server::wyoming::serve_wyoming(
-            listener,
-            state.clone(),
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        Self {
-            addr,
-            state,
-            stop,
-            task,
-        }
-    }
-
     async fn connect(&self) -> Client {
         let (r, w) = TcpStream::connect(self.addr).await.unwrap().into_split();
         Client {
@@ -63,14 +31,6 @@ impl Server {
             .active_streams
             .with_label_values(&["wyoming"])
             .get()
-    }
-
-    async fn shutdown(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("shutdown within 20 s")
-            .unwrap();
     }
 }
 
@@ -166,7 +126,7 @@ fn audio_seconds(events: &[Event]) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn describe_synthesize_and_errors() {
-    let s = Server::start("wyoming-basic").await;
+    let s = Server::start_wyoming(common::config("wyoming-basic")).await;
     let mut c = s.connect().await;
 
     c.send("describe", json!({})).await;
@@ -262,7 +222,7 @@ async fn describe_synthesize_and_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streaming_synthesis_speaks_each_sentence_as_it_settles() {
-    let s = Server::start("wyoming-stream").await;
+    let s = Server::start_wyoming(common::config("wyoming-stream")).await;
     let mut c = s.connect().await;
     c.send("synthesize-start", json!({"voice": {"name": "default"}}))
         .await;
@@ -338,7 +298,7 @@ async fn streaming_synthesis_speaks_each_sentence_as_it_settles() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_leaves_cancels_its_synthesis() {
-    let s = Server::start("wyoming-leave").await;
+    let s = Server::start_wyoming(common::config("wyoming-leave")).await;
     let mut c = s.connect().await;
     let long = "This sentence is spoken again and again, for a long while. ".repeat(40);
     c.send("synthesize", json!({"text": long})).await;

@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use ishowtts_server::{AppState, ServeConfig};
+use std::future::Future;
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -56,17 +59,41 @@ pub struct Server {
 }
 
 impl Server {
+    /// The HTTP service.
     pub async fn start(config: ServeConfig) -> Self {
+        Self::start_with(config, |listener, state, stopped| {
+            ishowtts_server::serve(listener, state, stopped)
+        })
+        .await
+    }
+
+    /// The Wyoming service.
+    pub async fn start_wyoming(config: ServeConfig) -> Self {
+        Self::start_with(config, |listener, state, stopped| async move {
+            ishowtts_server::wyoming::serve_wyoming(listener, state, stopped).await;
+            Ok(())
+        })
+        .await
+    }
+
+    /// `serve(listener, state, stopped)` on a free loopback port, where
+    /// `stopped` resolves when the test shuts the server down.
+    async fn start_with<F, Fut>(config: ServeConfig, serve: F) -> Self
+    where
+        F: FnOnce(TcpListener, AppState, BoxFuture<'static, ()>) -> Fut,
+        Fut: Future<Output = std::io::Result<()>> + Send + 'static,
+    {
         let state = tokio::task::spawn_blocking(move || AppState::new(config))
             .await
             .unwrap()
             .expect("service state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(ishowtts_server::serve(listener, state.clone(), async {
+        let stopped = Box::pin(async {
             let _ = stopped.await;
-        }));
+        });
+        let task = tokio::spawn(serve(listener, state.clone(), stopped));
         Self {
             addr,
             state,

@@ -4,7 +4,8 @@
 # engine scheduling, text front end, bad input), the C ABI from C and C++
 # (also under valgrind), the Python module (wheel built, installed in a fresh
 # virtualenv, stubs checked, pytest), the Ray Serve example, the ASR round trip against
-# piper-tts, and Piper's word timings against a forced alignment.
+# piper-tts, Piper's word timings against a forced alignment, and a short
+# run of every fuzz target (the harnesses keep building and running).
 # Everything runs in the release profile so each crate is built once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,3 +29,5 @@ echo "== Word timings against a forced alignment (pocketsphinx)"
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps --locked |
   sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 ./scripts/align_check.sh --bin "$TARGET_DIR/release/ishowtts"
+echo "== Fuzz smoke (cargo fuzz, each target 20 s from its seeds)"
+./scripts/fuzz.sh --smoke 20

@@ -10,8 +10,8 @@ use ishowtts::models::f5::config::Variant;
 use ishowtts::models::qwen3_tts::Qwen3VoiceConfig;
 use ishowtts::Error;
 
-use crate::error::TTS_OK;
 use crate::error::{guard, guard_value, invalid, opt_str_arg, read_sized, str_arg, write_sized};
+use crate::error::{released_sizes, TTS_OK};
 
 /// Run on the CPU.
 pub const TTS_DEVICE_CPU: i32 = 0;
@@ -72,16 +72,9 @@ pub struct TtsEngineParams {
     pub workers: u32,
 }
 
-/// `struct_size` of every released `tts_engine_params` layout, oldest
-/// first. When appending fields, append the new size; never remove one.
-const ENGINE_PARAMS_SIZES: &[usize] = &[
-    // up to max_text_bytes
-    std::mem::offset_of!(TtsEngineParams, max_batch),
-    // + max_batch, batch_window_ms
-    std::mem::offset_of!(TtsEngineParams, workers),
-    // + workers
-    std::mem::size_of::<TtsEngineParams>(),
-];
+/// `struct_size` of every released `tts_engine_params` layout: up to
+/// `max_text_bytes`, then `max_batch` and `batch_window_ms`, `workers`.
+const ENGINE_PARAMS_SIZES: &[usize] = released_sizes!(TtsEngineParams: max_batch, workers);
 
 /// A snapshot of an engine's counters. Set `struct_size` to
 /// `sizeof(tts_metrics)` before calling `tts_engine_metrics`. Times are in
@@ -156,15 +149,9 @@ pub struct TtsMetrics {
     pub sentences_at_budget: u64,
 }
 
-/// `struct_size` of every released `tts_metrics` layout (as above).
-const METRICS_SIZES: &[usize] = &[
-    // up to models_loaded
-    std::mem::offset_of!(TtsMetrics, batch_steps),
-    // + the batch figures
-    std::mem::offset_of!(TtsMetrics, sentences_at_budget),
-    // + sentences_at_budget
-    std::mem::size_of::<TtsMetrics>(),
-];
+/// `struct_size` of every released `tts_metrics` layout: up to
+/// `models_loaded`, then the batch figures, `sentences_at_budget`.
+const METRICS_SIZES: &[usize] = released_sizes!(TtsMetrics: batch_steps, sentences_at_budget);
 
 /// # Safety
 /// `p` is NULL or a pointer from `tts_engine_new` not yet freed.

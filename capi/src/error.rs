@@ -7,6 +7,21 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use ishowtts::{Error, ErrorCode};
 
+/// The `struct_size` of every released layout of the versioned struct
+/// `$t`, oldest first: each older layout's size (the offset of the first
+/// field it lacks, rounded up to the struct's alignment), then today's.
+/// When appending fields, add the first new one to the list; never remove
+/// one.
+macro_rules! released_sizes {
+    ($t:ty: $($first_new:ident),* $(,)?) => {
+        &[
+            $(std::mem::offset_of!($t, $first_new).next_multiple_of(std::mem::align_of::<$t>()),)*
+            std::mem::size_of::<$t>(),
+        ]
+    };
+}
+pub(crate) use released_sizes;
+
 /// Success.
 pub const TTS_OK: c_int = 0;
 /// A NULL pointer, a wrong `struct_size` or an unknown enum value.

@@ -13,7 +13,7 @@ use ishowtts::Error;
 
 use crate::engine::{engine_ref, TtsEngine};
 use crate::error::{c_text_arg, guard, guard_value, invalid, opt_str_arg, read_sized, str_arg};
-use crate::error::{text_arg, TTS_OK, TTS_STOPPED};
+use crate::error::{released_sizes, text_arg, TTS_OK, TTS_STOPPED};
 
 /// 32-bit float samples in [-1, 1] (`const float *`).
 pub const TTS_FORMAT_F32: i32 = 0;
@@ -145,18 +145,11 @@ pub struct TtsRequestParams {
     pub phoneme_timings: i32,
 }
 
-/// `struct_size` of every released `tts_request_params` layout, oldest
-/// first. When appending fields, append the new size; never remove one.
-const REQUEST_PARAMS_SIZES: &[usize] = &[
-    // Up to `use_cache` (before the flow-matching settings), padded to the
-    // struct's 8-byte alignment.
-    std::mem::offset_of!(TtsRequestParams, nfe_step).next_multiple_of(8),
-    // Up to `fix_duration` (before the autoregressive settings).
-    std::mem::offset_of!(TtsRequestParams, language),
-    // Up to `repetition_penalty` (before the timing settings).
-    std::mem::offset_of!(TtsRequestParams, first_chunk_max_chars).next_multiple_of(8),
-    std::mem::size_of::<TtsRequestParams>(),
-];
+/// `struct_size` of every released `tts_request_params` layout: up to
+/// `use_cache`, then the flow-matching settings, the autoregressive ones,
+/// the timing ones.
+const REQUEST_PARAMS_SIZES: &[usize] =
+    released_sizes!(TtsRequestParams: nfe_step, language, first_chunk_max_chars);
 
 /// One chunk of audio (a sentence, or a piece of one for models that
 /// stream within sentences) and where it belongs. The library

@@ -2,7 +2,9 @@
 import os
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Literal, final, overload
+from typing import Any, Literal, TypedDict, final, overload
+
+from typing_extensions import Unpack
 
 import numpy as np
 from numpy.typing import NDArray
@@ -225,6 +227,36 @@ class Metrics:
     def to_dict(self) -> dict[str, Any]: ...
     def to_prometheus(self) -> str: ...
 
+class _RequestOptions(TypedDict, total=False):
+    """The keyword options every request takes (`Engine.synthesize`,
+    `synthesize_to_wav`, `synthesize_with`, `stream`, `open_stream`); see
+    docs/python.md for each one's meaning and default."""
+
+    voice: str | None
+    sample_rate: int | None
+    speed: float | None
+    noise_scale: float | None
+    noise_w: float | None
+    speaker: int | None
+    seed: int | None
+    nfe_step: int | None
+    cfg_strength: float | None
+    sway_sampling_coef: float | None
+    fix_duration: float | None
+    silence_ms: float | None
+    crossfade_ms: float | None
+    short_first_chunk: bool
+    first_chunk_max_chars: int | None
+    word_timings: bool
+    phoneme_timings: bool
+    use_cache: bool
+    language: str | None
+    instruct: str | None
+    temperature: float | None
+    top_k: int | None
+    top_p: float | None
+    repetition_penalty: float | None
+
 @final
 class Engine:
     def __new__(
@@ -273,214 +305,53 @@ class Engine:
         self,
         text: str,
         *,
-        voice: str | None = None,
-        sample_rate: int | None = None,
         format: Literal["f32", "float32"] = "f32",
-        speed: float | None = None,
-        noise_scale: float | None = None,
-        noise_w: float | None = None,
-        speaker: int | None = None,
-        seed: int | None = None,
-        nfe_step: int | None = None,
-        cfg_strength: float | None = None,
-        sway_sampling_coef: float | None = None,
-        fix_duration: float | None = None,
-        silence_ms: float | None = None,
-        crossfade_ms: float | None = None,
-        short_first_chunk: bool = False,
-        first_chunk_max_chars: int | None = None,
-        word_timings: bool = True,
-        phoneme_timings: bool = False,
-        use_cache: bool = True,
-        language: str | None = None,
-        instruct: str | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        repetition_penalty: float | None = None,
+        **options: Unpack[_RequestOptions],
     ) -> NDArray[np.float32]: ...
     @overload
     def synthesize(
         self,
         text: str,
         *,
-        voice: str | None = None,
-        sample_rate: int | None = None,
         format: Literal["i16", "int16"],
-        speed: float | None = None,
-        noise_scale: float | None = None,
-        noise_w: float | None = None,
-        speaker: int | None = None,
-        seed: int | None = None,
-        nfe_step: int | None = None,
-        cfg_strength: float | None = None,
-        sway_sampling_coef: float | None = None,
-        fix_duration: float | None = None,
-        silence_ms: float | None = None,
-        crossfade_ms: float | None = None,
-        short_first_chunk: bool = False,
-        first_chunk_max_chars: int | None = None,
-        word_timings: bool = True,
-        phoneme_timings: bool = False,
-        use_cache: bool = True,
-        language: str | None = None,
-        instruct: str | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        repetition_penalty: float | None = None,
+        **options: Unpack[_RequestOptions],
     ) -> NDArray[np.int16]: ...
     @overload
     def synthesize(
         self,
         text: str,
         *,
-        voice: str | None = None,
-        sample_rate: int | None = None,
         format: str = "f32",
-        speed: float | None = None,
-        noise_scale: float | None = None,
-        noise_w: float | None = None,
-        speaker: int | None = None,
-        seed: int | None = None,
-        nfe_step: int | None = None,
-        cfg_strength: float | None = None,
-        sway_sampling_coef: float | None = None,
-        fix_duration: float | None = None,
-        silence_ms: float | None = None,
-        crossfade_ms: float | None = None,
-        short_first_chunk: bool = False,
-        first_chunk_max_chars: int | None = None,
-        word_timings: bool = True,
-        phoneme_timings: bool = False,
-        use_cache: bool = True,
-        language: str | None = None,
-        instruct: str | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        repetition_penalty: float | None = None,
+        **options: Unpack[_RequestOptions],
     ) -> _Samples: ...
     def synthesize_to_wav(
         self,
         text: str,
         path: _Path,
         *,
-        voice: str | None = None,
-        sample_rate: int | None = None,
         format: str = "i16",
-        speed: float | None = None,
-        noise_scale: float | None = None,
-        noise_w: float | None = None,
-        speaker: int | None = None,
-        seed: int | None = None,
-        nfe_step: int | None = None,
-        cfg_strength: float | None = None,
-        sway_sampling_coef: float | None = None,
-        fix_duration: float | None = None,
-        silence_ms: float | None = None,
-        crossfade_ms: float | None = None,
-        short_first_chunk: bool = False,
-        first_chunk_max_chars: int | None = None,
-        word_timings: bool = True,
-        phoneme_timings: bool = False,
-        use_cache: bool = True,
-        language: str | None = None,
-        instruct: str | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        repetition_penalty: float | None = None,
+        **options: Unpack[_RequestOptions],
     ) -> RequestSummary: ...
     def synthesize_with(
         self,
         text: str,
         callback: Callable[[Chunk], object],
         *,
-        voice: str | None = None,
-        sample_rate: int | None = None,
         format: str = "f32",
-        speed: float | None = None,
-        noise_scale: float | None = None,
-        noise_w: float | None = None,
-        speaker: int | None = None,
-        seed: int | None = None,
-        nfe_step: int | None = None,
-        cfg_strength: float | None = None,
-        sway_sampling_coef: float | None = None,
-        fix_duration: float | None = None,
-        silence_ms: float | None = None,
-        crossfade_ms: float | None = None,
-        short_first_chunk: bool = False,
-        first_chunk_max_chars: int | None = None,
-        word_timings: bool = True,
-        phoneme_timings: bool = False,
-        use_cache: bool = True,
-        language: str | None = None,
-        instruct: str | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        repetition_penalty: float | None = None,
+        **options: Unpack[_RequestOptions],
     ) -> RequestSummary: ...
     def stream(
         self,
         text: str,
         *,
-        voice: str | None = None,
-        sample_rate: int | None = None,
         format: str = "f32",
-        speed: float | None = None,
-        noise_scale: float | None = None,
-        noise_w: float | None = None,
-        speaker: int | None = None,
-        seed: int | None = None,
-        nfe_step: int | None = None,
-        cfg_strength: float | None = None,
-        sway_sampling_coef: float | None = None,
-        fix_duration: float | None = None,
-        silence_ms: float | None = None,
-        crossfade_ms: float | None = None,
-        short_first_chunk: bool = False,
-        first_chunk_max_chars: int | None = None,
-        word_timings: bool = True,
-        phoneme_timings: bool = False,
-        use_cache: bool = True,
-        language: str | None = None,
-        instruct: str | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        repetition_penalty: float | None = None,
+        **options: Unpack[_RequestOptions],
     ) -> Stream: ...
     def open_stream(
         self,
         *,
-        voice: str | None = None,
-        sample_rate: int | None = None,
         format: str = "f32",
-        speed: float | None = None,
-        noise_scale: float | None = None,
-        noise_w: float | None = None,
-        speaker: int | None = None,
-        seed: int | None = None,
-        nfe_step: int | None = None,
-        cfg_strength: float | None = None,
-        sway_sampling_coef: float | None = None,
-        fix_duration: float | None = None,
-        silence_ms: float | None = None,
-        crossfade_ms: float | None = None,
-        short_first_chunk: bool = False,
-        first_chunk_max_chars: int | None = None,
-        word_timings: bool = True,
-        phoneme_timings: bool = False,
-        use_cache: bool = True,
-        language: str | None = None,
-        instruct: str | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        repetition_penalty: float | None = None,
+        **options: Unpack[_RequestOptions],
     ) -> Stream: ...
     def metrics(self) -> Metrics: ...
     def close(self) -> None: ...

@@ -71,6 +71,9 @@ pub struct Stft {
     n_fft: usize,
     hop_length: usize,
     win_length: usize,
+    /// Reflect padding per side: `n_fft / 2` (centred frames) unless made
+    /// with [`Stft::with_padding`].
+    pad: usize,
     window: Vec<f32>,
     fft: Arc<dyn RealToComplex<f32>>,
 }
@@ -81,6 +84,7 @@ impl std::fmt::Debug for Stft {
             .field("n_fft", &self.n_fft)
             .field("hop_length", &self.hop_length)
             .field("win_length", &self.win_length)
+            .field("pad", &self.pad)
             .finish()
     }
 }
@@ -89,12 +93,33 @@ impl Stft {
     /// A transform of `n_fft` points every `hop_length` samples with a Hann
     /// window of `win_length` (≤ `n_fft`) samples.
     pub fn new(n_fft: usize, hop_length: usize, win_length: usize) -> Result<Self> {
+        Self::with_padding(n_fft, hop_length, win_length, n_fft / 2)
+    }
+
+    /// The same transform on the signal reflect-padded by `pad` samples per
+    /// side instead of `n_fft / 2`, frames not centred (`torch.stft(
+    /// F.pad(x, (pad, pad), "reflect"), center=False)`). `pad` is below
+    /// `n_fft`.
+    pub fn with_padding(
+        n_fft: usize,
+        hop_length: usize,
+        win_length: usize,
+        pad: usize,
+    ) -> Result<Self> {
         check_sizes(n_fft, hop_length, win_length)?;
+        if pad >= n_fft {
+            return Err(Error::InvalidParameter {
+                name: "pad",
+                value: pad.to_string(),
+                reason: "must be below n_fft",
+            });
+        }
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
         Ok(Self {
             n_fft,
             hop_length,
             win_length,
+            pad,
             window: hann_window(n_fft, win_length),
             fft,
         })
@@ -120,27 +145,29 @@ impl Stft {
         self.n_fft / 2 + 1
     }
 
-    /// Frames for `len` samples: `1 + len / hop_length` (the signal is
-    /// padded by `n_fft / 2` on each side).
+    /// Frames for `len` samples: `1 + len / hop_length` with the default
+    /// padding of `n_fft / 2` on each side.
     pub fn num_frames(&self, len: usize) -> usize {
-        let pad = self.n_fft / 2;
-        1 + (len + 2 * pad - self.n_fft) / self.hop_length
+        match (len + 2 * self.pad).checked_sub(self.n_fft) {
+            Some(n) => 1 + n / self.hop_length,
+            None => 0,
+        }
     }
 
     /// Runs the transform and hands each frame's `n_bins` coefficients to
     /// `f(frame_index, spectrum)`, in order; returns the number of frames.
     ///
-    /// Reflect padding needs more than `n_fft / 2` samples (torch refuses
+    /// Reflect padding needs more samples than it pads (torch refuses
     /// shorter input too): shorter audio is an [`Error::InvalidArgument`].
     pub fn for_each_frame(
         &self,
         audio: &[f32],
         mut f: impl FnMut(usize, &[Complex<f32>]),
     ) -> Result<usize> {
-        let pad = self.n_fft / 2;
+        let pad = self.pad;
         if audio.len() <= pad {
             return Err(Error::InvalidArgument(format!(
-                "STFT of {} samples: reflect padding needs more than n_fft / 2 = {pad} samples",
+                "STFT of {} samples: reflect padding needs more than {pad} samples",
                 audio.len()
             )));
         }

@@ -40,7 +40,18 @@ mod cancel;
 mod options;
 
 pub use cancel::CancelHandle;
-pub use options::SynthesisOptions;
+pub use options::{check_count, check_number, SynthesisOptions};
+
+/// The precision models keep their weights in on `device`: f32 on the CPU
+/// (the parity precision), bf16 on GPUs (f32's range at half the memory;
+/// softmax and rotary angles stay f32 inside the models).
+pub fn weights_dtype(device: &Device) -> candle_core::DType {
+    if device.is_cpu() {
+        candle_core::DType::F32
+    } else {
+        candle_core::DType::BF16
+    }
+}
 
 /// A model's processed form of a reference voice (resampled and normalized
 /// audio features, transcript tokens, …), opaque to the engine.

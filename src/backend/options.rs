@@ -89,3 +89,39 @@ impl SynthesisOptions {
         }
     }
 }
+
+/// An [`crate::Error::InvalidParameter`] for option `name` when it is set
+/// to a number that is not finite or not in `range` (`reason` states the
+/// range).
+pub fn check_number(
+    name: &'static str,
+    value: Option<f32>,
+    range: impl std::ops::RangeBounds<f32>,
+    reason: &'static str,
+) -> crate::Result<()> {
+    match value {
+        Some(x) if !(x.is_finite() && range.contains(&x)) => Err(crate::Error::InvalidParameter {
+            name,
+            value: x.to_string(),
+            reason,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// [`check_number`] for a count.
+pub fn check_count(
+    name: &'static str,
+    value: Option<u32>,
+    range: std::ops::RangeInclusive<u32>,
+    reason: &'static str,
+) -> crate::Result<()> {
+    match value {
+        Some(n) if !range.contains(&n) => Err(crate::Error::InvalidParameter {
+            name,
+            value: n.to_string(),
+            reason,
+        }),
+        _ => Ok(()),
+    }
+}

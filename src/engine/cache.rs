@@ -73,6 +73,16 @@ pub(crate) struct CachedAudio {
     pub bytes: usize,
 }
 
+/// An LRU of at most `cap` entries whose memory grows as it fills:
+/// `LruCache::new` reserves room for all `cap` entries up front, so a host's
+/// "no limit" (`u64::MAX` entries) panicked and a large one aborted on the
+/// allocation (found by fuzzing the C ABI's engine parameters).
+pub(crate) fn lru_with_cap<K: std::hash::Hash + Eq, V>(cap: NonZeroUsize) -> LruCache<K, V> {
+    let mut lru = LruCache::unbounded();
+    lru.resize(cap);
+    lru
+}
+
 /// LRU bounded by entries and bytes.
 pub(crate) struct OutputCache {
     limits: CacheLimits,
@@ -83,7 +93,7 @@ pub(crate) struct OutputCache {
 impl OutputCache {
     pub fn new(limits: CacheLimits) -> Self {
         let lru = if limits.enabled() {
-            NonZeroUsize::new(limits.max_entries).map(LruCache::new)
+            NonZeroUsize::new(limits.max_entries).map(lru_with_cap)
         } else {
             None
         };
@@ -193,6 +203,21 @@ mod tests {
         assert_eq!((s.hits, s.misses), (2, 2));
         c.insert([5; 32], audio(26)); // bigger than the cache: not stored
         assert!(c.get(&[5; 32]).is_none());
+    }
+
+    /// "No limit" on entries: nothing reserved up front, the bytes bound
+    /// still evicts.
+    #[test]
+    fn unlimited_entries_allocate_as_they_fill() {
+        let mut c = OutputCache::new(CacheLimits {
+            max_entries: usize::MAX,
+            max_bytes: 100,
+        });
+        for i in 0..10u8 {
+            c.insert([i; 32], audio(10));
+        }
+        assert_eq!(c.stats().entries, 2);
+        assert!(c.get(&[9; 32]).is_some());
     }
 
     #[test]

@@ -354,7 +354,25 @@ impl Engine {
         mut on_chunk: impl FnMut(&Chunk) -> Flow,
     ) -> Result<RequestSummary> {
         let start = Instant::now();
-        let mut stream = self.stream(text, options)?;
+        let stream = self.stream(text, options)?;
+        Self::deliver(stream, start, |chunk| {
+            catch_unwind(AssertUnwindSafe(|| on_chunk(chunk))).map_err(|panic| {
+                Error::CallbackFailed(format!(
+                    "the callback panicked: {}",
+                    scheduler::panic_message(&*panic)
+                ))
+            })
+        })
+    }
+
+    /// Reads `stream` to its end, handing each chunk to `on_chunk` and
+    /// counting what it was given: [`Flow::Stop`] or an error cancels the
+    /// rest (the error is returned).
+    fn deliver(
+        mut stream: Stream,
+        start: Instant,
+        mut on_chunk: impl FnMut(&Chunk) -> Result<Flow>,
+    ) -> Result<RequestSummary> {
         let mut summary = RequestSummary {
             request_id: stream.request_id(),
             chunks: 0,
@@ -370,19 +388,16 @@ impl Engine {
             summary.chunks += 1;
             summary.samples += chunk.samples.len() as u64;
             summary.sample_rate = chunk.sample_rate;
-            match catch_unwind(AssertUnwindSafe(|| on_chunk(&chunk))) {
+            match on_chunk(&chunk) {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Stop) => {
                     stream.cancel();
                     summary.cancelled = true;
                     break;
                 }
-                Err(panic) => {
+                Err(e) => {
                     stream.cancel();
-                    return Err(Error::CallbackFailed(format!(
-                        "the callback panicked: {}",
-                        scheduler::panic_message(&*panic)
-                    )));
+                    return Err(e);
                 }
             }
         }
@@ -443,24 +458,14 @@ impl Engine {
     /// The body of [`Engine::synthesize_to_wav`]: takes `file` at the first
     /// chunk.
     fn write_wav(
-        mut stream: Stream,
+        stream: Stream,
         options: &RequestOptions,
         path: &Path,
         file: &mut Option<std::fs::File>,
     ) -> Result<RequestSummary> {
         let start = Instant::now();
         let mut writer: Option<WavFileWriter> = None;
-        let mut summary = RequestSummary {
-            request_id: stream.request_id(),
-            chunks: 0,
-            samples: 0,
-            sample_rate: 0,
-            cancelled: false,
-            time_to_first_audio: None,
-            total_time: Default::default(),
-        };
-        for chunk in stream.by_ref() {
-            let chunk = chunk?;
+        let summary = Self::deliver(stream, start, |chunk| {
             if let Some(f) = file.take() {
                 writer = Some(WavFileWriter::from_file(
                     f,
@@ -468,20 +473,15 @@ impl Engine {
                     chunk.sample_rate,
                     options.format,
                 )?);
-                summary.time_to_first_audio = Some(start.elapsed());
             }
             if let Some(w) = writer.as_mut() {
                 w.write(&chunk.samples)?;
             }
-            summary.chunks += 1;
-            summary.samples += chunk.samples.len() as u64;
-            summary.sample_rate = chunk.sample_rate;
-        }
+            Ok(Flow::Continue)
+        })?;
         if let Some(w) = writer {
             w.finish()?;
         }
-        summary.cancelled = stream.status() == StreamStatus::Cancelled;
-        summary.total_time = start.elapsed();
         Ok(summary)
     }
 

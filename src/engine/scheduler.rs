@@ -292,7 +292,7 @@ struct Member {
 
 /// Runs worker `index` until the engine closes.
 pub(crate) fn run(shared: Arc<Shared>, index: usize) {
-    let prompts = NonZeroUsize::new(shared.prompt_cache_entries).map(LruCache::new);
+    let prompts = NonZeroUsize::new(shared.prompt_cache_entries).map(super::cache::lru_with_cap);
     let mut worker = Worker {
         shared,
         index,

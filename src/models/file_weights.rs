@@ -113,6 +113,11 @@ impl FileWeights {
         })
     }
 
+    /// The names of the tensors in the file, in no particular order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
     /// A `VarBuilder` reading these weights, converted to `dtype` on
     /// `device`.
     pub fn into_var_builder(self, dtype: DType, device: &Device) -> VarBuilder<'static> {

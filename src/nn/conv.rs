@@ -38,6 +38,47 @@ fn write_all(n: usize, write: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> 
     y
 }
 
+/// The weight and bias as f32 vectors for a CPU kernel; `None` when they
+/// are not f32 on the CPU.
+fn cpu_weights(weight: &Tensor, bias: Option<&Tensor>) -> Option<(Vec<f32>, Option<Vec<f32>>)> {
+    let w = cpu_f32_vec(weight)?;
+    let bias = match bias {
+        Some(b) => Some(cpu_f32_vec(b)?),
+        None => None,
+    };
+    Some((w, bias))
+}
+
+/// `y + bias` over the channel axis of `(B, C, T)`.
+fn add_bias(y: Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    match bias {
+        Some(b) => y.broadcast_add(&b.reshape((1, (), 1))?),
+        None => Ok(y),
+    }
+}
+
+/// True for an input the CPU kernels take: `(B, C, T)` f32 on the CPU.
+fn cpu_f32_batch(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == DType::F32 && x.rank() == 3
+}
+
+/// The output `(batch, c_out, t_out)` of running `one` on each batch item
+/// of `x` (`n_in` values each), written straight into the result.
+fn per_item(
+    x: &[f32],
+    (batch, c_out, t_out): (usize, usize, usize),
+    n_in: usize,
+    one: impl Fn(usize, &[f32], &mut [MaybeUninit<f32>]),
+) -> (CpuStorage, Shape) {
+    let n_out = c_out * t_out;
+    let y = write_all(batch * n_out, |y| {
+        for (i, yb) in y.chunks_exact_mut(n_out).enumerate() {
+            one(i, &x[i * n_in..(i + 1) * n_in], yb);
+        }
+    });
+    (CpuStorage::F32(y), Shape::from((batch, c_out, t_out)))
+}
+
 fn leaky_relu(x: &Tensor, slope: Option<f64>) -> Result<Tensor> {
     match slope {
         Some(s) => candle_nn::ops::leaky_relu(x, s),
@@ -117,10 +158,7 @@ impl Conv1d {
     pub fn forward_candle(&self, x: &Tensor) -> Result<Tensor> {
         let c = &self.cfg;
         let y = x.conv1d(&self.weight, c.padding, c.stride, c.dilation, c.groups)?;
-        match &self.bias {
-            Some(b) => y.broadcast_add(&b.reshape((1, (), 1))?),
-            None => Ok(y),
-        }
+        add_bias(y, self.bias.as_ref())
     }
 
     /// The prepared CPU kernel, `None` when the weights are not f32 on the
@@ -133,11 +171,7 @@ impl Conv1d {
 
     fn prepare(&self, backend: Backend) -> Option<Conv1dKernel> {
         let (c_out, c_per_group, k) = self.weight.dims3().ok()?;
-        let w = cpu_f32_vec(&self.weight)?;
-        let bias = match &self.bias {
-            Some(b) => Some(cpu_f32_vec(b)?),
-            None => None,
-        };
+        let (w, bias) = cpu_weights(&self.weight, self.bias.as_ref())?;
         Conv1dKernel::new(
             backend,
             &w,
@@ -157,7 +191,7 @@ impl Conv1d {
         slope: Option<f64>,
         residual: Option<&Tensor>,
     ) -> Result<Option<Tensor>> {
-        if !x.device().is_cpu() || x.dtype() != DType::F32 || x.rank() != 3 {
+        if !cpu_f32_batch(x) {
             return Ok(None);
         }
         let Some(kernel) = self.cpu_kernel() else {
@@ -215,16 +249,13 @@ struct Conv1dOp<'a> {
 
 impl Conv1dOp<'_> {
     fn run(&self, x: &[f32], residual: Option<&[f32]>) -> Result<(CpuStorage, Shape)> {
-        let (g, b) = (self.g, self.batch);
-        let (n_in, n_out) = (g.c_in * g.t_in, g.c_out * g.t_out());
-        let y = write_all(b * n_out, |y| {
-            for (i, yb) in y.chunks_exact_mut(n_out).enumerate() {
-                let r = residual.map(|r| &r[i * n_out..(i + 1) * n_out]);
-                let xb = &x[i * n_in..(i + 1) * n_in];
-                self.kernel.forward(xb, r, g, self.slope, yb);
-            }
-        });
-        Ok((CpuStorage::F32(y), Shape::from((b, g.c_out, g.t_out()))))
+        let g = self.g;
+        let n_out = g.c_out * g.t_out();
+        let shape = (self.batch, g.c_out, g.t_out());
+        Ok(per_item(x, shape, g.c_in * g.t_in, |i, xb, yb| {
+            let r = residual.map(|r| &r[i * n_out..(i + 1) * n_out]);
+            self.kernel.forward(xb, r, g, self.slope, yb);
+        }))
     }
 }
 
@@ -319,10 +350,7 @@ impl ConvTranspose1d {
             c.dilation,
             c.groups,
         )?;
-        match &self.bias {
-            Some(b) => y.broadcast_add(&b.reshape((1, (), 1))?),
-            None => Ok(y),
-        }
+        add_bias(y, self.bias.as_ref())
     }
 
     /// The prepared CPU kernel, `None` when the weights are not f32 on the
@@ -339,17 +367,13 @@ impl ConvTranspose1d {
             return None;
         }
         let (c_in, c_out, k) = self.weight.dims3().ok()?;
-        let w = cpu_f32_vec(&self.weight)?;
-        let bias = match &self.bias {
-            Some(b) => Some(cpu_f32_vec(b)?),
-            None => None,
-        };
+        let (w, bias) = cpu_weights(&self.weight, self.bias.as_ref())?;
         ConvTranspose1dKernel::new(backend, &w, bias.as_deref(), c_in, c_out, k, c.stride)
     }
 
     /// The CPU kernel's result, `None` where candle's op must run.
     fn forward_cpu(&self, x: &Tensor, slope: Option<f64>) -> Result<Option<Tensor>> {
-        if !x.device().is_cpu() || x.dtype() != DType::F32 || x.rank() != 3 {
+        if !cpu_f32_batch(x) {
             return Ok(None);
         }
         let Some(kernel) = self.cpu_kernel() else {
@@ -399,16 +423,14 @@ impl CustomOp1 for ConvTranspose1dOp<'_> {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s, l)?;
-        let (g, b) = (self.g, self.batch);
-        let (n_in, n_out) = (g.c_in * g.t_in, g.c_out * g.t_out());
-        let y = write_all(b * n_out, |y| {
-            for (i, yb) in y.chunks_exact_mut(n_out).enumerate() {
-                self.kernel
-                    .forward(&x[i * n_in..(i + 1) * n_in], g, self.slope, yb);
-            }
-        });
-        Ok((CpuStorage::F32(y), Shape::from((b, g.c_out, g.t_out()))))
+        let g = self.g;
+        let shape = (self.batch, g.c_out, g.t_out());
+        Ok(per_item(
+            f32_slice(s, l)?,
+            shape,
+            g.c_in * g.t_in,
+            |_, xb, yb| self.kernel.forward(xb, g, self.slope, yb),
+        ))
     }
 }
 

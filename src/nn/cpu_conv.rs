@@ -89,6 +89,26 @@ pub struct ConvGeom {
 }
 
 impl ConvGeom {
+    /// Asserts that the slices of one batch item have this geometry's
+    /// lengths (`w_per_out` weights per output channel); returns `t_out`.
+    fn check_shapes(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        w_per_out: usize,
+        residual: Option<&[f32]>,
+        y: &[f32],
+    ) -> usize {
+        let t_out = self.t_out();
+        assert_eq!(x.len(), self.c_in * self.t_in, "input shape");
+        assert_eq!(w.len(), self.c_out * w_per_out, "weight shape");
+        assert_eq!(y.len(), self.c_out * t_out, "output shape");
+        if let Some(r) = residual {
+            assert_eq!(r.len(), y.len(), "residual shape");
+        }
+        t_out
+    }
+
     /// Output length (0 when the kernel does not fit).
     pub fn t_out(&self) -> usize {
         let span = self.dilation * (self.k - 1) + 1;
@@ -346,14 +366,8 @@ pub fn conv1d(
     slope: Option<f32>,
     y: &mut [f32],
 ) {
-    let t_out = g.t_out();
     let rows = g.c_in * g.k; // im2col rows
-    assert_eq!(x.len(), g.c_in * g.t_in, "input shape");
-    assert_eq!(w.len(), g.c_out * rows, "weight shape");
-    assert_eq!(y.len(), g.c_out * t_out, "output shape");
-    if let Some(r) = residual {
-        assert_eq!(r.len(), y.len(), "residual shape");
-    }
+    let t_out = g.check_shapes(x, w, rows, residual, y);
     if t_out == 0 {
         return;
     }
@@ -709,10 +723,7 @@ pub fn depthwise_conv1d(
     slope: Option<f32>,
     y: &mut [f32],
 ) {
-    let t_out = g.t_out();
-    assert_eq!(x.len(), g.c_in * g.t_in, "input shape");
-    assert_eq!(w.len(), g.c_out * g.k, "weight shape");
-    assert_eq!(y.len(), g.c_out * t_out, "output shape");
+    let t_out = g.check_shapes(x, w, g.k, residual, y);
     if t_out == 0 {
         return;
     }

@@ -241,10 +241,10 @@ impl PackedConv {
         let (c_in, taps) = (self.c_in, self.taps);
         #[cfg(target_arch = "x86_64")]
         match (self.isa, self.co) {
-            (Isa::Avx512, 8) => x86::tile_avx512::<8, 3>(xp, row_len, c_in, taps, dil, w, out),
-            (Isa::Avx512, 1) => x86::tile_avx512::<1, 8>(xp, row_len, c_in, taps, dil, w, out),
-            (Isa::Avx2, 4) => x86::tile_avx2::<4, 2>(xp, row_len, c_in, taps, dil, w, out),
-            (Isa::Avx2, 1) => x86::tile_avx2::<1, 8>(xp, row_len, c_in, taps, dil, w, out),
+            (Isa::Avx512, 8) => tile_for::avx512::<8, 3>(xp, row_len, c_in, taps, dil, w, out),
+            (Isa::Avx512, 1) => tile_for::avx512::<1, 8>(xp, row_len, c_in, taps, dil, w, out),
+            (Isa::Avx2, 4) => tile_for::avx2::<4, 2>(xp, row_len, c_in, taps, dil, w, out),
+            (Isa::Avx2, 1) => tile_for::avx2::<1, 8>(xp, row_len, c_in, taps, dil, w, out),
             _ => unreachable!("blocking() only returns the sizes above"),
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -371,43 +371,61 @@ unsafe fn tile<S: Simd, const CO: usize, const NV: usize>(
     }
 }
 
+/// Implements [`Simd`] for one instruction set from its intrinsics.
+macro_rules! simd_ops {
+    (
+        $(#[$m:meta])* $isa:ident: $v:ty, lanes $lanes:literal,
+        zero $zero:ident, load $load:ident, store $store:ident, fmadd $fmadd:ident,
+        add $add:ident, splat |$p:ident| $splat:expr, zip |$a:ident, $b:ident| $zip:block
+    ) => {
+        $(#[$m])*
+        pub struct $isa;
+
+        impl Simd for $isa {
+            type V = $v;
+            const LANES: usize = $lanes;
+            #[inline(always)]
+            unsafe fn zero() -> $v {
+                $zero()
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const f32) -> $v {
+                $load(p)
+            }
+            #[inline(always)]
+            unsafe fn store(p: *mut f32, v: $v) {
+                $store(p, v)
+            }
+            #[inline(always)]
+            unsafe fn splat($p: *const f32) -> $v {
+                $splat
+            }
+            #[inline(always)]
+            unsafe fn fmadd(a: $v, b: $v, c: $v) -> $v {
+                $fmadd(a, b, c)
+            }
+            #[inline(always)]
+            unsafe fn add(a: $v, b: $v) -> $v {
+                $add(a, b)
+            }
+            #[inline(always)]
+            unsafe fn zip($a: $v, $b: $v) -> ($v, $v) $zip
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Out, Simd};
+    use super::Simd;
     use std::arch::x86_64::*;
 
-    pub struct Avx512;
-    pub struct Avx2;
-
-    impl Simd for Avx512 {
-        type V = __m512;
-        const LANES: usize = 16;
-        #[inline(always)]
-        unsafe fn zero() -> __m512 {
-            _mm512_setzero_ps()
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f32) -> __m512 {
-            _mm512_loadu_ps(p)
-        }
-        #[inline(always)]
-        unsafe fn store(p: *mut f32, v: __m512) {
-            _mm512_storeu_ps(p, v)
-        }
-        #[inline(always)]
-        unsafe fn splat(p: *const f32) -> __m512 {
-            _mm512_set1_ps(*p)
-        }
-        #[inline(always)]
-        unsafe fn fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
-            _mm512_fmadd_ps(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn add(a: __m512, b: __m512) -> __m512 {
-            _mm512_add_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn zip(a: __m512, b: __m512) -> (__m512, __m512) {
+    simd_ops! {
+        /// AVX-512F.
+        Avx512: __m512, lanes 16,
+        zero _mm512_setzero_ps, load _mm512_loadu_ps, store _mm512_storeu_ps,
+        fmadd _mm512_fmadd_ps, add _mm512_add_ps,
+        splat |p| _mm512_set1_ps(*p),
+        zip |a, b| {
             let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
             let hi =
                 _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -418,35 +436,13 @@ mod x86 {
         }
     }
 
-    impl Simd for Avx2 {
-        type V = __m256;
-        const LANES: usize = 8;
-        #[inline(always)]
-        unsafe fn zero() -> __m256 {
-            _mm256_setzero_ps()
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f32) -> __m256 {
-            _mm256_loadu_ps(p)
-        }
-        #[inline(always)]
-        unsafe fn store(p: *mut f32, v: __m256) {
-            _mm256_storeu_ps(p, v)
-        }
-        #[inline(always)]
-        unsafe fn splat(p: *const f32) -> __m256 {
-            _mm256_broadcast_ss(&*p)
-        }
-        #[inline(always)]
-        unsafe fn fmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
-            _mm256_fmadd_ps(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn add(a: __m256, b: __m256) -> __m256 {
-            _mm256_add_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn zip(a: __m256, b: __m256) -> (__m256, __m256) {
+    simd_ops! {
+        /// AVX2 with FMA.
+        Avx2: __m256, lanes 8,
+        zero _mm256_setzero_ps, load _mm256_loadu_ps, store _mm256_storeu_ps,
+        fmadd _mm256_fmadd_ps, add _mm256_add_ps,
+        splat |p| _mm256_broadcast_ss(&*p),
+        zip |a, b| {
             // unpack interleaves within 128-bit halves; the permutes put
             // the halves back in order
             let (l, h) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
@@ -456,11 +452,48 @@ mod x86 {
             )
         }
     }
+}
 
-    /// # Safety
-    /// AVX-512F must be available; see [`super::PackedConv::tile`].
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn tile_avx512<const CO: usize, const NV: usize>(
+/// Compiles one body for each instruction set: a module `$name` with
+/// `avx512` and `avx2` functions, `#[target_feature]` entry points in which
+/// `S` names the set's [`Simd`] type and the `#[inline(always)]` code the
+/// body calls is compiled with the set's instructions.
+macro_rules! per_isa {
+    (
+        $(#[$m:meta])*
+        fn $name:ident $(<$(const $c:ident: usize),*>)? ($($arg:ident: $t:ty),* $(,)?) $body:block
+    ) => {
+        $(#[$m])*
+        #[cfg(target_arch = "x86_64")]
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            /// # Safety
+            /// AVX-512F must be available, and the body's own contract hold.
+            #[target_feature(enable = "avx512f")]
+            pub unsafe fn avx512 $(<$(const $c: usize),*>)? ($($arg: $t),*) {
+                #[allow(dead_code)]
+                type S = x86::Avx512;
+                $body
+            }
+
+            /// # Safety
+            /// AVX2 and FMA must be available, and the body's own contract
+            /// hold.
+            #[target_feature(enable = "avx2,fma")]
+            pub unsafe fn avx2 $(<$(const $c: usize),*>)? ($($arg: $t),*) {
+                #[allow(dead_code)]
+                type S = x86::Avx2;
+                $body
+            }
+        }
+    };
+}
+
+per_isa! {
+    /// The micro-kernel's entry points (see [`PackedConv::tile`]).
+    fn tile_for<const CO: usize, const NV: usize>(
         xp: *const f32,
         row_len: usize,
         c_in: usize,
@@ -469,22 +502,7 @@ mod x86 {
         w: *const f32,
         out: Out,
     ) {
-        super::tile::<Avx512, CO, NV>(xp, row_len, c_in, taps, dil, w, out)
-    }
-
-    /// # Safety
-    /// AVX2 and FMA must be available; see [`super::PackedConv::tile`].
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn tile_avx2<const CO: usize, const NV: usize>(
-        xp: *const f32,
-        row_len: usize,
-        c_in: usize,
-        taps: usize,
-        dil: usize,
-        w: *const f32,
-        out: Out,
-    ) {
-        super::tile::<Avx2, CO, NV>(xp, row_len, c_in, taps, dil, w, out)
+        tile::<S, CO, NV>(xp, row_len, c_in, taps, dil, w, out)
     }
 }
 
@@ -539,8 +557,24 @@ fn fill_rows_body(
     }
 }
 
-/// [`fill_rows_body`] compiled for `isa`, so that the copy and the leaky
-/// ReLU run on its full vector width (the crate's baseline target is SSE2).
+per_isa! {
+    /// [`fill_rows_body`] compiled for each instruction set, so that the
+    /// copy and the leaky ReLU run on its full vector width (the crate's
+    /// baseline target is SSE2).
+    fn fill_rows_for(
+        buf: &mut Vec<f32>,
+        x: &[f32],
+        c_in: usize,
+        t_in: usize,
+        start: isize,
+        row_len: usize,
+        slope: Option<f32>,
+    ) {
+        fill_rows_body(buf, x, c_in, t_in, start, row_len, slope)
+    }
+}
+
+/// [`fill_rows_body`] on `isa`'s vector width.
 #[allow(clippy::too_many_arguments)]
 fn fill_rows(
     isa: Isa,
@@ -552,38 +586,12 @@ fn fill_rows(
     row_len: usize,
     slope: Option<f32>,
 ) {
+    // SAFETY: a PackedConv of `isa` exists only where `isa` is available.
     #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        fn avx512(
-            buf: &mut Vec<f32>,
-            x: &[f32],
-            c_in: usize,
-            t_in: usize,
-            start: isize,
-            row_len: usize,
-            slope: Option<f32>,
-        ) {
-            fill_rows_body(buf, x, c_in, t_in, start, row_len, slope)
-        }
-        #[target_feature(enable = "avx2")]
-        fn avx2(
-            buf: &mut Vec<f32>,
-            x: &[f32],
-            c_in: usize,
-            t_in: usize,
-            start: isize,
-            row_len: usize,
-            slope: Option<f32>,
-        ) {
-            fill_rows_body(buf, x, c_in, t_in, start, row_len, slope)
-        }
-        // SAFETY: a PackedConv of `isa` exists only where `isa` is available.
-        unsafe {
-            match isa {
-                Isa::Avx512 => avx512(buf, x, c_in, t_in, start, row_len, slope),
-                Isa::Avx2 => avx2(buf, x, c_in, t_in, start, row_len, slope),
-            }
+    unsafe {
+        match isa {
+            Isa::Avx512 => fill_rows_for::avx512(buf, x, c_in, t_in, start, row_len, slope),
+            Isa::Avx2 => fill_rows_for::avx2(buf, x, c_in, t_in, start, row_len, slope),
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use rand::Rng;
 
 use super::cfm::{F5Model, FlowState, SamplerOptions};
@@ -25,7 +25,7 @@ use super::config::{F5Config, Variant};
 use super::mel::MelSpectrogram;
 use super::reference::ReferenceAudio;
 use super::tokenizer::{self, Tokenizer};
-use crate::backend::SynthesisOptions;
+use crate::backend::{check_count, check_number, weights_dtype, SynthesisOptions};
 use crate::backend::{
     Backend, ModelLoader, Reference, SentenceInProgress, SentenceJob, VoicePrompt,
 };
@@ -135,21 +135,6 @@ pub fn vocos_from_hf_cache(cache: &hf_hub::Cache) -> Result<PathBuf> {
     Ok(config.parent().unwrap_or(Path::new(".")).to_path_buf())
 }
 
-fn check_range(name: &'static str, v: Option<f32>, lo: f32, hi: f32) -> Result<()> {
-    match v {
-        Some(x) if !(x.is_finite() && (lo..=hi).contains(&x)) => Err(Error::InvalidParameter {
-            name,
-            value: x.to_string(),
-            reason: match name {
-                "speed" => "must be a finite number in [0.1, 10]",
-                "cfg_strength" => "must be a finite number in [0, 10]",
-                _ => "must be a finite number in [-1, 1]",
-            },
-        }),
-        _ => Ok(()),
-    }
-}
-
 impl ModelLoader for F5Loader {
     fn key(&self) -> String {
         format!(
@@ -174,38 +159,36 @@ impl ModelLoader for F5Loader {
     }
 
     fn check_options(&self, o: &SynthesisOptions) -> Result<()> {
-        check_range("speed", o.speed, 0.1, 10.0)?;
-        check_range("cfg_strength", o.cfg_strength, 0.0, 10.0)?;
-        check_range("sway_sampling_coef", o.sway_sampling_coef, -1.0, 1.0)?;
-        if let Some(d) = o.fix_duration {
-            if !(d.is_finite() && d > 0.0 && d <= 60.0) {
-                return Err(Error::InvalidParameter {
-                    name: "fix_duration",
-                    value: d.to_string(),
-                    reason: "must be a finite number of seconds in (0, 60]",
-                });
-            }
-        }
-        if let Some(n) = o.nfe_step {
-            if !(1..=128).contains(&n) {
-                return Err(Error::InvalidParameter {
-                    name: "nfe_step",
-                    value: n.to_string(),
-                    reason: "must be in [1, 128]",
-                });
-            }
-        }
-        Ok(())
+        use std::ops::Bound::{Excluded, Included};
+        check_number(
+            "speed",
+            o.speed,
+            0.1..=10.0,
+            "must be a finite number in [0.1, 10]",
+        )?;
+        check_number(
+            "cfg_strength",
+            o.cfg_strength,
+            0.0..=10.0,
+            "must be a finite number in [0, 10]",
+        )?;
+        check_number(
+            "sway_sampling_coef",
+            o.sway_sampling_coef,
+            -1.0..=1.0,
+            "must be a finite number in [-1, 1]",
+        )?;
+        check_number(
+            "fix_duration",
+            o.fix_duration,
+            (Excluded(0.0), Included(60.0)),
+            "must be a finite number of seconds in (0, 60]",
+        )?;
+        check_count("nfe_step", o.nfe_step, 1..=128, "must be in [1, 128]")
     }
 
     fn load(&self, device: &Device) -> Result<Box<dyn Backend>> {
-        // Half precision on GPUs (bf16 keeps f32's range; attention
-        // softmax and rotary angles stay f32 inside the model).
-        let dtype = if device.is_cpu() {
-            DType::F32
-        } else {
-            DType::BF16
-        };
+        let dtype = weights_dtype(device);
         let ckpt = &self.checkpoint;
         let config = match &self.paths.config {
             Some(path) => F5Config::from_file(path, ckpt.text_num_embeds())?,

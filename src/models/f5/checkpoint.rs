@@ -463,15 +463,20 @@ pub(crate) mod tests {
         let tmp = TempDir::new("bad");
         let name = "transformer.transformer_blocks.1.attn.to_k.weight";
 
+        // the error of building the model from `weights` in folder `sub`
+        let dit_error = |weights: &HashMap<String, Tensor>, sub: &str| {
+            let dir = tmp.0.join(sub);
+            write_release(&dir, weights, true);
+            let vb = Checkpoint::open(&dir)
+                .unwrap()
+                .var_builder(DType::F32, &Device::Cpu)
+                .unwrap();
+            DiT::new(&cfg, vb.pp("transformer")).unwrap_err()
+        };
+
         let mut weights = random_weights(&cfg);
         weights.remove(name);
-        let dir = tmp.0.join("missing");
-        write_release(&dir, &weights, true);
-        let vb = Checkpoint::open(&dir)
-            .unwrap()
-            .var_builder(DType::F32, &Device::Cpu)
-            .unwrap();
-        let e = DiT::new(&cfg, vb.pp("transformer")).unwrap_err();
+        let e = dit_error(&weights, "missing");
         assert!(e.to_string().contains(name), "{e}");
 
         let mut weights = random_weights(&cfg);
@@ -479,13 +484,7 @@ pub(crate) mod tests {
             name.into(),
             Tensor::zeros((3, 3), DType::F32, &Device::Cpu).unwrap(),
         );
-        let dir = tmp.0.join("shape");
-        write_release(&dir, &weights, true);
-        let vb = Checkpoint::open(&dir)
-            .unwrap()
-            .var_builder(DType::F32, &Device::Cpu)
-            .unwrap();
-        let e = DiT::new(&cfg, vb.pp("transformer")).unwrap_err();
+        let e = dit_error(&weights, "shape");
         assert!(e.to_string().contains(name), "{e}");
 
         // vocabulary and table disagree: the embedding is named

@@ -127,17 +127,16 @@ mod tests {
     use super::*;
     use candle_core::Device;
 
+    fn values(t: Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    }
+
     #[test]
     fn relative_and_absolute_indexing() {
         let t = 4;
         let data: Vec<f32> = (0..t * (2 * t - 1)).map(|v| v as f32).collect();
         let x = Tensor::from_vec(data.clone(), (1, 1, t, 2 * t - 1), &Device::Cpu).unwrap();
-        let abs = relative_to_absolute(&x)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let abs = values(relative_to_absolute(&x).unwrap());
         for i in 0..t {
             for j in 0..t {
                 assert_eq!(abs[i * t + j], data[i * (2 * t - 1) + (t - 1 + j - i)]);
@@ -145,12 +144,7 @@ mod tests {
         }
         let sq: Vec<f32> = (0..t * t).map(|v| v as f32 + 1.0).collect();
         let x = Tensor::from_vec(sq.clone(), (1, 1, t, t), &Device::Cpu).unwrap();
-        let rel = absolute_to_relative(&x)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let rel = values(absolute_to_relative(&x).unwrap());
         for i in 0..t {
             for r in 0..2 * t - 1 {
                 let j = i as isize + r as isize - (t as isize - 1);

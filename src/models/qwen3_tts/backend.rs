@@ -42,7 +42,7 @@ use super::sampling::SamplingParams;
 use super::speech::{ChunkPlan, SentenceSpeech};
 use super::synthesizer::{reference_wav, Qwen3Synthesizer, Qwen3Voice, VoicePrefix};
 use super::SAMPLE_RATE;
-use crate::backend::SynthesisOptions;
+use crate::backend::{check_count, check_number, weights_dtype, SynthesisOptions};
 use crate::backend::{
     Backend, ModelLoader, Reference, SentenceInProgress, SentenceJob, VoicePrompt,
 };
@@ -142,17 +142,6 @@ impl Qwen3Loader {
     }
 }
 
-fn check_range(name: &'static str, v: Option<f32>, ok: bool, reason: &'static str) -> Result<()> {
-    match v {
-        Some(x) if !(x.is_finite() && ok) => Err(Error::InvalidParameter {
-            name,
-            value: x.to_string(),
-            reason,
-        }),
-        _ => Ok(()),
-    }
-}
-
 impl ModelLoader for Qwen3Loader {
     fn key(&self) -> String {
         format!(
@@ -204,46 +193,30 @@ impl ModelLoader for Qwen3Loader {
                 });
             }
         }
-        let t = o.temperature.unwrap_or(1.0);
-        check_range(
+        use std::ops::Bound::{Excluded, Included};
+        check_number(
             "temperature",
             o.temperature,
-            t > 0.0 && t <= 10.0,
+            (Excluded(0.0), Included(10.0)),
             "must be a finite number in (0, 10]",
         )?;
-        let p = o.top_p.unwrap_or(1.0);
-        check_range(
+        check_number(
             "top_p",
             o.top_p,
-            p > 0.0 && p <= 1.0,
+            (Excluded(0.0), Included(1.0)),
             "must be a finite number in (0, 1]",
         )?;
-        let r = o.repetition_penalty.unwrap_or(1.0);
-        check_range(
+        check_number(
             "repetition_penalty",
             o.repetition_penalty,
-            (1.0..=10.0).contains(&r),
+            1.0..=10.0,
             "must be a finite number in [1, 10]",
         )?;
-        if let Some(k) = o.top_k {
-            if !(1..=100_000).contains(&k) {
-                return Err(Error::InvalidParameter {
-                    name: "top_k",
-                    value: k.to_string(),
-                    reason: "must be in [1, 100000]",
-                });
-            }
-        }
-        Ok(())
+        check_count("top_k", o.top_k, 1..=100_000, "must be in [1, 100000]")
     }
 
     fn load(&self, device: &Device) -> Result<Box<dyn Backend>> {
-        // bf16 on GPUs, f32 on the CPU (the parity precision)
-        let dtype = if device.is_cpu() {
-            DType::F32
-        } else {
-            DType::BF16
-        };
+        let dtype = weights_dtype(device);
         let synth = Qwen3Synthesizer::load(&self.files, device, dtype)?;
         let speakers = self
             .speaker_names()

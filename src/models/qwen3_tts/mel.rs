@@ -9,12 +9,9 @@
 //! `ln(clamp(x, 1e-5))`. This differs from F5's [`crate::models::f5::mel`]
 //! (HTK filters without normalization, `center=True`), hence its own module.
 
-use std::sync::Arc;
-
 use candle_core::{Device, Tensor};
-use realfft::{RealFftPlanner, RealToComplex};
 
-use crate::audio::stft::hann_window;
+use crate::audio::stft::Stft;
 use crate::{Error, Result};
 
 /// Floor applied before the log (`dynamic_range_compression_torch`).
@@ -26,20 +23,17 @@ const MAGNITUDE_EPS: f32 = 1e-9;
 /// `Send + Sync`.
 #[derive(Clone)]
 pub struct MelSpectrogram {
-    n_fft: usize,
-    hop_length: usize,
+    /// Periodic Hann window of `n_fft`, reflect padding `(n_fft - hop) / 2`.
+    stft: Stft,
     n_mels: usize,
-    window: Vec<f32>,
     /// `n_mels` rows of `n_fft / 2 + 1` weights.
     filters: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
 }
 
 impl std::fmt::Debug for MelSpectrogram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MelSpectrogram")
-            .field("n_fft", &self.n_fft)
-            .field("hop_length", &self.hop_length)
+            .field("stft", &self.stft)
             .field("n_mels", &self.n_mels)
             .finish()
     }
@@ -112,16 +106,6 @@ fn slaney_filters(
     out
 }
 
-/// `torch.nn.functional.pad(x, (pad, pad), mode="reflect")`.
-fn reflect_pad(x: &[f32], pad: usize) -> Vec<f32> {
-    let n = x.len();
-    let mut out = Vec::with_capacity(n + 2 * pad);
-    out.extend((1..=pad).rev().map(|i| x[i]));
-    out.extend_from_slice(x);
-    out.extend((1..=pad).map(|i| x[n - 1 - i]));
-    out
-}
-
 impl MelSpectrogram {
     /// The transform `extract_speaker_embedding` uses: 24 kHz, n_fft = win
     /// = 1024, hop 256, 128 mels from 0 to 12 kHz.
@@ -151,12 +135,9 @@ impl MelSpectrogram {
             )));
         }
         Ok(Self {
-            n_fft,
-            hop_length,
+            stft: Stft::with_padding(n_fft, hop_length, n_fft, (n_fft - hop_length) / 2)?,
             n_mels,
-            window: hann_window(n_fft, n_fft),
             filters: slaney_filters(sample_rate, n_fft, n_mels, f_min, f_max),
-            fft: RealFftPlanner::<f32>::new().plan_fft_forward(n_fft),
         })
     }
 
@@ -165,56 +146,27 @@ impl MelSpectrogram {
         self.n_mels
     }
 
-    /// Reflect padding per side, `(n_fft - hop_length) / 2`.
-    fn padding(&self) -> usize {
-        (self.n_fft - self.hop_length) / 2
-    }
-
     /// Frames for `len` samples.
     pub fn num_frames(&self, len: usize) -> usize {
-        let padded = len + 2 * self.padding();
-        if padded < self.n_fft {
-            0
-        } else {
-            (padded - self.n_fft) / self.hop_length + 1
-        }
+        self.stft.num_frames(len)
     }
 
     /// The log-mel of `audio`, frame-major: `num_frames` rows of `n_mels`.
     /// Audio of at most `(n_fft - hop_length) / 2` samples (too short to
     /// reflect-pad) is an [`Error::InvalidArgument`].
     pub fn compute(&self, audio: &[f32]) -> Result<Vec<f32>> {
-        let pad = self.padding();
-        if audio.len() <= pad {
-            return Err(Error::InvalidArgument(format!(
-                "mel of {} samples: reflect padding needs more than {pad} samples",
-                audio.len()
-            )));
-        }
-        let padded = reflect_pad(audio, pad);
-        let n_frames = self.num_frames(audio.len());
-        let n_bins = self.n_fft / 2 + 1;
-        let mut frame = self.fft.make_input_vec();
-        let mut spectrum = self.fft.make_output_vec();
-        let mut scratch = self.fft.make_scratch_vec();
+        let n_bins = self.stft.n_bins();
         let mut magnitude = vec![0.0f32; n_bins];
-        let mut out = Vec::with_capacity(n_frames * self.n_mels);
-        for t in 0..n_frames {
-            let chunk = &padded[t * self.hop_length..t * self.hop_length + self.n_fft];
-            for ((x, &s), &w) in frame.iter_mut().zip(chunk).zip(&self.window) {
-                *x = s * w;
-            }
-            self.fft
-                .process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
-                .map_err(|e| Error::Internal(format!("mel STFT: {e}")))?;
-            for (m, c) in magnitude.iter_mut().zip(&spectrum) {
+        let mut out = Vec::with_capacity(self.num_frames(audio.len()) * self.n_mels);
+        self.stft.for_each_frame(audio, |_, spectrum| {
+            for (m, c) in magnitude.iter_mut().zip(spectrum) {
                 *m = (c.re * c.re + c.im * c.im + MAGNITUDE_EPS).sqrt();
             }
             for row in self.filters.chunks_exact(n_bins) {
                 let v: f32 = row.iter().zip(&magnitude).map(|(w, m)| w * m).sum();
                 out.push(v.max(LOG_FLOOR).ln());
             }
-        }
+        })?;
         Ok(out)
     }
 

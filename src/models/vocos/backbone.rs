@@ -237,6 +237,19 @@ mod tests {
     use candle_core::{DType, Device};
     use std::collections::HashMap;
 
+    /// `max |a - b|`, in f64.
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+        let d = (a.to_dtype(DType::F64).unwrap() - b.to_dtype(DType::F64).unwrap()).unwrap();
+        d.abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    }
+
     /// The depthwise conv equals candle's grouped conv1d on `(B, C, T)`.
     #[test]
     fn depthwise_matches_grouped_conv() {
@@ -261,16 +274,7 @@ mod tests {
             .unwrap()
             .transpose(1, 2)
             .unwrap();
-        let diff = (ours - reference)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(&ours, &reference);
         assert!(diff < 1e-5, "{diff}");
     }
 
@@ -308,16 +312,7 @@ mod tests {
                 cpu: dw.cpu.clone(),
             };
             let slow = dw64.forward(&x.to_dtype(DType::F64).unwrap()).unwrap();
-            let diff = (fast.to_dtype(DType::F64).unwrap() - slow)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap();
+            let diff = max_abs_diff(&fast, &slow);
             assert!(diff < 1e-5, "T={t}: {diff}");
         }
     }

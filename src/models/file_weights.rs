@@ -88,9 +88,14 @@ impl FileWeights {
             let (Some(shape), Some([begin, end])) = (shape, offsets.as_deref()) else {
                 return Err(bad(format!("tensor {name}: no shape or data offsets")));
             };
-            let len = (end.saturating_sub(*begin)) as usize;
-            let want = shape.iter().product::<usize>() * dtype.size_in_bytes();
-            if end < begin || len != want || data + end > size {
+            let len = end.saturating_sub(*begin);
+            // Checked: shape and offsets come from the file, and arithmetic
+            // that wraps around could pass the comparison below.
+            let want = shape
+                .iter()
+                .try_fold(dtype.size_in_bytes(), |n, &d| n.checked_mul(d))
+                .and_then(|n| u64::try_from(n).ok());
+            if end < begin || want != Some(len) || data.checked_add(*end).is_none_or(|e| e > size) {
                 return Err(bad(format!(
                     "tensor {name}: {len} bytes at {begin}..{end} for shape {shape:?} {dtype:?} \
                      in a {size}-byte file"
@@ -102,7 +107,7 @@ impl FileWeights {
                     dtype,
                     shape,
                     start: data + begin,
-                    len,
+                    len: len as usize, // equal to `want`, a usize
                 },
             );
         }
@@ -192,6 +197,23 @@ impl SimpleBackend for FileWeights {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A shape whose size in bytes wraps around to the offsets' length is
+    /// refused, not read as an empty tensor of absurd shape.
+    #[test]
+    fn shapes_whose_size_overflows_are_refused() {
+        let dir = std::env::temp_dir().join(format!("file-weights-ovf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("w.safetensors");
+        let header =
+            br#"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}}"#;
+        let mut file = (header.len() as u64).to_le_bytes().to_vec();
+        file.extend_from_slice(header);
+        std::fs::write(&path, &file).unwrap();
+        let e = FileWeights::open(&path).unwrap_err().to_string();
+        assert!(e.contains("tensor a"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn reads_what_candle_writes() {

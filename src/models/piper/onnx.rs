@@ -369,7 +369,18 @@ fn tensor_from_proto(t: &TensorProto, device: &Device) -> Result<Tensor, LoadErr
         .map(|&d| usize::try_from(d))
         .collect::<Result<_, _>>()
         .map_err(|_| LoadError::Format(format!("tensor `{name}` has a negative dimension")))?;
-    let numel: usize = dims.iter().product();
+    // Checked: the dimensions come from the file, and a product that wraps
+    // around could match a short buffer (found by fuzzing).
+    let numel = dims
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= isize::MAX as usize / 8)
+        .ok_or_else(|| {
+            LoadError::Format(format!(
+                "tensor `{name}` has shape {dims:?}, more elements than memory can hold; \
+                 the file is corrupt"
+            ))
+        })?;
     let raw = &t.raw_data;
     let data: Vec<f32> = match t.data_type {
         DT_FLOAT if !raw.is_empty() => {
@@ -444,6 +455,23 @@ fn half_to_f32(h: u16) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Dimensions whose product wraps around to the buffer's length are
+    /// corrupt, not a tensor (found by fuzzing: the check compared the
+    /// wrapped count).
+    #[test]
+    fn dimensions_whose_product_overflows_are_refused() {
+        let t = TensorProto {
+            dims: vec![1 << 32, 1 << 32, 4],
+            data_type: DT_FLOAT,
+            name: "enc_p.emb.weight".into(),
+            ..Default::default()
+        };
+        match tensor_from_proto(&t, &Device::Cpu) {
+            Err(LoadError::Format(m)) => assert!(m.contains("more elements"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn module_paths_follow_node_names() {

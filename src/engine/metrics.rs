@@ -83,143 +83,39 @@ impl MetricsSnapshot {
     /// The snapshot in Prometheus text exposition format.
     pub fn to_prometheus(&self) -> String {
         let mut out = String::new();
-        let mut gauge = |name: &str, help: &str, kind: &str, v: f64| {
+        const COUNTER: &str = "counter";
+        const GAUGE: &str = "gauge";
+        // name, type, value, help
+        #[rustfmt::skip]
+        let scalars: [(&str, &str, f64, &str); 22] = [
+            ("queue_depth", GAUGE, self.queue_depth as f64, "Requests queued or running."),
+            ("pending_sentences", GAUGE, self.pending_sentences as f64, "Sentences waiting."),
+            ("requests_total", COUNTER, self.requests as f64, "Requests accepted."),
+            ("requests_completed_total", COUNTER, self.completed as f64, "Requests completed."),
+            ("requests_failed_total", COUNTER, self.failed as f64, "Requests failed."),
+            ("requests_cancelled_total", COUNTER, self.cancelled as f64, "Requests cancelled."),
+            ("requests_busy_total", COUNTER, self.rejected_busy as f64, "Requests refused as busy."),
+            ("audio_seconds_total", COUNTER, self.audio_seconds, "Audio synthesized."),
+            ("synthesis_seconds_total", COUNTER, self.synthesis_seconds, "Model time."),
+            ("real_time_factor", GAUGE, self.real_time_factor, "Model time over audio time."),
+            ("output_cache_hits_total", COUNTER, self.output_cache.hits as f64, "Output cache hits."),
+            ("output_cache_misses_total", COUNTER, self.output_cache.misses as f64, "Output cache misses."),
+            ("output_cache_evictions_total", COUNTER, self.output_cache.evictions as f64, "Output cache evictions."),
+            ("output_cache_bytes", GAUGE, self.output_cache.bytes as f64, "Output cache size."),
+            ("prompt_cache_hits_total", COUNTER, self.prompt_cache.hits as f64, "Voice prompt cache hits."),
+            ("prompt_cache_misses_total", COUNTER, self.prompt_cache.misses as f64, "Voice prompt cache misses."),
+            ("model_loads_total", COUNTER, self.model_loads as f64, "Model loads."),
+            ("model_unloads_total", COUNTER, self.model_unloads as f64, "Model unloads."),
+            ("models_loaded", GAUGE, self.models_loaded as f64, "Models loaded now."),
+            ("batch_steps_total", COUNTER, self.batch_steps as f64, "Batched model steps."),
+            ("batch_retries_total", COUNTER, self.batch_retries as f64, "Batched steps retried smaller after an error."),
+            ("sentences_at_budget_total", COUNTER, self.sentences_at_budget as f64, "Sentences ended by the model's length budget, not its own end of speech."),
+        ];
+        for (name, kind, v, help) in scalars {
             let _ = writeln!(out, "# HELP ishowtts_{name} {help}");
             let _ = writeln!(out, "# TYPE ishowtts_{name} {kind}");
             let _ = writeln!(out, "ishowtts_{name} {v}");
-        };
-        gauge(
-            "queue_depth",
-            "Requests queued or running.",
-            "gauge",
-            self.queue_depth as f64,
-        );
-        gauge(
-            "pending_sentences",
-            "Sentences waiting.",
-            "gauge",
-            self.pending_sentences as f64,
-        );
-        gauge(
-            "requests_total",
-            "Requests accepted.",
-            "counter",
-            self.requests as f64,
-        );
-        gauge(
-            "requests_completed_total",
-            "Requests completed.",
-            "counter",
-            self.completed as f64,
-        );
-        gauge(
-            "requests_failed_total",
-            "Requests failed.",
-            "counter",
-            self.failed as f64,
-        );
-        gauge(
-            "requests_cancelled_total",
-            "Requests cancelled.",
-            "counter",
-            self.cancelled as f64,
-        );
-        gauge(
-            "requests_busy_total",
-            "Requests refused as busy.",
-            "counter",
-            self.rejected_busy as f64,
-        );
-        gauge(
-            "audio_seconds_total",
-            "Audio synthesized.",
-            "counter",
-            self.audio_seconds,
-        );
-        gauge(
-            "synthesis_seconds_total",
-            "Model time.",
-            "counter",
-            self.synthesis_seconds,
-        );
-        gauge(
-            "real_time_factor",
-            "Model time over audio time.",
-            "gauge",
-            self.real_time_factor,
-        );
-        gauge(
-            "output_cache_hits_total",
-            "Output cache hits.",
-            "counter",
-            self.output_cache.hits as f64,
-        );
-        gauge(
-            "output_cache_misses_total",
-            "Output cache misses.",
-            "counter",
-            self.output_cache.misses as f64,
-        );
-        gauge(
-            "output_cache_evictions_total",
-            "Output cache evictions.",
-            "counter",
-            self.output_cache.evictions as f64,
-        );
-        gauge(
-            "output_cache_bytes",
-            "Output cache size.",
-            "gauge",
-            self.output_cache.bytes as f64,
-        );
-        gauge(
-            "prompt_cache_hits_total",
-            "Voice prompt cache hits.",
-            "counter",
-            self.prompt_cache.hits as f64,
-        );
-        gauge(
-            "prompt_cache_misses_total",
-            "Voice prompt cache misses.",
-            "counter",
-            self.prompt_cache.misses as f64,
-        );
-        gauge(
-            "model_loads_total",
-            "Model loads.",
-            "counter",
-            self.model_loads as f64,
-        );
-        gauge(
-            "model_unloads_total",
-            "Model unloads.",
-            "counter",
-            self.model_unloads as f64,
-        );
-        gauge(
-            "models_loaded",
-            "Models loaded now.",
-            "gauge",
-            self.models_loaded as f64,
-        );
-        gauge(
-            "batch_steps_total",
-            "Batched model steps.",
-            "counter",
-            self.batch_steps as f64,
-        );
-        gauge(
-            "batch_retries_total",
-            "Batched steps retried smaller after an error.",
-            "counter",
-            self.batch_retries as f64,
-        );
-        gauge(
-            "sentences_at_budget_total",
-            "Sentences ended by the model's length budget, not its own end of speech.",
-            "counter",
-            self.sentences_at_budget as f64,
-        );
+        }
         for (name, p) in [
             ("time_to_first_audio_seconds", &self.time_to_first_audio),
             ("sentence_synthesis_seconds", &self.sentence_synthesis),

@@ -30,6 +30,10 @@ use rubato::{Fft, FixedSync, Indexing, Resampler, WindowFunction};
 
 use crate::{Error, Result};
 
+/// Largest sample magnitude fed to the resampler: far beyond audio's
+/// [-1, 1], far below where a block's spectrum overflows f32.
+const MAX_MAGNITUDE: f32 = 1e6;
+
 /// Output rates the engine delivers.
 pub const SUPPORTED_RATES: [u32; 6] = [8000, 16000, 22050, 24000, 44100, 48000];
 
@@ -246,6 +250,25 @@ impl StreamResampler {
     /// Converts one whole block, appending its output minus any delay
     /// still to drop.
     fn run_block(&mut self, block: &[f32], out: &mut Vec<f32>) {
+        // NaN or magnitudes that overflow the FFT make rubato panic (found
+        // by fuzzing reference clips): such samples are not audio, and
+        // are fed as silence or clamped.
+        let cleaned: Vec<f32>;
+        let block = if block.iter().all(|x| x.abs() <= MAX_MAGNITUDE) {
+            block
+        } else {
+            cleaned = block
+                .iter()
+                .map(|&x| {
+                    if x.is_nan() {
+                        0.0
+                    } else {
+                        x.clamp(-MAX_MAGNITUDE, MAX_MAGNITUDE)
+                    }
+                })
+                .collect();
+            &cleaned
+        };
         let start = out.len();
         out.resize(start + self.block_out, 0.0);
         // Sizes come from the resampler's own block sizes, so neither the
@@ -321,6 +344,21 @@ mod tests {
         (24000, 22050),
         (16000, 48000),
     ];
+
+    /// NaN and magnitudes past f32's FFT range come out finite instead of
+    /// panicking inside the resampler (found by fuzzing reference clips).
+    #[test]
+    fn samples_that_are_not_audio_do_not_panic() {
+        let mut r = StreamResampler::new(22050, 24000).unwrap();
+        let mut x = vec![0.1f32; 5000];
+        x[100] = f32::NAN;
+        x[2000] = 3e38;
+        x[3000] = -f32::MAX;
+        let mut out = r.process(&x);
+        out.extend(r.finish());
+        assert!(out.iter().all(|v| v.is_finite()));
+        assert_eq!(out.len(), 5442);
+    }
 
     #[test]
     fn output_length_is_the_rounded_ratio() {

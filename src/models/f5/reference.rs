@@ -178,6 +178,9 @@ fn too_long(seconds: f64) -> Error {
     ))
 }
 
+/// Loudest sample accepted in a reference (full scale is 1).
+const MAX_PEAK: f32 = 64.0;
+
 fn check_decoded(audio: &DecodedAudio) -> Result<()> {
     if audio.channels == 0 {
         return Err(bad("reference audio has no channels"));
@@ -193,6 +196,14 @@ fn check_decoded(audio: &DecodedAudio) -> Result<()> {
     }
     if audio.samples.iter().any(|x| !x.is_finite()) {
         return Err(bad("reference audio has NaN or infinite samples"));
+    }
+    // Float WAV can hold anything; far past full scale it is not a
+    // recording (and its loudness would scale the output by as much).
+    let peak = audio.samples.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if peak > MAX_PEAK {
+        return Err(bad(format!(
+            "reference audio peaks at {peak:e}, far outside full scale [-1, 1]"
+        )));
     }
     Ok(())
 }

@@ -11,7 +11,7 @@
 # Starts from the committed seeds (fuzz/seeds/<target>) and keeps what it
 # finds in fuzz/corpus/<target> (not committed). A crash stops the script
 # with the input in fuzz/artifacts/<target>/: minimize it with
-# `cargo +nightly fuzz tmin <target> <file>`, fix the bug, and commit the
+# `cargo +nightly fuzz tmin -O <target> <file>`, fix the bug, and commit the
 # minimized input to tests/fixtures/fuzz/<target>/ (the normal test suite
 # replays it).
 #
@@ -53,8 +53,11 @@ if [ "$MODE" = --list ]; then echo "$ALL"; exit 0; fi
 TARGETS=("$@")
 ((${#TARGETS[@]})) || mapfile -t TARGETS <<<"$ALL"
 
+# -O: the release profile of fuzz/Cargo.toml as written (our crates with
+# overflow checks and debug assertions, dependencies as they ship), not
+# debug assertions forced on every crate.
 say "building ${#TARGETS[@]} targets"
-"${CARGO[@]}" fuzz build
+"${CARGO[@]}" fuzz build -O
 mkdir -p logs
 # Inputs of the C ABI target make engines with up to 64 worker threads,
 # and ASan's shadow memory counts toward RSS: 4 GiB is the leash.
@@ -69,7 +72,7 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "corpus/$t"
   touch "$marker"
   say "$t: $SECS s"
-  "${CARGO[@]}" fuzz run "$t" "corpus/$t" "seeds/$t" -- "${FLAGS[@]}" >"logs/$t.log" 2>&1 || true
+  "${CARGO[@]}" fuzz run -O "$t" "corpus/$t" "seeds/$t" -- "${FLAGS[@]}" >"logs/$t.log" 2>&1 || true
   found=$(find "artifacts/$t" -type f -newer "$marker" 2>/dev/null | wc -l)
   # the last status line: executions, coverage, corpus
   grep -E '^#[0-9]+' "logs/$t.log" | tail -n 1 >&2 || true

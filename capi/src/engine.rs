@@ -521,20 +521,33 @@ pub unsafe extern "C" fn tts_engine_add_qwen3_voice(
     })
 }
 
+/// `f` on the engine and the voice name, as a status.
+///
+/// # Safety
+/// `engine` and `name` as tts.h states for the voice functions.
+unsafe fn on_voice(
+    engine: *const TtsEngine,
+    name: *const c_char,
+    f: impl FnOnce(&Engine, &str) -> ishowtts::Result<()>,
+) -> c_int {
+    guard(|| {
+        // SAFETY: by this function's contract.
+        let e = unsafe { engine_ref(engine) }?;
+        // SAFETY: as above.
+        let name = unsafe { str_arg(name, "name") }?;
+        f(e, name)?;
+        Ok(TTS_OK)
+    })
+}
+
 /// Removes the voice `name`; its model is unloaded once unused.
 #[no_mangle]
 pub unsafe extern "C" fn tts_engine_remove_voice(
     engine: *const TtsEngine,
     name: *const c_char,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: arguments as tts.h states.
-        let e = unsafe { engine_ref(engine) }?;
-        // SAFETY: as above.
-        let name = unsafe { str_arg(name, "name") }?;
-        e.remove_voice(name)?;
-        Ok(TTS_OK)
-    })
+    // SAFETY: arguments as tts.h states.
+    unsafe { on_voice(engine, name, Engine::remove_voice) }
 }
 
 /// Makes `name` the voice of requests that name none.
@@ -543,14 +556,8 @@ pub unsafe extern "C" fn tts_engine_set_default_voice(
     engine: *const TtsEngine,
     name: *const c_char,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: arguments as tts.h states.
-        let e = unsafe { engine_ref(engine) }?;
-        // SAFETY: as above.
-        let name = unsafe { str_arg(name, "name") }?;
-        e.set_default_voice(name)?;
-        Ok(TTS_OK)
-    })
+    // SAFETY: arguments as tts.h states.
+    unsafe { on_voice(engine, name, Engine::set_default_voice) }
 }
 
 /// Fills `*out` with a snapshot of the engine's counters; the caller sets

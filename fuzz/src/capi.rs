@@ -92,9 +92,11 @@ fn overwrite<T: Copy>(base: T, inp: &mut Input) -> T {
     v
 }
 
-/// A `struct_size`: one of the released layouts, or any value.
+/// A `struct_size`: one of the released layouts (as `capi/src` lists
+/// them: each older layout's size padded to 8 bytes, then today's), or any
+/// value.
 fn struct_size(choice: u8, released: &[usize], any: u16) -> usize {
-    match usize::from(choice % 4) {
+    match usize::from(choice) % (released.len() + 1) {
         i if i < released.len() => released[i],
         _ => usize::from(any),
     }
@@ -160,8 +162,10 @@ pub fn capi_params(data: &[u8]) {
             p.struct_size = struct_size(
                 size_choice,
                 &[
-                    std::mem::offset_of!(TtsRequestParams, short_first_chunk),
-                    std::mem::offset_of!(TtsRequestParams, word_timings),
+                    std::mem::offset_of!(TtsRequestParams, nfe_step).next_multiple_of(8),
+                    std::mem::offset_of!(TtsRequestParams, language),
+                    std::mem::offset_of!(TtsRequestParams, first_chunk_max_chars)
+                        .next_multiple_of(8),
                     std::mem::size_of::<TtsRequestParams>(),
                 ],
                 any_size,

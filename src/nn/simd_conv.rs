@@ -469,24 +469,22 @@ macro_rules! per_isa {
             #[allow(unused_imports)]
             use super::*;
 
-            /// # Safety
-            /// AVX-512F must be available, and the body's own contract hold.
-            #[target_feature(enable = "avx512f")]
-            pub unsafe fn avx512 $(<$(const $c: usize),*>)? ($($arg: $t),*) {
-                #[allow(dead_code)]
-                type S = x86::Avx512;
-                $body
-            }
-
-            /// # Safety
-            /// AVX2 and FMA must be available, and the body's own contract
-            /// hold.
-            #[target_feature(enable = "avx2,fma")]
-            pub unsafe fn avx2 $(<$(const $c: usize),*>)? ($($arg: $t),*) {
-                #[allow(dead_code)]
-                type S = x86::Avx2;
-                $body
-            }
+            per_isa!(@entry "avx512f", "AVX-512F", avx512, x86::Avx512;
+                $(<$(const $c: usize),*>)? ($($arg: $t),*) $body);
+            per_isa!(@entry "avx2,fma", "AVX2 and FMA", avx2, x86::Avx2;
+                $(<$(const $c: usize),*>)? ($($arg: $t),*) $body);
+        }
+    };
+    (
+        @entry $feature:literal, $needs:literal, $fn:ident, $simd:ty;
+        $(<$(const $c:ident: usize),*>)? ($($arg:ident: $t:ty),*) $body:block
+    ) => {
+        #[doc = concat!("# Safety\n", $needs, " must be available, and the body's own contract hold.")]
+        #[target_feature(enable = $feature)]
+        pub unsafe fn $fn $(<$(const $c: usize),*>)? ($($arg: $t),*) {
+            #[allow(dead_code)]
+            type S = $simd;
+            $body
         }
     };
 }
